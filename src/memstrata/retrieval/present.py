@@ -1,0 +1,160 @@
+"""Turn ranked memory records into the typed response items, pack them into the token budget, and render a
+prompt-ready text block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import (
+    ContextResponse,
+    Emotion,
+    Episode,
+    Fact,
+    Memory,
+    Preference,
+    ResponseMetadata,
+    ScoreExplanation,
+    TemporalEvent,
+    UnifiedContextResponse,
+)
+from ..store.base import MemoryRecord
+from .engine import Ranked
+from .scoring import estimate_tokens, pack_budget
+
+__all__ = ["format_context", "to_context_response", "to_memory"]
+
+
+def to_memory(rec: MemoryRecord) -> Memory:
+    return Memory(
+        memory_id=rec.memory_id,
+        memory_type=rec.memory_type,
+        content=rec.content,
+        confidence=rec.confidence,
+        category=rec.category,
+        created_at=rec.created_at,
+        updated_at=rec.updated_at,
+        source_document_id=rec.document_id,
+        source=rec.scope.source,
+        event_date=rec.event_date,
+        valid_until=rec.valid_until,
+        temporal_category=rec.temporal_category,
+        source_evidence=rec.source_evidence,
+        metadata=rec.metadata,
+        superseded_by=rec.superseded_by,
+    )
+
+
+def _explanation(r: Ranked) -> ScoreExplanation:
+    c = r.candidate
+    return ScoreExplanation(
+        score=c.score,
+        lexical=c.lexical,
+        vector=c.vector,
+        lexical_rank=c.lexical_rank,
+        vector_rank=c.vector_rank,
+        recency=c.parts.get("recency", 0.0),
+        scope=c.parts.get("scope", 0.0),
+        confidence=c.parts.get("confidence", 0.0),
+        extra={"fused": c.fused},
+    )
+
+
+def _item(r: Ranked, explain: bool) -> Fact | Preference | Episode | Emotion | TemporalEvent:
+    rec = r.record
+    meta = dict(rec.metadata)
+    if r.shadowed:
+        meta["shadows"] = r.shadowed
+    if rec.conversation_id:
+        meta.setdefault("conversation_id", rec.conversation_id)
+    if rec.document_id:
+        meta.setdefault("document_id", rec.document_id)
+    common: dict[str, Any] = {
+        "id": rec.memory_id,
+        "source": rec.scope.source,
+        "extracted_at": rec.created_at,
+        "event_date": rec.event_date,
+        "valid_until": rec.valid_until,
+        "temporal_category": rec.temporal_category,
+        "temporal_confidence": 0.8 if rec.event_date else 0.0,
+        "source_evidence": rec.source_evidence,
+        "metadata": meta,
+        "score": r.candidate.score,
+        "explanation": _explanation(r) if explain else None,
+    }
+    t = rec.memory_type
+    if t == "preference":
+        return Preference(content=rec.content, category=rec.category or "general", strength=rec.confidence, **common)
+    if t == "episode":
+        return Episode(summary=rec.content, occurred_at=rec.event_date, significance=rec.confidence, **common)
+    if t == "emotion":
+        return Emotion(
+            emotion_type=rec.category or "neutral", intensity=rec.confidence, detected_at=rec.created_at, context=rec.content, **common
+        )
+    if t == "temporal_event" and rec.event_date is not None:
+        return TemporalEvent(content=rec.content, confidence=rec.confidence, **common)
+    return Fact(content=rec.content, confidence=rec.confidence, **common)
+
+
+def to_context_response(ranked: list[Ranked], *, budget: int, explain: bool) -> ContextResponse:
+    by_id = {r.record.memory_id: r for r in ranked}
+    kept, used, cut = pack_budget(((r.record.memory_id, estimate_tokens(r.record.content)) for r in ranked), budget)
+    resp = ContextResponse()
+    for mid in kept:
+        item = _item(by_id[mid], explain)
+        if isinstance(item, Preference):
+            resp.preferences.append(item)
+        elif isinstance(item, Episode):
+            resp.episodes.append(item)
+        elif isinstance(item, Emotion):
+            resp.emotions.append(item)
+        elif isinstance(item, TemporalEvent):
+            resp.temporal_events.append(item)
+        else:
+            resp.facts.append(item)
+    resp.metadata = ResponseMetadata(tokens_used=used, truncated=cut, token_budget=budget)
+    return resp
+
+
+def format_context(resp: UnifiedContextResponse | ContextResponse, *, include_scope_labels: bool = False) -> str:
+    """Prompt-ready Markdown, in the layout of Synap's ``format_for_prompt``."""
+
+    def label(item: Any) -> str:
+        return f" [scope: {item.source}]" if include_scope_labels and item.source else ""
+
+    sections: list[str] = []
+    if resp.facts:
+        sections.append("### Facts\n" + "\n".join(f"- {f.content}{label(f)}" for f in resp.facts))
+    if resp.preferences:
+        sections.append(
+            "### Preferences\n"
+            + "\n".join(
+                f"- {p.content}" + (f" (strength: {p.strength:.1f})" if p.strength >= 0.7 else "") + label(p)
+                for p in resp.preferences
+            )
+        )
+    if resp.episodes:
+        sections.append("### Episodes\n" + "\n".join(f"- {e.summary}{label(e)}" for e in resp.episodes))
+    if resp.emotions:
+        sections.append(
+            "### Emotions\n"
+            + "\n".join(
+                f"- {e.emotion_type}: {e.context}" + (f" (intensity: {e.intensity:.1f})" if e.intensity >= 0.5 else "") + label(e)
+                for e in resp.emotions
+            )
+        )
+    if resp.temporal_events:
+        sections.append(
+            "### Temporal Events\n"
+            + "\n".join(
+                f"- {t.content}" + (f" (valid until: {t.valid_until:%Y-%m-%d})" if t.valid_until else "") + label(t)
+                for t in resp.temporal_events
+            )
+        )
+    cc = resp.conversation_context
+    if cc is not None and cc.recent_turns:
+        sections.append(
+            "### Conversation History\n" + "\n".join(f"{t['role']}: {t['content']}" for t in cc.recent_turns)
+        )
+    if not sections:
+        return ""
+    return "## User Context\n" + "\n\n".join(sections)
