@@ -53,6 +53,7 @@ from .pipeline.registry import create_embedder, create_extractor
 from .retrieval.engine import Ranked, RetrievalEngine
 from .retrieval.present import format_context, to_context_response, to_memory
 from .scope import (
+    WORLD_INSTANCE,
     ReadChain,
     Relationship,
     Scope,
@@ -915,6 +916,29 @@ class AsyncMemoryService:
         )
         await self.store.audit(inst.instance_id, "data.delete", detail={"counts": receipt})
         return {"receipt_id": str(uuid.uuid4()), "deleted_at": _utcnow().isoformat(), "deleted": receipt}
+
+    async def add_world_knowledge(self, document: str, *, document_type: str = "document") -> list[str]:
+        """Operator-only: extract ``document`` into the WORLD scope (read by every instance that asks for it).
+
+        Runs the pipeline inline (no job row), so the memories exist when this returns; returns their ids."""
+        self._check_document(document)
+        job = JobRecord(
+            ingestion_id=f"world-{uuid.uuid4()}",
+            instance_id=WORLD_INSTANCE,
+            scope=Scope.world(),
+            document_id=str(uuid.uuid4()),
+            kind="world",
+            status="processing",
+            payload={"document": document, "document_type": document_type, "metadata": {}},
+            attempts=1,
+            queued_at=_utcnow(),
+        )
+        (result,) = await self.pipeline.process([job])
+        if result.status == "failed":
+            raise InvalidInputError(result.error_message or "extraction failed")
+        await self.store.complete_job(result)
+        await self.store.audit(WORLD_INSTANCE, "world.write", detail={"memories": len(result.new)})
+        return result.memory_ids
 
     # -- workers --------------------------------------------------------------------------------------------------
     def start_workers(self, n: int | None = None) -> None:

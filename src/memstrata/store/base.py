@@ -216,6 +216,9 @@ class AsyncStore:
         raise NotImplementedError
 
     async def complete_job(self, result: ProcessedJob) -> None:
+        """Store a job's result and mark it done, in one transaction, if ``result.claim`` still owns the job.
+
+        ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
         raise NotImplementedError
 
     async def fail_job(self, ingestion_id: str, error: str, *, final: bool, claim: str | None = None) -> None:

@@ -430,12 +430,13 @@ class SQLiteStore(AsyncStore):
 
         def run(conn: sqlite3.Connection) -> None:
             now = to_ts(_now())
-            owned = conn.execute(
-                "SELECT 1 FROM ingestions WHERE ingestion_id = ? AND status = 'processing' AND claim = ?",
-                (result.ingestion_id, result.claim),
-            ).fetchone()
-            if owned is None:
-                return  # the lease expired and another worker took the job over: its result wins
+            if result.claim is not None:
+                owned = conn.execute(
+                    "SELECT 1 FROM ingestions WHERE ingestion_id = ? AND status = 'processing' AND claim = ?",
+                    (result.ingestion_id, result.claim),
+                ).fetchone()
+                if owned is None:
+                    return  # the lease expired and another worker took the job over: its result wins
             skey = self._scope_key(conn, s)
             for mem in result.new:
                 d = mem.draft
@@ -519,6 +520,8 @@ class SQLiteStore(AsyncStore):
                     ),
                 )
             conn.execute("UPDATE scopes SET version = version + 1 WHERE scope_key = ?", (skey,))
+            if result.claim is None:
+                return  # a direct (operator) write: no job row to complete
             conn.execute(
                 "UPDATE ingestions SET status = ?, completed_at = ?, memory_ids = ?, error_message = ?, claim = NULL, "
                 "lease_until = NULL WHERE ingestion_id = ?",
