@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes import EchoExtractor
 
 from memstrata.pipeline.embedders.hashing import HashingEmbedder
 from memstrata.scope import Relationship
 from memstrata.service import AsyncMemoryService
 from memstrata.settings import Settings
 from memstrata.store.sqlite import SQLiteStore
-from tests.fakes import EchoExtractor
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -36,7 +36,9 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
     """Factory: ``await make_service(relationship="b2b")`` → (service, instance) on a fresh SQLite file."""
     made: list[AsyncMemoryService] = []
 
-    async def create(relationship: str = "b2b", *, name: str = "test", **settings: Any) -> tuple[AsyncMemoryService, Any]:
+    async def create(
+        relationship: str = "b2b", *, name: str = "test", **settings: Any
+    ) -> tuple[AsyncMemoryService, Any]:
         dsn = f"sqlite:///{tmp_path / f'{name}-{len(made)}.db'}"
         s = Settings(dsn=dsn, embedder="hashing", extractor="rules", **settings)
         store = SQLiteStore(dsn)

@@ -84,7 +84,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> None:
     env = _env(tmp_path)
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, variant, str(N_DOCS)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, variant, str(N_DOCS)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert writer.stdout is not None

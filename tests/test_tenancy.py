@@ -13,7 +13,6 @@ from memstrata.errors import ContextNotFoundError, InvalidInputError, MemoryNotF
 from memstrata.service import AsyncMemoryService
 
 
-
 async def write(svc: AsyncMemoryService, inst: Any, text: str, **ids: Any) -> list[str]:
     r = await svc.create_memory(inst, text, document_type="document", **ids)
     await svc.run_pending()
@@ -78,8 +77,16 @@ async def test_b2b_user_without_customer_stores_nothing(make_service: Any) -> No
 async def test_user_read_returns_exact_user_plus_customer_plus_client(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     await seed_b2b(svc, inst)
-    got = contents(await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["drink tea coffee water kitchen"], max_results=50))
-    assert got == {"alice at acme likes green tea", "acme policy: tea is free in the kitchen", "client handbook: every drink is logged"}
+    got = contents(
+        await svc.fetch_user(
+            inst, "alice", customer_id="acme", search_query=["drink tea coffee water kitchen"], max_results=50
+        )
+    )
+    assert got == {
+        "alice at acme likes green tea",
+        "acme policy: tea is free in the kitchen",
+        "client handbook: every drink is logged",
+    }
 
 
 async def test_user_read_items_carry_their_source(make_service: Any) -> None:
@@ -95,7 +102,9 @@ async def test_user_read_items_carry_their_source(make_service: Any) -> None:
 async def test_customer_read_returns_customer_plus_client_never_users(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     await seed_b2b(svc, inst)
-    got = contents(await svc.fetch_customer(inst, "acme", search_query=["tea coffee water drink kitchen"], max_results=50))
+    got = contents(
+        await svc.fetch_customer(inst, "acme", search_query=["tea coffee water drink kitchen"], max_results=50)
+    )
     assert got == {"acme policy: tea is free in the kitchen", "client handbook: every drink is logged"}
 
 
@@ -116,7 +125,11 @@ async def test_empty_query_reads_are_scoped_too(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     await seed_b2b(svc, inst)
     got = contents(await svc.fetch_user(inst, "alice", customer_id="globex", max_results=50))
-    assert got == {"alice at globex likes black coffee", "globex policy: coffee is free in the kitchen", "client handbook: every drink is logged"}
+    assert got == {
+        "alice at globex likes black coffee",
+        "globex policy: coffee is free in the kitchen",
+        "client handbook: every drink is logged",
+    }
 
 
 async def test_world_only_when_asked(make_service: Any) -> None:
@@ -126,12 +139,15 @@ async def test_world_only_when_asked(make_service: Any) -> None:
     assert len(ids) == 1
     q = ["water boils sea level"]
     assert "world fact: water boils at 100 C at sea level" not in contents(
-        await svc.fetch_user(inst, "alice", customer_id="acme", search_query=q, max_results=50))
+        await svc.fetch_user(inst, "alice", customer_id="acme", search_query=q, max_results=50)
+    )
     resp = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=q, max_results=50, include_world=True)
     assert "world fact: water boils at 100 C at sea level" in contents(resp)
     assert {f.source for f in resp.facts if f.content.startswith("world fact")} == {"world"}
-    for fetch in (svc.fetch_customer(inst, "acme", search_query=q, max_results=50, include_world=True),
-                  svc.fetch_client(inst, search_query=q, max_results=50, include_world=True)):
+    for fetch in (
+        svc.fetch_customer(inst, "acme", search_query=q, max_results=50, include_world=True),
+        svc.fetch_client(inst, search_query=q, max_results=50, include_world=True),
+    ):
         assert "world fact: water boils at 100 C at sea level" in contents(await fetch)
     # world memories are not part of any instance: by-id access through an instance key does not reach them
     with pytest.raises(MemoryNotFoundError):
@@ -158,7 +174,9 @@ async def test_conversation_read_uses_binding_and_rejects_mismatch(make_service:
     assert contents(resp) >= {"alice at acme likes green tea"}
     assert "alice at globex likes black coffee" not in contents(resp)
     assert "bob at acme likes sparkling water" not in contents(resp)
-    assert resp.conversation_context is not None and resp.conversation_context.recent_turns[0]["content"] == "hello there"
+    assert (
+        resp.conversation_context is not None and resp.conversation_context.recent_turns[0]["content"] == "hello there"
+    )
     with pytest.raises(InvalidInputError):
         await svc.fetch_conversation(inst, "conv-1", user_id="alice", customer_id="globex")
     with pytest.raises(InvalidInputError):
@@ -168,7 +186,9 @@ async def test_conversation_read_uses_binding_and_rejects_mismatch(make_service:
 async def test_unbound_conversation_uses_ids_passed(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     await seed_b2b(svc, inst)
-    resp = await svc.fetch_conversation(inst, "conv-new", user_id="alice", customer_id="globex", search_query=["coffee"], max_results=50)
+    resp = await svc.fetch_conversation(
+        inst, "conv-new", user_id="alice", customer_id="globex", search_query=["coffee"], max_results=50
+    )
     assert "alice at globex likes black coffee" in contents(resp)
     assert "alice at acme likes green tea" not in contents(resp)
 
@@ -177,7 +197,9 @@ async def test_conversation_is_bound_by_first_write(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     await svc.create_memory(inst, "first", customer_id="acme", user_id="alice", metadata={"conversation_id": "c9"})
     with pytest.raises(InvalidInputError) as exc:
-        await svc.create_memory(inst, "second", customer_id="globex", user_id="alice", metadata={"conversation_id": "c9"})
+        await svc.create_memory(
+            inst, "second", customer_id="globex", user_id="alice", metadata={"conversation_id": "c9"}
+        )
     assert exc.value.code == "conversation_scope_mismatch"
     with pytest.raises(InvalidInputError):
         await svc.record_message(inst, "c9", "user", "hi", customer_id="acme", user_id="bob")
@@ -194,7 +216,11 @@ async def test_by_id_access_is_scope_checked(make_service: Any) -> None:
     svc, inst = await make_service("b2b")
     (mid,) = await write(svc, inst, "alice at acme secret", customer_id="acme", user_id="alice")
     assert (await svc.get_memory(inst, mid, user_id="alice", customer_id="acme")).content == "alice at acme secret"
-    for ids in ({"user_id": "alice", "customer_id": "globex"}, {"user_id": "bob", "customer_id": "acme"}, {"customer_id": "acme"}):
+    for ids in (
+        {"user_id": "alice", "customer_id": "globex"},
+        {"user_id": "bob", "customer_id": "acme"},
+        {"customer_id": "acme"},
+    ):
         with pytest.raises(MemoryNotFoundError):
             await svc.get_memory(inst, mid, **ids)
         with pytest.raises(MemoryNotFoundError):
@@ -219,7 +245,9 @@ async def test_narrower_scope_wins_on_conflict(make_service: Any) -> None:
     ):
         draft = MemoryDraft("preference", text, subject="user", attribute="reply_language")
         vec = (await svc.embed([text]))[0]
-        await svc.store.complete_job(ProcessedJob(f"op-{mid}", None, scope, f"doc-{mid}", None, [NewMemory(mid, draft, vec, mid)], [], []))
+        await svc.store.complete_job(
+            ProcessedJob(f"op-{mid}", None, scope, f"doc-{mid}", None, [NewMemory(mid, draft, vec, mid)], [], [])
+        )
     resp = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["reply language"], max_results=10)
     assert [p.content for p in resp.preferences] == ["reply language: French"]
     assert resp.preferences[0].metadata["shadows"] == ["m-cust"]
@@ -230,12 +258,20 @@ async def test_narrower_scope_wins_on_conflict(make_service: Any) -> None:
 CUSTOMERS = ["c1", "c2", "c3"]
 USERS = ["u1", "u2", "u3"]
 writes = st.lists(
-    st.tuples(st.sampled_from([*CUSTOMERS, None]), st.sampled_from([*USERS, None]), st.sampled_from(["tea", "coffee", "juice"])),
+    st.tuples(
+        st.sampled_from([*CUSTOMERS, None]),
+        st.sampled_from([*USERS, None]),
+        st.sampled_from(["tea", "coffee", "juice"]),
+    ),
     min_size=1,
     max_size=12,
 )
 reads = st.lists(
-    st.tuples(st.sampled_from(["user", "customer", "client", "conversation"]), st.sampled_from(CUSTOMERS), st.sampled_from(USERS)),
+    st.tuples(
+        st.sampled_from(["user", "customer", "client", "conversation"]),
+        st.sampled_from(CUSTOMERS),
+        st.sampled_from(USERS),
+    ),
     min_size=1,
     max_size=8,
 )
@@ -257,7 +293,9 @@ async def test_property_no_fetch_leaves_its_chain(make_service: Any, ws: list[An
     await svc.run_pending()
     for kind, cust, user in rs:
         if kind == "user":
-            resp = await svc.fetch_user(inst, user, customer_id=cust, search_query=["tea coffee juice note"], max_results=50)
+            resp = await svc.fetch_user(
+                inst, user, customer_id=cust, search_query=["tea coffee juice note"], max_results=50
+            )
             allowed = {(cust, user), (cust, ""), ("", "")}
         elif kind == "customer":
             if not await svc.store.customer_exists(inst.instance_id, cust):
@@ -268,8 +306,14 @@ async def test_property_no_fetch_leaves_its_chain(make_service: Any, ws: list[An
             resp = await svc.fetch_client(inst, search_query=["tea coffee juice note"], max_results=50)
             allowed = {("", "")}
         else:
-            resp = await svc.fetch_conversation(inst, f"conv-{cust}-{user}", user_id=user, customer_id=cust,
-                                                search_query=["tea coffee juice note"], max_results=50)
+            resp = await svc.fetch_conversation(
+                inst,
+                f"conv-{cust}-{user}",
+                user_id=user,
+                customer_id=cust,
+                search_query=["tea coffee juice note"],
+                max_results=50,
+            )
             allowed = {(cust, user), (cust, ""), ("", "")}
         for item in resp.items():
             content = getattr(item, "content", None) or getattr(item, "summary", "")

@@ -1,6 +1,6 @@
 """memstrata: a self-hostable, multi-tenant memory layer for AI agents.
 
-    from memstrata import Memstrata          # or MaximemSynapSDK, the Synap-compatible alias
+from memstrata import Memstrata          # or MaximemSynapSDK, the Synap-compatible alias
 """
 
 from __future__ import annotations

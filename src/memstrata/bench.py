@@ -34,8 +34,12 @@ from .store.base import NewMemory, ProcessedJob
 
 __all__ = ["run_bench"]
 
-NAMES = "Alice Bruno Chen Dana Emeka Fatima Goran Hana Ivan Julia Kofi Lena Mateo Nadia Omar Priya Quinn Rosa Sven Tara".split()
-PLACES = "Berlin Lisbon Nairobi Osaka Toronto Lima Oslo Austin Dublin Seoul Prague Denver Cairo Perth Quito Malmo".split()
+NAMES = (
+    "Alice Bruno Chen Dana Emeka Fatima Goran Hana Ivan Julia Kofi Lena Mateo Nadia Omar Priya Quinn Rosa Sven Tara"
+).split()
+PLACES = (
+    "Berlin Lisbon Nairobi Osaka Toronto Lima Oslo Austin Dublin Seoul Prague Denver Cairo Perth Quito Malmo".split()
+)
 FOODS = "sushi ramen tacos falafel pasta curry dumplings paella pho burritos risotto kimchi pierogi shawarma".split()
 JOBS = "nurse pilot teacher chef lawyer plumber designer accountant engineer farmer librarian dentist".split()
 HOBBIES = "hiking chess pottery surfing painting cycling climbing baking gardening running knitting fishing".split()
@@ -66,8 +70,13 @@ QUESTIONS = [
 
 def _sentence(rng: random.Random, template: str) -> str:
     return template.format(
-        n=rng.choice(NAMES), p=rng.choice(PLACES), p2=rng.choice(PLACES), j=rng.choice(JOBS), f=rng.choice(FOODS),
-        h=rng.choice(HOBBIES), t=rng.choice(THINGS),
+        n=rng.choice(NAMES),
+        p=rng.choice(PLACES),
+        p2=rng.choice(PLACES),
+        j=rng.choice(JOBS),
+        f=rng.choice(FOODS),
+        h=rng.choice(HOBBIES),
+        t=rng.choice(THINGS),
     )
 
 
@@ -104,7 +113,12 @@ async def _prefill(sdk: Memstrata, total: int, customers: int, rng: random.Rando
             for start in range(0, len(picks), 500):
                 chunk = picks[start : start + 500]
                 new = [
-                    NewMemory(str(uuid.uuid4()), MemoryDraft("fact", pool[p], confidence=0.8), vectors[p], content_hash(pool[p]))
+                    NewMemory(
+                        str(uuid.uuid4()),
+                        MemoryDraft("fact", pool[p], confidence=0.8),
+                        vectors[p],
+                        content_hash(pool[p]),
+                    )
                     for p in chunk
                 ]
                 await svc.store.complete_job(
@@ -204,7 +218,8 @@ async def run_bench(
     for size, f in figures["fetch"].items():
         t.add_row(
             f"fetch @ {int(size):,} memories / {customers} customers p50 / p95 / p99",
-            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} ms (query embed p50 {f['embed_p50_ms']:.2f} ms)",
+            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} ms"
+            f" (query embed p50 {f['embed_p50_ms']:.2f} ms)",
         )
     console.print(t)
     return figures

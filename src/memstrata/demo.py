@@ -118,7 +118,9 @@ async def run_demo(*, customers: int = 2, users: int = 2, dsn: str | None = None
         console.rule("[bold]isolation check[/bold]")
         for c in chosen:
             for u in people:
-                ctx = await sdk.user.context.fetch(user_id=u, customer_id=c, search_query=["refund shipping support"], max_results=20)
+                ctx = await sdk.user.context.fetch(
+                    user_id=u, customer_id=c, search_query=["refund shipping support"], max_results=20
+                )
                 sources = sorted({i.source for i in ctx.items()})
                 console.print(f"user {u} of {c}: {len(ctx.items())} items from {sources}")
     finally:

@@ -31,12 +31,12 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$")
 WORLD_INSTANCE = "__world__"
 
 
-class Relationship(str, enum.Enum):
+class Relationship(enum.StrEnum):
     B2B = "b2b"
     B2C = "b2c"
 
 
-class ScopeLevel(str, enum.Enum):
+class ScopeLevel(enum.StrEnum):
     """Scope levels, narrowest first; ``rank`` 0 is the narrowest."""
 
     USER = "user"
@@ -189,7 +189,7 @@ def user_chain(
                 code="customer_id_required",
                 details={"field": "customer_id"},
             )
-        scopes = (
+        scopes: tuple[Scope, ...] = (
             Scope(instance_id, ScopeLevel.USER, customer_id, user_id),
             Scope(instance_id, ScopeLevel.CUSTOMER, customer_id),
         )

@@ -22,7 +22,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import AuthenticationError, InvalidInputError
 from .models import (
@@ -39,6 +39,8 @@ from .scope import Relationship
 from .settings import Settings
 
 __all__ = ["MaximemSynapSDK", "Memstrata", "Transport"]
+
+C = TypeVar("C")
 
 
 class Transport(Protocol):
@@ -123,7 +125,9 @@ class MemoriesNamespace(_Namespace):
         )
         return result
 
-    async def batch_create(self, documents: Sequence[dict[str, Any] | Any], fail_fast: bool = False) -> BatchCreateResponse:
+    async def batch_create(
+        self, documents: Sequence[dict[str, Any] | Any], fail_fast: bool = False
+    ) -> BatchCreateResponse:
         docs = [d.model_dump(exclude_none=True) if hasattr(d, "model_dump") else d for d in documents]
         result: BatchCreateResponse = await self._call("batch_create", documents=docs, fail_fast=fail_fast)
         return result
@@ -148,8 +152,12 @@ class MemoriesNamespace(_Namespace):
                 raise InvalidInputError(f"cannot read {path}: {exc}") from exc
             document_type = document_type or ("email" if path.suffix == ".eml" else "document")
         return await self.create(
-            text or "", user_id=user_id, customer_id=customer_id, document_type=document_type or "document",
-            mode=mode, metadata=metadata,
+            text or "",
+            user_id=user_id,
+            customer_id=customer_id,
+            document_type=document_type or "document",
+            mode=mode,
+            metadata=metadata,
         )
 
     async def status(self, ingestion_id: Any) -> MemoryStatusResponse:
@@ -198,7 +206,9 @@ class MemoriesNamespace(_Namespace):
         )
         return result
 
-    async def delete(self, memory_id: Any, user_id: str | None = None, customer_id: str | None = None) -> dict[str, Any]:
+    async def delete(
+        self, memory_id: Any, user_id: str | None = None, customer_id: str | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(
             "delete_memory", memory_id=str(memory_id), **_drop_none(user_id=user_id, customer_id=customer_id)
         )
@@ -268,7 +278,9 @@ class ConversationContextNamespace(_Namespace):
         return ContextForPromptResponse(
             available=bool(turns),
             formatted_context="\n".join(f"{t['role']}: {t['content']}" for t in turns) or None,
-            recent_messages=[RecentMessage(role=t["role"], content=t["content"], timestamp=t.get("timestamp")) for t in turns],
+            recent_messages=[
+                RecentMessage(role=t["role"], content=t["content"], timestamp=t.get("timestamp")) for t in turns
+            ],
             recent_message_count=len(turns),
             total_message_count=len(turns),
         )
@@ -402,8 +414,10 @@ class ClientContextNamespace(_ScopedContext):
         return result
 
 
-class _Holder:
-    def __init__(self, context: _ScopedContext) -> None:
+class _Holder(Generic[C]):
+    """``sdk.user`` / ``sdk.customer`` / ``sdk.client``: each carries a ``context`` namespace."""
+
+    def __init__(self, context: C) -> None:
         self.context = context
 
 

@@ -50,7 +50,7 @@ from .models import (
 from .pipeline.base import Embedder, Extractor, Vectors
 from .pipeline.ingest import IngestPipeline, content_hash
 from .pipeline.registry import create_embedder, create_extractor
-from .retrieval.engine import Ranked, RetrievalEngine
+from .retrieval.engine import RetrievalEngine
 from .retrieval.present import format_context, to_context_response, to_memory
 from .scope import (
     WORLD_INSTANCE,
@@ -267,7 +267,8 @@ class AsyncMemoryService:
                 "(MEMSTRATA_MAX_DOCUMENT_BYTES)",
                 details={"field": "document", "limit": self.settings.max_document_bytes},
             )
-        return document
+        checked: str | dict[str, Any] | list[Any] = document
+        return checked
 
     async def _bind(self, inst: InstanceRecord, conversation_id: str, scope: Scope) -> None:
         conv = await self.store.bind_conversation(inst.instance_id, conversation_id, scope.customer_id, scope.user_id)
@@ -330,7 +331,9 @@ class AsyncMemoryService:
             attempts=0,
             queued_at=now,
         )
-        digest = content_hash(document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str))
+        digest = content_hash(
+            document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
+        )
         stored, _created = await self.store.enqueue(job, content_hash=digest)
         self._wakeup.set()
         return CreateMemoryResponse(
@@ -349,14 +352,22 @@ class AsyncMemoryService:
         if len(documents) > 1000:
             raise InvalidInputError("at most 1000 documents per batch")
         allowed = {
-            "document", "document_type", "user_id", "customer_id", "document_id", "document_created_at", "mode",
+            "document",
+            "document_type",
+            "user_id",
+            "customer_id",
+            "document_id",
+            "document_created_at",
+            "mode",
             "metadata",
         }
         if fail_fast:  # validate everything before enqueuing anything
             for i, d in enumerate(documents):
                 if not isinstance(d, dict) or "document" not in d:
                     raise InvalidInputError(f"documents[{i}] must be an object with a 'document'")
-                resolve_write_scope(inst.instance_id, inst.relationship, customer_id=d.get("customer_id"), user_id=d.get("user_id"))
+                resolve_write_scope(
+                    inst.instance_id, inst.relationship, customer_id=d.get("customer_id"), user_id=d.get("user_id")
+                )
                 self._check_document(d["document"])
         results: list[CreateMemoryResponse | dict[str, Any]] = []
         ok = 0
@@ -397,7 +408,12 @@ class AsyncMemoryService:
         )
 
     async def wait_for_completion(
-        self, inst: InstanceRecord, ingestion_id: str, *, timeout_seconds: float = 300, poll_interval_seconds: float = 0.05
+        self,
+        inst: InstanceRecord,
+        ingestion_id: str,
+        *,
+        timeout_seconds: float = 300,
+        poll_interval_seconds: float = 0.05,
     ) -> MemoryStatusResponse:
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -490,7 +506,9 @@ class AsyncMemoryService:
             raise InvalidInputError("page_size must be between 1 and 100")
         chain = self._id_chain(inst, user_id, customer_id)
         filters = SearchFilters(types=normalise_types(types), include_superseded=include_superseded)
-        rows, total = await self.store.list_memories(chain, offset=(page - 1) * page_size, limit=page_size, filters=filters)
+        rows, total = await self.store.list_memories(
+            chain, offset=(page - 1) * page_size, limit=page_size, filters=filters
+        )
         return MemoryPage(
             data=[to_memory(r) for r in rows],
             page=page,
@@ -584,7 +602,10 @@ class AsyncMemoryService:
         if existing is not None and user_id is None and customer_id is None:
             return self._scope_of_binding(inst, existing.customer_id, existing.user_id)
         if user_id is None and customer_id is None:
-            scope = Scope(inst.instance_id, resolve_write_scope(inst.instance_id, inst.relationship, customer_id=None, user_id=None).level)
+            scope = Scope(
+                inst.instance_id,
+                resolve_write_scope(inst.instance_id, inst.relationship, customer_id=None, user_id=None).level,
+            )
         else:
             scope = resolve_write_scope(inst.instance_id, inst.relationship, customer_id=customer_id, user_id=user_id)
         await self._bind(inst, conversation_id, scope)
@@ -617,14 +638,22 @@ class AsyncMemoryService:
         """One-shot transcript push; idempotent on (conversation, transcript): same again → ``duplicate``."""
         conversation_id = validate_id(conversation_id, "conversation_id", required=True) or ""
         if inst.relationship is Relationship.B2B and user_id and not customer_id:
-            raise InvalidInputError("this instance is b2b: ingest_transcript needs customer_id", code="customer_id_required")
+            raise InvalidInputError(
+                "this instance is b2b: ingest_transcript needs customer_id", code="customer_id_required"
+            )
         if isinstance(transcript, list):
             turns = []
             for t in transcript:
                 if not isinstance(t, dict) or not isinstance(t.get("content"), str):
                     raise InvalidInputError("each transcript turn must be an object with role and content")
-                turns.append({"role": t.get("role"), "speaker": t.get("speaker"), "content": t["content"],
-                              "timestamp": t.get("timestamp")})
+                turns.append(
+                    {
+                        "role": t.get("role"),
+                        "speaker": t.get("speaker"),
+                        "content": t["content"],
+                        "timestamp": t.get("timestamp"),
+                    }
+                )
             document: Any = {"messages": turns}
             digest_src = json.dumps(turns, sort_keys=True, default=str)
         elif isinstance(transcript, str):
@@ -674,7 +703,9 @@ class AsyncMemoryService:
         await self.store.add_messages(
             inst.instance_id,
             [
-                MessageRecord(str(uuid.uuid4()), conversation_id, "user" if s.role == "user" else "assistant", s.text, _utcnow())
+                MessageRecord(
+                    str(uuid.uuid4()), conversation_id, "user" if s.role == "user" else "assistant", s.text, _utcnow()
+                )
                 for s in segs
             ],
         )
@@ -701,7 +732,9 @@ class AsyncMemoryService:
         if len(queries) > 16 or any(len(q) > 4000 for q in queries):
             raise InvalidInputError("search_query: at most 16 queries of 4000 characters")
         if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= _MAX_RESULTS:
-            raise InvalidInputError(f"max_results must be an integer from 1 to {_MAX_RESULTS}", details={"field": "max_results"})
+            raise InvalidInputError(
+                f"max_results must be an integer from 1 to {_MAX_RESULTS}", details={"field": "max_results"}
+            )
         if mode not in ("fast", "accurate"):
             raise InvalidInputError("mode must be 'fast' or 'accurate'", details={"field": "mode"})
         return queries
@@ -742,15 +775,25 @@ class AsyncMemoryService:
         return resp
 
     async def fetch_user(
-        self, inst: InstanceRecord, user_id: str | None, *, customer_id: str | None = None, include_world: bool = False, **kw: Any
+        self,
+        inst: InstanceRecord,
+        user_id: str | None,
+        *,
+        customer_id: str | None = None,
+        include_world: bool = False,
+        **kw: Any,
     ) -> ContextResponse:
-        chain = user_chain(inst.instance_id, inst.relationship, user_id=user_id, customer_id=customer_id, include_world=include_world)
+        chain = user_chain(
+            inst.instance_id, inst.relationship, user_id=user_id, customer_id=customer_id, include_world=include_world
+        )
         return await self._fetch(inst, chain, kw)
 
     async def fetch_customer(
         self, inst: InstanceRecord, customer_id: str | None, *, include_world: bool = False, **kw: Any
     ) -> ContextResponse:
-        chain = customer_chain(inst.instance_id, inst.relationship, customer_id=customer_id, include_world=include_world)
+        chain = customer_chain(
+            inst.instance_id, inst.relationship, customer_id=customer_id, include_world=include_world
+        )
         assert customer_id is not None
         if not await self.store.customer_exists(inst.instance_id, customer_id):
             raise ContextNotFoundError(f"customer {customer_id} is unknown to this instance", code="customer_not_found")
@@ -776,7 +819,8 @@ class AsyncMemoryService:
         conv = await self.store.get_conversation(inst.instance_id, conversation_id)
         if conv is not None:
             if (user_id is not None and user_id != conv.user_id) or (
-                customer_id is not None and customer_id != conv.customer_id
+                customer_id is not None
+                and customer_id != conv.customer_id
                 and not (inst.relationship is Relationship.B2C and not conv.customer_id)
             ):
                 raise InvalidInputError(
@@ -787,7 +831,9 @@ class AsyncMemoryService:
         else:
             cust, user = customer_id, user_id
         if user:
-            chain = user_chain(inst.instance_id, inst.relationship, user_id=user, customer_id=cust, include_world=include_world)
+            chain = user_chain(
+                inst.instance_id, inst.relationship, user_id=user, customer_id=cust, include_world=include_world
+            )
         elif cust:
             chain = customer_chain(inst.instance_id, inst.relationship, customer_id=cust, include_world=include_world)
         else:
@@ -800,7 +846,11 @@ class AsyncMemoryService:
         return await self._fetch(inst, chain, kw, conversation=cc)
 
     async def _fetch(
-        self, inst: InstanceRecord, chain: ReadChain, kw: dict[str, Any], conversation: ConversationContext | None = None
+        self,
+        inst: InstanceRecord,
+        chain: ReadChain,
+        kw: dict[str, Any],
+        conversation: ConversationContext | None = None,
     ) -> ContextResponse:
         allowed = {"search_query", "max_results", "types", "mode", "filters", "as_of", "token_budget", "explain"}
         unknown = set(kw) - allowed
@@ -821,7 +871,11 @@ class AsyncMemoryService:
         await self.store.audit(
             inst.instance_id,
             "context.fetch",
-            detail={"scopes": resp.metadata.scopes, "items": len(resp.items()), "ms": round(resp.metadata.timing_ms.get("total_ms", 0), 2)},
+            detail={
+                "scopes": resp.metadata.scopes,
+                "items": len(resp.items()),
+                "ms": round(resp.metadata.timing_ms.get("total_ms", 0), 2),
+            },
         )
         return resp
 
@@ -849,16 +903,45 @@ class AsyncMemoryService:
         if bad:
             raise InvalidInputError(f"unknown scopes {sorted(bad)}")
         common: dict[str, Any] = {
-            "search_query": search_query, "max_results": max_results, "types": types, "mode": mode,
-            "token_budget": token_budget, "explain": explain,
+            "search_query": search_query,
+            "max_results": max_results,
+            "types": types,
+            "mode": mode,
+            "token_budget": token_budget,
+            "explain": explain,
         }
         calls: list[tuple[str, Any]] = []
         if conversation_id and "conversation" in wanted:
-            calls.append(("conversation", self.fetch_conversation(inst, conversation_id, user_id=user_id, customer_id=customer_id, include_world=include_world, **common)))
+            calls.append(
+                (
+                    "conversation",
+                    self.fetch_conversation(
+                        inst,
+                        conversation_id,
+                        user_id=user_id,
+                        customer_id=customer_id,
+                        include_world=include_world,
+                        **common,
+                    ),
+                )
+            )
         if user_id and "user" in wanted:
-            calls.append(("user", self.fetch_user(inst, user_id, customer_id=customer_id, include_world=include_world, **common)))
+            calls.append(
+                ("user", self.fetch_user(inst, user_id, customer_id=customer_id, include_world=include_world, **common))
+            )
         if customer_id and "customer" in wanted and inst.relationship is Relationship.B2B:
-            calls.append(("customer", self._fetch(inst, customer_chain(inst.instance_id, inst.relationship, customer_id=customer_id, include_world=include_world), common)))
+            calls.append(
+                (
+                    "customer",
+                    self._fetch(
+                        inst,
+                        customer_chain(
+                            inst.instance_id, inst.relationship, customer_id=customer_id, include_world=include_world
+                        ),
+                        common,
+                    ),
+                )
+            )
         if "client" in wanted:
             calls.append(("client", self.fetch_client(inst, include_world=include_world, **common)))
         if not calls:
@@ -886,13 +969,17 @@ class AsyncMemoryService:
             turns = out.conversation_context.recent_turns
             out.conversation_context_for_prompt = ContextForPromptResponse(
                 available=bool(turns),
-                recent_messages=[RecentMessage(role=t["role"], content=t["content"], timestamp=t.get("timestamp")) for t in turns],
+                recent_messages=[
+                    RecentMessage(role=t["role"], content=t["content"], timestamp=t.get("timestamp")) for t in turns
+                ],
                 recent_message_count=len(turns),
                 total_message_count=len(turns),
             )
         out.total_items = len(seen)
         out.formatted_context = format_context(out, include_scope_labels=include_scope_labels)
-        out.metadata = ResponseMetadata(correlation_id=str(uuid.uuid4()), retrieved_at=_utcnow(), mode=mode, scopes=out.scopes_queried)
+        out.metadata = ResponseMetadata(
+            correlation_id=str(uuid.uuid4()), retrieved_at=_utcnow(), mode=mode, scopes=out.scopes_queried
+        )
         return out
 
     async def delete_data(
@@ -910,7 +997,9 @@ class AsyncMemoryService:
         if not (customer_id or user_id or conversation_id):
             raise InvalidInputError("name a customer_id, user_id or conversation_id to delete")
         if inst.relationship is Relationship.B2B and user_id and not customer_id:
-            raise InvalidInputError("this instance is b2b: deleting a user needs its customer_id", code="customer_id_required")
+            raise InvalidInputError(
+                "this instance is b2b: deleting a user needs its customer_id", code="customer_id_required"
+            )
         receipt = await self.store.delete_scope_data(
             inst.instance_id, customer_id=customer_id, user_id=user_id, conversation_id=conversation_id
         )
@@ -946,7 +1035,9 @@ class AsyncMemoryService:
         n = self.settings.workers if n is None else n
         self._stopping.clear()
         for i in range(n):
-            self._workers.append(asyncio.create_task(self._worker_loop(f"{self._worker_id}/{i}"), name=f"memstrata-worker-{i}"))
+            self._workers.append(
+                asyncio.create_task(self._worker_loop(f"{self._worker_id}/{i}"), name=f"memstrata-worker-{i}")
+            )
 
     async def stop_workers(self, *, drain: bool = True, timeout: float = 30.0) -> None:
         if not self._workers:
@@ -988,7 +1079,9 @@ class AsyncMemoryService:
             log.exception("ingestion batch failed")
             for job in jobs:
                 final = job.attempts >= self.settings.max_attempts
-                await self.store.fail_job(job.ingestion_id, f"{type(exc).__name__}: {exc}", final=final, claim=job.claim)
+                await self.store.fail_job(
+                    job.ingestion_id, f"{type(exc).__name__}: {exc}", final=final, claim=job.claim
+                )
             return len(jobs)
         for res in results:
             if res.status == "failed":

@@ -42,6 +42,7 @@ class _Proxy:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
         if inspect.iscoroutinefunction(value):
+
             def call(*args: Any, **kwargs: Any) -> Any:
                 return self._runner.run(value(*args, **kwargs))
 

@@ -58,11 +58,16 @@ def _one_scope(s: Scope, a: str, p: str) -> tuple[str, list[Any]]:
             [s.instance_id, s.customer_id, s.user_id],
         )
     if s.level is ScopeLevel.CUSTOMER:
-        return (f"({a}.instance_id = {p} AND {a}.customer_id = {p} AND {a}.level = 'customer')", [s.instance_id, s.customer_id])
+        return (
+            f"({a}.instance_id = {p} AND {a}.customer_id = {p} AND {a}.level = 'customer')",
+            [s.instance_id, s.customer_id],
+        )
     return (f"({a}.instance_id = {p} AND {a}.customer_id = '' AND {a}.level = {p})", [s.instance_id, s.level.value])
 
 
-def metadata_filter(filters: dict[str, Any] | None, *, alias: str = "m", dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
+def metadata_filter(
+    filters: dict[str, Any] | None, *, alias: str = "m", dialect: Dialect = "sqlite"
+) -> tuple[str, list[Any]]:
     """AND of conditions on the JSON ``metadata`` column. Values: ``{"k": v}`` (eq) or ``{"k": {"op": v}}``.
 
     Same semantics on every backend: comparisons are numeric when the value is a number, text otherwise; a missing
@@ -98,7 +103,10 @@ def _text_expr(alias: str, key: str, dialect: Dialect) -> str:
 
 def _num_expr(alias: str, key: str, dialect: Dialect) -> str:
     if dialect == "sqlite":
-        return f"(CASE WHEN json_type({alias}.metadata, '$.{key}') IN ('integer','real') THEN json_extract({alias}.metadata, '$.{key}') END)"
+        return (
+            f"(CASE WHEN json_type({alias}.metadata, '$.{key}') IN ('integer','real') "
+            f"THEN json_extract({alias}.metadata, '$.{key}') END)"
+        )
     path = ",".join(key.split("."))
     return (
         f"(CASE WHEN jsonb_typeof({alias}.metadata #> '{{{path}}}') = 'number' "

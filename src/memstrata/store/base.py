@@ -212,7 +212,9 @@ class AsyncStore:
         """Insert a job, or return the existing one for the same (scope, document_id); bool = created."""
         raise NotImplementedError
 
-    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int) -> list[JobRecord]:
+    async def claim_jobs(
+        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
+    ) -> list[JobRecord]:
         raise NotImplementedError
 
     async def complete_job(self, result: ProcessedJob) -> None:

@@ -314,13 +314,17 @@ class SQLiteStore(AsyncStore):
 
     async def list_instances(self, *, include_archived: bool = False) -> list[InstanceRecord]:
         def run(conn: sqlite3.Connection) -> list[InstanceRecord]:
-            sql = "SELECT * FROM instances" + ("" if include_archived else " WHERE archived = 0") + " ORDER BY created_at"
+            sql = (
+                "SELECT * FROM instances" + ("" if include_archived else " WHERE archived = 0") + " ORDER BY created_at"
+            )
             return [_instance(r) for r in conn.execute(sql)]
 
         return await self._read(run)
 
     async def archive_instance(self, instance_id: str) -> None:
-        await self._write(lambda c: c.execute("UPDATE instances SET archived = 1 WHERE instance_id = ?", (instance_id,)))
+        await self._write(
+            lambda c: c.execute("UPDATE instances SET archived = 1 WHERE instance_id = ?", (instance_id,))
+        )
 
     async def set_instance_embedder(self, instance_id: str, embedder: str, dimensions: int) -> None:
         await self._write(
@@ -402,7 +406,9 @@ class SQLiteStore(AsyncStore):
 
         return await self._write(run)
 
-    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int) -> list[JobRecord]:
+    async def claim_jobs(
+        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
+    ) -> list[JobRecord]:
         claim = f"{worker_id}:{uuid.uuid4().hex[:12]}"
 
         def run(conn: sqlite3.Connection) -> list[JobRecord]:
@@ -559,7 +565,9 @@ class SQLiteStore(AsyncStore):
     async def count_jobs(self, *, statuses: tuple[str, ...] = ("queued", "processing")) -> int:
         marks = ",".join("?" * len(statuses))
         return await self._read(
-            lambda c: int(c.execute(f"SELECT count(*) FROM ingestions WHERE status IN ({marks})", statuses).fetchone()[0])
+            lambda c: int(
+                c.execute(f"SELECT count(*) FROM ingestions WHERE status IN ({marks})", statuses).fetchone()[0]
+            )
         )
 
     # -- scope keys and the vector cache --------------------------------------------------------------------------
@@ -708,7 +716,12 @@ class SQLiteStore(AsyncStore):
             if filters.metadata or filters.conversation_id or filters.include_superseded:
                 where, params = scope_filter(chain)
                 extra, extra_params = self._extra_filters(filters)
-                allowed = {r[0] for r in conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])}
+                allowed = {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params]
+                    )
+                }
             ids: list[np.ndarray] = []
             sims: list[np.ndarray] = []
             for key, version in self._chain_keys(conn, chain):
@@ -746,7 +759,8 @@ class SQLiteStore(AsyncStore):
             for start in range(0, len(rowids), 500):
                 chunk = rowids[start : start + 500]
                 rows = conn.execute(
-                    f"SELECT {_MEMORY_COLS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
+                    f"SELECT {_MEMORY_COLS} FROM memories m "
+                    f"WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
                     [*chunk, *params],
                 ).fetchall()
                 for r in rows:
@@ -773,7 +787,9 @@ class SQLiteStore(AsyncStore):
         extra, extra_params = self._extra_filters(filters)
 
         def run(conn: sqlite3.Connection) -> tuple[list[MemoryRecord], int]:
-            total = conn.execute(f"SELECT count(*) FROM memories m WHERE {where}{extra}", [*params, *extra_params]).fetchone()[0]
+            total = conn.execute(
+                f"SELECT count(*) FROM memories m WHERE {where}{extra}", [*params, *extra_params]
+            ).fetchone()[0]
             rows = conn.execute(
                 f"SELECT {_MEMORY_COLS} FROM memories m WHERE {where}{extra} ORDER BY m.rowid DESC LIMIT ? OFFSET ?",
                 [*params, *extra_params, limit, offset],
@@ -873,7 +889,11 @@ class SQLiteStore(AsyncStore):
                 (instance_id, conversation_id),
             ).fetchone()
             return ConversationRecord(
-                row["instance_id"], row["conversation_id"], row["customer_id"], row["user_id"], parse_ts(row["created_at"]) or _now()
+                row["instance_id"],
+                row["conversation_id"],
+                row["customer_id"],
+                row["user_id"],
+                parse_ts(row["created_at"]) or _now(),
             )
 
         return await self._write(run)
@@ -993,15 +1013,21 @@ class SQLiteStore(AsyncStore):
                     conv_conds.append(f"{col} = ?")
                     conv_params.append(val)
             conv_where = " AND ".join(conv_conds)
-            conv_ids = [r[0] for r in conn.execute(f"SELECT conversation_id FROM conversations WHERE {conv_where}", conv_params)]
+            conv_ids = [
+                r[0] for r in conn.execute(f"SELECT conversation_id FROM conversations WHERE {conv_where}", conv_params)
+            ]
             n_msgs = 0
             for cid in conv_ids:
                 n_msgs += conn.execute(
                     "DELETE FROM messages WHERE instance_id = ? AND conversation_id = ?", (instance_id, cid)
                 ).rowcount
-                conn.execute("DELETE FROM transcripts WHERE instance_id = ? AND conversation_id = ?", (instance_id, cid))
+                conn.execute(
+                    "DELETE FROM transcripts WHERE instance_id = ? AND conversation_id = ?", (instance_id, cid)
+                )
             receipt["messages"] = n_msgs
-            receipt["conversations"] = conn.execute(f"DELETE FROM conversations WHERE {conv_where}", conv_params).rowcount
+            receipt["conversations"] = conn.execute(
+                f"DELETE FROM conversations WHERE {conv_where}", conv_params
+            ).rowcount
             return receipt
 
         return await self._write(run)
