@@ -334,8 +334,13 @@ class AsyncMemoryService:
         digest = content_hash(
             document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
         )
-        stored, _created = await self.store.enqueue(job, content_hash=digest)
+        stored, created = await self.store.enqueue(job, content_hash=digest)
         self._wakeup.set()
+        await self.store.audit(
+            inst.instance_id,
+            "memory.create",
+            detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": created},
+        )
         return CreateMemoryResponse(
             ingestion_id=stored.ingestion_id,
             document_id=stored.document_id,

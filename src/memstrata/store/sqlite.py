@@ -174,6 +174,8 @@ class SQLiteStore(AsyncStore):
         self._cache_lock = threading.Lock()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
+        self._audit_buf: list[tuple[str, str | None, str, str]] = []
+        self._audit_task: asyncio.Task[None] | None = None
 
     # -- plumbing -------------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -272,6 +274,9 @@ class SQLiteStore(AsyncStore):
     async def close(self) -> None:
         if self._writer is None:
             return
+        if self._audit_task is not None and not self._audit_task.done():
+            self._audit_task.cancel()
+        await self.flush_audit()
         writer, readers = self._writer, self._readers
         self._writer = self._readers = None
         writer.shutdown(wait=True)
@@ -1033,9 +1038,20 @@ class SQLiteStore(AsyncStore):
         return await self._write(run)
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (?,?,?,?)",
-                (instance_id, to_ts(_now()), action, dumps(detail)),
+        """Record an audit entry (ids, counts, timings; never content). Entries are buffered and written in batches
+        by a background task (at most ~1 s or 500 entries late), so reads do not queue behind the single writer."""
+        self._audit_buf.append((instance_id, to_ts(_now()), action, dumps(detail)))
+        if len(self._audit_buf) >= 500 or (self._audit_task is None or self._audit_task.done()):
+            if self._audit_task is None or self._audit_task.done():
+                self._audit_task = asyncio.get_running_loop().create_task(self._flush_audit_later())
+
+    async def _flush_audit_later(self) -> None:
+        await asyncio.sleep(1.0 if len(self._audit_buf) < 500 else 0)
+        await self.flush_audit()
+
+    async def flush_audit(self) -> None:
+        rows, self._audit_buf = self._audit_buf, []
+        if rows and self._writer is not None:
+            await self._write(
+                lambda c: c.executemany("INSERT INTO audit_log (instance_id, at, action, detail) VALUES (?,?,?,?)", rows)
             )
-        )

@@ -1,0 +1,27 @@
+"""Every write, read and delete leaves an audit entry with ids and counts, never content."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+
+async def test_audit_log_records_ids_not_content(make_service: Any) -> None:
+    svc, inst = await make_service("b2b")
+    r = await svc.create_memory(inst, "alice secret: the vault code is 4711", customer_id="acme", user_id="alice")
+    await svc.run_pending()
+    st = await svc.ingestion_status(inst, r.ingestion_id)
+    await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["vault code"])
+    await svc.delete_memory(inst, st.memory_ids[0])
+    await svc.delete_data(inst, customer_id="acme", user_id="alice")
+    await svc.store.flush_audit()
+    path = svc.store.dsn.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT instance_id, action, detail FROM audit_log ORDER BY id").fetchall()
+    actions = [a for _, a, _ in rows]
+    assert actions == ["memory.create", "context.fetch", "memory.delete", "data.delete"]
+    assert {i for i, _, _ in rows} == {inst.instance_id}
+    for _, _, detail in rows:
+        assert "vault" not in detail and "4711" not in detail
+        json.loads(detail)
