@@ -1053,5 +1053,7 @@ class SQLiteStore(AsyncStore):
         rows, self._audit_buf = self._audit_buf, []
         if rows and self._writer is not None:
             await self._write(
-                lambda c: c.executemany("INSERT INTO audit_log (instance_id, at, action, detail) VALUES (?,?,?,?)", rows)
+                lambda c: c.executemany(
+                    "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (?,?,?,?)", rows
+                )
             )
