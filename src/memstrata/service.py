@@ -99,7 +99,7 @@ _TYPE_ALIASES = {
     "temporal_event": "temporal_event",
     "temporal_events": "temporal_event",
 }
-_RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "source", "scope_level"})
+_RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "scope_level"})
 _MAX_RESULTS = 50
 
 
