@@ -18,3 +18,22 @@ class EchoExtractor:
             for seg in document.segments
             if seg.text.strip()
         ]
+
+
+class SlotExtractor:
+    """``"key=value"`` segments become facts about slot ``key`` (for reconciliation tests); other text is echoed."""
+
+    name = "slots"
+
+    def extract(self, document: DocumentInput) -> list[MemoryDraft]:
+        out = []
+        for seg in document.segments:
+            if "=" in seg.text:
+                key, value = (p.strip() for p in seg.text.split("=", 1))
+                out.append(
+                    MemoryDraft("fact", f"the {key} is {value}", confidence=0.6, source_evidence=[seg.id],
+                                subject="user", attribute=key)
+                )
+            elif seg.text.strip():
+                out.append(MemoryDraft("fact", seg.text, confidence=0.6, source_evidence=[seg.id]))
+        return out

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Literal
 
 __all__ = [
@@ -40,63 +40,28 @@ __all__ = [
 Granularity = Literal["day", "week", "month", "year"]
 Tense = Literal["past", "future"]
 
-MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+MONTH_NAMES = tuple("January February March April May June July August September October November December".split())
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTH_INDEX = {
-    "jan": 1,
-    "feb": 2,
-    "mar": 3,
-    "apr": 4,
-    "may": 5,
-    "jun": 6,
-    "jul": 7,
-    "aug": 8,
-    "sep": 9,
-    "oct": 10,
-    "nov": 11,
-    "dec": 12,
-}
+_MONTH_INDEX = {name[:3].lower(): i for i, name in enumerate(MONTH_NAMES, 1)}
 _NUMBER_WORDS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
+    w: i for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)
+} | {"a": 1, "an": 1}
 # Vague quantities: resolved to a plausible number but flagged approximate so the rendering stays vague too.
 _VAGUE_NUMBERS = {"a couple": 2, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3}
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 
-_MON = (
-    r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_MONTH_WORDS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|"
+    r"nov(?:ember)?|dec(?:ember)?"
 )
+_MON = r"(?P<mon>" + _MONTH_WORDS + r")(?:\.(?=\s?\d))?"
 _WD = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_NUM = r"(?P<n>\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple(?: of)?|a few|few|several)"
+_NUM = (
+    r"(?P<n>\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple(?: of)?|a few|few|"
+    r"several)"
+)
 _UNIT = r"(?P<u>day|week|month|year)s?"
-_TIME = r"(?:\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?|noon|midnight)"
+_TIME = r"(?:\d{1,2}:\d{2}(?:\s*[ap](?:\.m\.|m\b))?|\d{1,2}\s*[ap](?:\.m\.|m\b)|noon|midnight)"
 _PREP = r"(?:(?P<prep>on|in|by|since|until|till|before|after|from|during|through|starting|of)\s+)?"
 
 _I = re.IGNORECASE
@@ -112,7 +77,13 @@ _RX_ISO = re.compile(
 )
 _RX_US = re.compile(r"\b" + _PREP + r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}|\d{2})(?![\d/])", _I)
 _RX_DMY = re.compile(
-    r"\b" + _PREP + r"(?:" + _WD + r",?\s+)?(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+" + _MON + r"(?![a-z])"
+    r"\b"
+    + _PREP
+    + r"(?:"
+    + _WD
+    + r",?\s+)?(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+"
+    + _MON
+    + r"(?![a-z])"
     r"(?:,?\s+(?P<y>\d{4})\b)?",
     _I,
 )
@@ -143,13 +114,18 @@ _RX_REL_UNIT = re.compile(
     _I,
 )
 _RX_REL_WD = re.compile(
-    r"\b(?P<q>last|next|this past|this coming|this|coming|on|by|until|till|before|after|since|from)?\s*"
-    r"(?P<wd>" + _WD + r")\b(?!s)(?!\s*(?:-|–|to|through|thru|and)\s*" + _WD + r")",
+    r"\b(?:(?P<q>last|next|this past|this coming|this|coming|on|by|until|till|before|after|since|from)\s+)?"
+    r"(?P<wd>" + _WD + r")\b(?!\s*(?:-|–|to|through|thru|and)\s*" + _WD + r")",
     _I,
 )
+_RX_WD_RANGE_BEFORE = re.compile(_WD + r"\s*(?:-|–|to|through|thru|and)\s*$", _I)
+_PREPOSITIONS = frozenset(("on", "in", "by", "since", "until", "till", "before", "after", "from", "during", "through"))
 _RX_AGO = re.compile(r"\b" + _NUM + r"\s+" + _UNIT + r"\s+(?P<dir>ago|from now|later|earlier|back)\b", _I)
 _RX_IN = re.compile(
-    r"\b(?P<q>in|within)\s+(?:the\s+next\s+)?" + _NUM + r"\s+(?:more\s+)?(?P<biz>business\s+|working\s+)?" + _UNIT
+    r"\b(?P<q>in|within)\s+(?:the\s+next\s+)?"
+    + _NUM
+    + r"\s+(?:more\s+)?(?P<biz>business\s+|working\s+)?"
+    + _UNIT
     + r"(?!\s+(?:ago|of|from|after|before|later))\b",
     _I,
 )
@@ -158,23 +134,34 @@ _RX_END = re.compile(
     r"(?P<u>week|month|year)\b",
     _I,
 )
-_RX_ORDINAL = re.compile(r"\b" + _PREP + r"the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?[a-z])", _I)
+_RX_ORDINAL = re.compile(
+    r"\b" + _PREP + r"the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:" + _MONTH_WORDS + r")\b)"
+    r"(?!\s+(?:century|anniversary|birthday|floor|place|time|times|grade|row|street|avenue|round|edition|"
+    r"amendment|percentile|largest|biggest|best|most|day|week|month|year|person|member|customer|employee)\b)",
+    _I,
+)
 _RX_VAGUE = re.compile(r"\b(?P<w>the other day|recently|lately|these days|nowadays)\b", _I)
 
 _RX_TIME_AFTER = re.compile(r"^,?\s*(?:at\s+|@\s*|around\s+)?(?P<t>" + _TIME + r")", _I)
 _RX_TIME_AFTER_BARE = re.compile(r"^,?\s*at\s+(?P<t>\d{1,2})\b(?![:.]?\d)", _I)
 _RX_TIME_BEFORE = re.compile(r"(?:at\s+)?(?P<t>" + _TIME + r")\s*(?:on\s+)?,?\s*$", _I)
 _RX_TIME_PARTS = re.compile(r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>[ap])?|(?P<word>noon|midnight)", _I)
-_RX_PREP_BEFORE = re.compile(r"\b(?:since|until|till|by|from|before|after|on|starting|through|of)\s*$", _I)
+_RX_PREP_BEFORE = re.compile(
+    r"\b(?P<p>since|until|till|by|from|before|after|on|starting|through|of|for|at|to|than|as of|no later than)\s*$", _I
+)
 _RX_ITS = re.compile(r"\b(?:it's|it is|its|today is|today's)\s+(?:already\s+|finally\s+)?$", _I)
 _RX_EVERY = re.compile(r"\b(?:every|each)\s*$", _I)
 
 _FUTURE = re.compile(
     r"\b(?:will|won't|shall|going to|gonna|'ll|plan(?:s|ning)? to|scheduled|upcoming|due|expires?|renews?|"
     r"leaves?|leaving|starts?|begins?|can't wait|looking forward|coming up|is on|are on|is at|next|tomorrow|soon|"
-    r"see you|flying|heading|arrives?|deadline)\b",
+    r"see you|flying|heading|arrives?|deadline|(?:moved|pushed|rescheduled|postponed|slipped|bumped|delayed)\s+"
+    r"(?:back\s+)?(?:to|until)|(?:agreed|decided|promised|planned|need|needs|want|wants|have|has|"
+    r"hope|hoping|expect|expecting)\s+to|(?:'m|am|'re|are)\s+(?!\w+ing\s+(?:to|about)\b)\w+ing)\b",
     _I,
 )
+# Past markers strong enough to win over a future-looking verb ("was supposed to arrive on Monday").
+_STRONG_PAST = re.compile(r"\b(?:was|were)\s+supposed\s+to\b|\b(?:did|didn't|ago|yesterday|last)\b", _I)
 _PAST_IRREGULAR = (
     "was|were|did|had|went|got|came|saw|made|took|met|left|ran|bought|told|said|gave|found|began|felt|broke|won|"
     "lost|spent|ate|drank|wrote|sold|paid|brought|thought|heard|sent|flew|drove|rode|swam|sang|fell|kept|built|"
@@ -235,6 +222,9 @@ class _Res:
     kind: str = "relative"
     hour: int | None = None
     minute: int = 0
+    prep: str | None = None  # written preposition, rendered before ``core``
+    reported: str | None = None  # preposition already inside ``core`` ("within ..."), reported only
+    evening: bool = False  # "tonight at 8" means 20:00
 
 
 def format_day(d: date | datetime) -> str:
@@ -308,7 +298,7 @@ def _r_iso(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     minute = int(m["M"]) if m["M"] else 0
     if hour is not None and (hour > 23 or minute > 59):
         hour, minute = None, 0
-    return _Res(d, "day", _strip_prep(m), kind="explicit", hour=hour, minute=minute)
+    return _Res(d, "day", _strip_prep(m), default_prep="", kind="explicit", hour=hour, minute=minute)
 
 
 def _r_us(m: re.Match[str], ctx: _Ctx) -> _Res | None:
@@ -316,7 +306,7 @@ def _r_us(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     if mo > 12 >= d_:  # clearly day-first (31/12/2023): accept it rather than fail
         mo, d_ = d_, mo
     d = _safe_date(_two_digit_year(m["y"]), mo, d_)
-    return _Res(d, "day", _strip_prep(m), kind="explicit") if d else None
+    return _Res(d, "day", _strip_prep(m), default_prep="", kind="explicit") if d else None
 
 
 def _r_day_month(m: re.Match[str], ctx: _Ctx) -> _Res | None:
@@ -326,18 +316,18 @@ def _r_day_month(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     day = int(m["d"])
     if m["y"]:
         d = _safe_date(int(m["y"]), mo, day)
-        return _Res(d, "day", _strip_prep(m), kind="explicit") if d else None
+        return _Res(d, "day", _strip_prep(m), default_prep="", kind="explicit") if d else None
     if m["mon"].lower() in ("may", "mar") and not m["mon"][0].isupper() and not m["prep"]:
         return None  # "I may 2..." is not a date
     d = _pick_year(mo, day, ctx)
-    return _Res(d, "day", format_day(d), kind="explicit") if d else None
+    return _Res(d, "day", format_day(d), default_prep="", kind="explicit") if d else None
 
 
 def _r_month_year(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     mo = _month_num(m["mon"])
     if mo is None:
         return None
-    return _Res(date(int(m["y"]), mo, 1), "month", _strip_prep(m), default_prep="in", kind="explicit")
+    return _Res(date(int(m["y"]), mo, 1), "month", _strip_prep(m), default_prep="", kind="explicit")
 
 
 def _r_month(m: re.Match[str], ctx: _Ctx) -> _Res | None:
@@ -356,13 +346,20 @@ def _r_month(m: re.Match[str], ctx: _Ctx) -> _Res | None:
         d = this_year
     else:
         d = _pick_year(mo, 1, ctx) or this_year
-        if ctx.tense is None and mo == ref.month:
-            d = this_year
-    return _Res(d, "month", f"{m.group(0)[len(m['q']) :].strip()} {d.year}", default_prep="", kind="explicit")
+        if mo == ref.month:
+            d = this_year  # "in October" said in October is this October, whatever the tense
+    res = _Res(d, "month", f"{m.group(0)} {d.year}", default_prep="", kind="explicit", reported=q)
+    if q in ("last", "next", "this"):
+        res.core, res.default_prep, res.reported = f"{MONTH_NAMES[mo - 1]} {d.year}", "in", None
+    elif q.startswith(("early", "late", "mid")):
+        res.default_prep, res.reported = "in", None
+    return res
 
 
 def _r_year(m: re.Match[str], ctx: _Ctx) -> _Res | None:
-    return _Res(date(int(m["y"]), 1, 1), "year", m.group(0), default_prep="", kind="explicit")
+    q = m["q"].lower()
+    reported = q if q in _PREPOSITIONS else None
+    return _Res(date(int(m["y"]), 1, 1), "year", m.group(0), default_prep="", kind="explicit", reported=reported)
 
 
 def _r_dayword(m: re.Match[str], ctx: _Ctx) -> _Res | None:
@@ -382,7 +379,7 @@ def _r_dayword(m: re.Match[str], ctx: _Ctx) -> _Res | None:
         core = f"the {w[5:]} of {format_day(d)}"
     else:
         core = format_day(d)
-    return _Res(d, "day", core)
+    return _Res(d, "day", core, evening=w in ("last night", "tonight", "this evening", "this afternoon"))
 
 
 def _weekday_of(q: str, wd: int, ctx: _Ctx) -> date:
@@ -405,17 +402,26 @@ def _r_rel_weekday(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     before = ctx.text[: m.start()]
     if not q and (_RX_ITS.search(before) or _RX_EVERY.search(before)):
         return None  # "it's Friday" states today's weekday, "every Monday" is a habit: neither is an event date
-    if re.search(r"(?:-|–|to|through|thru|and)\s*$", before, _I) and re.search(_WD + r"\s*(?:-|–|to|through|thru|and)\s*$", before, _I):
-        return None
+    if _RX_WD_RANGE_BEFORE.search(before):
+        return None  # second day of "Monday through Friday": opening hours, not a date
     wd = _WEEKDAYS.index(m["wd"].lower())
     d = _weekday_of(q, wd, ctx)
-    return _Res(d, "day", f"{m['wd'].capitalize()} {format_day(d)}", kind="relative")
+    res = _Res(d, "day", f"{m['wd'].capitalize()} {format_day(d)}")
+    if q in _PREPOSITIONS:
+        res.prep = m["q"]
+    return res
 
 
 def _r_rel_unit(m: re.Match[str], ctx: _Ctx) -> _Res | None:
     q = " ".join(m["q"].lower().split())
     u = m["u"].lower()
-    step = -1 if q in ("last", "past", "previous", "this past") else 1 if q in ("next", "coming", "following", "this coming") else 0
+    step = (
+        -1
+        if q in ("last", "past", "previous", "this past")
+        else 1
+        if q in ("next", "coming", "following", "this coming")
+        else 0
+    )
     ref = ctx.ref
     if u == "week":
         d = ref + timedelta(days=7 * step)
@@ -456,7 +462,8 @@ def _r_in(m: re.Match[str], ctx: _Ctx) -> _Res | None:
         d = _add_business_days(ref, n) if m["biz"] and u == "day" else _shift(n, u, False, "", ctx).day
         if d is None:
             return None
-        return _Res(d, "day" if u == "day" else "week", f"{m.group(0)} of {format_day(ref)}", default_prep="")
+        core = f"{m.group(0)} of {format_day(ref)}"
+        return _Res(d, "day" if u == "day" else "week", core, default_prep="", reported=m["q"].lower())
     return _shift(n, u, vague, m.group(0)[len(m["q"]) :].strip(), ctx)
 
 
@@ -565,6 +572,8 @@ def guess_tense(text: str) -> Tense | None:
         "future" when a future marker is present (will, going to, next, scheduled, ...), "past" when a past-tense
         verb is present, else ``None``.
     """
+    if _STRONG_PAST.search(text):
+        return "past"
     if _FUTURE.search(text):
         return "future"
     for m in _PAST.finditer(text):
@@ -579,7 +588,7 @@ def _as_datetime(d: date, hour: int | None, minute: int, tz: timezone | None) ->
     return datetime(d.year, d.month, d.day, hour or 0, minute, tzinfo=tz)
 
 
-def _time_of_day(token: str) -> tuple[int, int] | None:
+def _time_of_day(token: str, evening: bool = False) -> tuple[int, int] | None:
     m = _RX_TIME_PARTS.search(token)
     if m is None:
         return None
@@ -591,6 +600,8 @@ def _time_of_day(token: str) -> tuple[int, int] | None:
         hour += 12
     elif ap == "a" and hour == 12:
         hour = 0
+    elif not ap and evening and hour < 12:
+        hour += 12
     if hour > 23 or minute > 59:
         return None
     return hour, minute
@@ -603,7 +614,7 @@ def _attach_time(text: str, start: int, end: int, res: _Res) -> tuple[int, int]:
     after = text[end : end + 24]
     m = _RX_TIME_AFTER.match(after) or _RX_TIME_AFTER_BARE.match(after)
     if m:
-        tod = _time_of_day(m["t"])
+        tod = _time_of_day(m["t"], res.evening)
         if tod is not None:
             res.hour, res.minute = tod
             return start, end + m.end()
@@ -625,7 +636,9 @@ def _render(res: _Res, prep: str | None, preceded_by_prep: bool) -> str:
     return f"{res.default_prep} {res.core}"
 
 
-def find_time_expressions(text: str, reference: datetime, *, tense: Tense | None | Literal["auto"] = "auto") -> list[TimeExpression]:
+def find_time_expressions(
+    text: str, reference: datetime, *, tense: Tense | None | Literal["auto"] = "auto"
+) -> list[TimeExpression]:
     """Find and resolve the time expressions of a sentence.
 
     Args:
@@ -638,7 +651,7 @@ def find_time_expressions(text: str, reference: datetime, *, tense: Tense | None
     """
     if not text or not _TRIGGER.search(text):
         return []
-    tz = timezone.utc if reference.tzinfo is not None else None
+    tz = UTC if reference.tzinfo is not None else None
     ctx = _Ctx(text, reference.date(), guess_tense(text) if tense == "auto" else tense, tz)
     candidates: list[tuple[int, int, int, re.Match[str], _Res]] = []
     for rx, resolver, prio in _RULES:
@@ -663,20 +676,15 @@ def find_time_expressions(text: str, reference: datetime, *, tense: Tense | None
 
 def _finish(text: str, m: re.Match[str], res: _Res, start: int, end: int, ctx: _Ctx) -> TimeExpression:
     groups = m.groupdict()
-    prep = groups.get("prep") or None
-    q = (groups.get("q") or "").lower()
-    if prep is None and q in ("by", "until", "till", "before", "after", "since", "from", "on", "in", "within", "during"):
-        prep = q
-    if q in ("on",) and res.core and m.re is _RX_REL_WD:
-        prep = "on"
+    if res.prep is None and groups.get("prep"):
+        res.prep = groups["prep"]
     start, end = _attach_time(text, start, end, res)
-    preceded = bool(_RX_PREP_BEFORE.search(text[:start]))
-    replacement = _render(res, prep if m.re is not _RX_MONTH and m.re is not _RX_YEAR else None, preceded)
-    if m.re in (_RX_MONTH, _RX_YEAR) and q:
-        replacement = f"{m.group(0)[: len(m['q'])]} {res.core}" if m.re is _RX_MONTH else res.core
+    preceding = _RX_PREP_BEFORE.search(text[:start])
+    replacement = _render(res, res.prep, preceding is not None)
     if start != m.start() or end != m.end():
         replacement = _with_time(text, start, end, m, replacement)
     day = None if res.day is None else _as_datetime(res.day, res.hour, res.minute, ctx.tz)
+    reported = res.prep or res.reported or (preceding["p"] if preceding else None)
     return TimeExpression(
         text=text[start:end],
         start=start,
@@ -684,7 +692,7 @@ def _finish(text: str, m: re.Match[str], res: _Res, start: int, end: int, ctx: _
         date=day,
         granularity=res.gran,
         replacement=replacement,
-        preposition=prep.lower() if prep else None,
+        preposition=reported.lower() if reported else None,
         kind=res.kind,
     )
 
@@ -745,7 +753,13 @@ def parse_datetime_loose(s: str) -> datetime | None:
     except ValueError:
         pass
     ctx = _Ctx(s, date(2000, 1, 1), None, None)
-    for rx, resolver in ((_RX_ISO, _r_iso), (_RX_US, _r_us), (_RX_DMY, _r_day_month), (_RX_MDY, _r_day_month), (_RX_MY, _r_month_year)):
+    for rx, resolver in (
+        (_RX_ISO, _r_iso),
+        (_RX_US, _r_us),
+        (_RX_DMY, _r_day_month),
+        (_RX_MDY, _r_day_month),
+        (_RX_MY, _r_month_year),
+    ):
         m = rx.search(s)
         if m is None or (rx in (_RX_DMY, _RX_MDY) and not m["y"]):
             continue
@@ -755,11 +769,12 @@ def parse_datetime_loose(s: str) -> datetime | None:
             res = None
         if res is None or res.day is None:
             continue
-        if res.hour is None:
+        hour, minute = res.hour, res.minute
+        if hour is None:
             rest = s[: m.start()] + " " + s[m.end() :]
             t = _RX_LOOSE_TIME.search(rest)
             tod = _time_of_day(t["t"]) if t else None
             if tod is not None:
-                res = replace(res, hour=tod[0], minute=tod[1])
-        return _as_datetime(res.day, res.hour, res.minute, None)
+                hour, minute = tod
+        return _as_datetime(res.day, hour, minute, None)
     return None
