@@ -453,7 +453,7 @@ class Memstrata:
         self.settings = Settings(**overrides)
         if transport is None:
             if self.settings.url:
-                from .client import RemoteTransport  # type: ignore[attr-defined,unused-ignore]
+                from .client import RemoteTransport
 
                 transport = RemoteTransport(self.settings.url, self.settings.api_key)
             else:

@@ -903,6 +903,9 @@ class AsyncMemoryService:
         explain: bool = False,
     ) -> UnifiedContextResponse:
         """One call across conversation → user → customer (→ client) scopes; de-duplicated, with ``scope_map``."""
+        conversation_id = validate_id(conversation_id, "conversation_id")
+        user_id = validate_id(user_id, "user_id")
+        customer_id = validate_id(customer_id, "customer_id")
         wanted = list(scopes) if scopes else ["conversation", "user", "customer"]
         bad = set(wanted) - {"conversation", "user", "customer", "client"}
         if bad:

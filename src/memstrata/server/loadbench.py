@@ -1,0 +1,325 @@
+"""``memstrata bench-server``: load-test the HTTP server on loopback. Figures, not assertions.
+
+1. **Prefill.** A fresh SQLite database (or ``--dsn``) gets one b2b instance filled to ``--memories`` memories with
+   :func:`memstrata.bench._prefill`: generated English sentences spread over ``--customers`` customers × 10 users
+   (≈10% customer-scoped, ≈1% client-scoped), drawn from a pool of min(20,000, memories/5) distinct sentences, each
+   embedded once by the configured embedder (default: the packaged MiniLM model), written through the store's
+   direct-write path in scope batches (no extraction). An API key is issued for the instance.
+2. **Server.** ``memstrata serve`` is started as a subprocess on 127.0.0.1 (same embedder, rate limiting off, the
+   default ingestion workers) and waited for on ``/health``.
+3. **Load.** ``--clients`` concurrent clients (one asyncio task each, sharing one HTTP/1.1 connection pool) loop for
+   ``--duration`` seconds after ``--warmup``: with probability ``--fetch-ratio`` a user context fetch
+   (``POST /v1/context/user/fetch``, a random (customer, user), a distinct question each time so no cache helps),
+   otherwise a create (``POST /api/v1/memories/create``, a 1-2 sentence chat turn for a random user).
+4. **Report.** Throughput, fetch and create latency percentiles, errors by status, and the ingestion backlog left
+   when the load stopped. The server is then stopped with SIGINT (its workers drain what they hold).
+
+The load generator runs in this process, on the same machine as the server: both compete for the same cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+__all__ = ["run_load_bench"]
+
+
+@dataclass
+class _Results:
+    fetch_ms: list[float] = field(default_factory=list)
+    create_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    items: int = 0
+    engine_ms: list[float] = field(default_factory=list)  # server-side time inside the engine (metadata.timing_ms)
+    embed_ms: list[float] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+async def _prefill(dsn: str, memories: int, customers: int, seed: int) -> tuple[str, float]:
+    """Fill the database; returns (api key, seconds)."""
+    from ..admin import issue_key
+    from ..bench import _prefill as bench_prefill
+    from ..sdk import Memstrata
+
+    sdk = Memstrata(dsn=dsn, instance_id="loadbench", workers=0)
+    await sdk.initialize()
+    try:
+        pool = min(20_000, max(500, memories // 5))  # distinct sentences embedded (bench default: 20,000)
+        seconds = (
+            await bench_prefill(sdk, memories, customers, random.Random(seed), pool_size=pool) if memories else 0.0
+        )
+        service: Any = sdk.transport.service  # type: ignore[attr-defined]
+        key = await issue_key(service.store, sdk.instance_id or "loadbench", "loadbench")
+    finally:
+        await sdk.shutdown()
+    return key.api_key, seconds
+
+
+class _Server:
+    def __init__(self, dsn: str, port: int, log_path: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSTRATA_")}
+        env.update({k: v for k, v in os.environ.items() if k in ("MEMSTRATA_EMBEDDER", "MEMSTRATA_WORKERS")})
+        src = str(Path(__file__).resolve().parents[2])
+        env.update(
+            {
+                "MEMSTRATA_DSN": dsn,
+                "MEMSTRATA_RATE_LIMIT_PER_SECOND": "0",
+                "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
+            }
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "memstrata.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def wait_ready(self, timeout: float = 120.0) -> float:
+        t0 = time.perf_counter()
+        async with httpx.AsyncClient() as http:
+            while time.perf_counter() - t0 < timeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
+                try:
+                    if (await http.get(f"{self.url}/health", timeout=1.0)).status_code == 200:
+                        return time.perf_counter() - t0
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout}s; see {self.log.name}")
+
+    def stop(self) -> float:
+        t0 = time.perf_counter()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return time.perf_counter() - t0
+
+
+async def _client(
+    http: httpx.AsyncClient,
+    cid: int,
+    *,
+    customers: int,
+    fetch_ratio: float,
+    measure_from: float,
+    stop_at: float,
+    res: _Results,
+) -> None:
+    from ..bench import NAMES, PLACES, QUESTIONS, TEMPLATES, THINGS, _sentence
+
+    rng = random.Random(1000 + cid)
+    n = 0
+    while (now := time.perf_counter()) < stop_at:
+        n += 1
+        cust, user = f"cust{rng.randrange(customers):04d}", f"user{rng.randrange(10)}"
+        is_fetch = rng.random() < fetch_ratio
+        if is_fetch:
+            q = rng.choice(QUESTIONS).format(n=rng.choice(NAMES), p=rng.choice(PLACES), t=rng.choice(THINGS))
+            path = "/v1/context/user/fetch"
+            body: dict[str, Any] = {
+                "user_id": user,
+                "customer_id": cust,
+                "search_query": [f"{q} #{cid}-{n}"],
+                "max_results": 10,
+                "types": ["all"],
+                "mode": "fast",
+            }
+        else:
+            path = "/api/v1/memories/create"
+            body = {
+                "document": f"User: {_sentence(rng, rng.choice(TEMPLATES))}",
+                "document_type": "ai-chat-conversation",
+                "user_id": user,
+                "customer_id": cust,
+            }
+        t0 = time.perf_counter()
+        try:
+            r = await http.post(path, json=body)
+            ok = r.status_code == 200
+            status = str(r.status_code)
+        except httpx.HTTPError as exc:
+            ok, status = False, type(exc).__name__
+        ms = (time.perf_counter() - t0) * 1000
+        if now < measure_from:
+            continue
+        if not ok:
+            res.errors[f"{'fetch' if is_fetch else 'create'}:{status}"] += 1
+        elif is_fetch:
+            res.fetch_ms.append(ms)
+            data = r.json()
+            res.items += sum(len(v) for v in data.get("context", {}).values())
+            timing = data.get("metadata", {}).get("timing_ms", {})
+            res.engine_ms.append(float(timing.get("total_ms", 0.0)))
+            res.embed_ms.append(float(timing.get("embed_ms", 0.0)))
+        else:
+            res.create_ms.append(ms)
+
+
+async def _queue_depth(url: str) -> int:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{url}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith('memstrata_ingestion_jobs{status="queued"}'):
+            return int(float(line.split()[-1]))
+    return -1
+
+
+async def run_load_bench(
+    *,
+    clients: int = 32,
+    duration: float = 60.0,
+    memories: int = 10_000,
+    customers: int = 100,
+    fetch_ratio: float = 0.8,
+    warmup: float = 3.0,
+    dsn: str | None = None,
+    port: int | None = None,
+) -> dict[str, Any]:
+    """Run the load benchmark described in the module docstring; prints a table and returns the figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    tmp = tempfile.TemporaryDirectory(prefix="memstrata-loadbench-")
+    try:
+        dsn = dsn or f"sqlite:///{Path(tmp.name) / 'loadbench.db'}"
+        console.print(f"prefilling {memories:,} memories over {customers} customers ({dsn}) ...")
+        t0 = time.perf_counter()
+        api_key, _ = await _prefill(dsn, memories, customers, seed=7)
+        prefill_s = time.perf_counter() - t0
+        server = _Server(dsn, port or _free_port(), Path(tmp.name) / "server.log")
+        try:
+            startup_s = await server.wait_ready()
+            console.print(f"server up in {startup_s:.1f} s; {clients} clients for {warmup:g}+{duration:g} s ...")
+            res = _Results()
+            load_before = os.getloadavg()[0]
+            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+            async with httpx.AsyncClient(
+                base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, limits=limits, timeout=60
+            ) as http:
+                start = time.perf_counter()
+                measure_from, stop_at = start + warmup, start + warmup + duration
+                await asyncio.gather(
+                    *(
+                        _client(
+                            http,
+                            i,
+                            customers=customers,
+                            fetch_ratio=fetch_ratio,
+                            measure_from=measure_from,
+                            stop_at=stop_at,
+                            res=res,
+                        )
+                        for i in range(clients)
+                    )
+                )
+                measured = time.perf_counter() - measure_from
+            backlog = await _queue_depth(server.url)
+            load_after = os.getloadavg()[0]
+        finally:
+            stop_s = server.stop()
+    finally:
+        tmp.cleanup()
+
+    done = len(res.fetch_ms) + len(res.create_ms)
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count()},
+        "embedder": os.environ.get("MEMSTRATA_EMBEDDER", "minilm"),
+        "memories": memories,
+        "customers": customers,
+        "clients": clients,
+        "duration_s": round(measured, 2),
+        "fetch_ratio": fetch_ratio,
+        "prefill_s": round(prefill_s, 1),
+        "server_startup_s": round(startup_s, 2),
+        "throughput_rps": done / measured if measured else 0.0,
+        "fetch": {
+            "count": len(res.fetch_ms),
+            "rps": len(res.fetch_ms) / measured if measured else 0.0,
+            "p50_ms": _pct(res.fetch_ms, 50),
+            "p95_ms": _pct(res.fetch_ms, 95),
+            "p99_ms": _pct(res.fetch_ms, 99),
+            "mean_items": res.items / len(res.fetch_ms) if res.fetch_ms else 0.0,
+            "engine_p50_ms": _pct(res.engine_ms, 50),
+            "engine_p95_ms": _pct(res.engine_ms, 95),
+            "query_embed_p50_ms": _pct(res.embed_ms, 50),
+        },
+        "create": {
+            "count": len(res.create_ms),
+            "rps": len(res.create_ms) / measured if measured else 0.0,
+            "p50_ms": _pct(res.create_ms, 50),
+            "p95_ms": _pct(res.create_ms, 95),
+            "p99_ms": _pct(res.create_ms, 99),
+        },
+        "errors": sum(res.errors.values()),
+        "errors_by_kind": dict(res.errors),
+        "ingestion_backlog_at_end": backlog,
+        "server_stop_s": round(stop_s, 2),
+        "load_average_1m": [round(load_before, 2), round(load_after, 2)],
+    }
+    f, c = figures["fetch"], figures["create"]
+    t = Table(
+        title=f"memstrata bench-server ({clients} clients, {measured:.0f} s, {memories:,} memories, "
+        f"{os.cpu_count()} cores)"
+    )
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_row("throughput (all requests)", f"{figures['throughput_rps']:.1f} req/s")
+    t.add_row("fetch", f"{f['count']} ({f['rps']:.1f}/s), {f['mean_items']:.1f} items each")
+    t.add_row("fetch latency p50 / p95 / p99", f"{f['p50_ms']:.1f} / {f['p95_ms']:.1f} / {f['p99_ms']:.1f} ms")
+    t.add_row(
+        "  of which inside the engine p50 / p95 (query embedding p50)",
+        f"{f['engine_p50_ms']:.1f} / {f['engine_p95_ms']:.1f} ms ({f['query_embed_p50_ms']:.1f} ms)",
+    )
+    t.add_row("create", f"{c['count']} ({c['rps']:.1f}/s)")
+    t.add_row("create latency p50 / p95 / p99", f"{c['p50_ms']:.1f} / {c['p95_ms']:.1f} / {c['p99_ms']:.1f} ms")
+    t.add_row("errors", f"{figures['errors']} {dict(res.errors) or ''}")
+    t.add_row("ingestion backlog when load stopped", str(backlog))
+    t.add_row("machine load average (1 min) before / after", f"{load_before:.1f} / {load_after:.1f}")
+    t.add_row("prefill / server start / server stop", f"{prefill_s:.1f} s / {startup_s:.1f} s / {stop_s:.1f} s")
+    console.print(t)
+    return figures

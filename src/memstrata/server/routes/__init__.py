@@ -1,0 +1,21 @@
+"""HTTP routes, one module per area. ``ROUTERS`` is what ``create_app`` mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import admin, auth, context, conversations, data, memories, ops, telemetry, users
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    auth.router,
+    memories.router,
+    conversations.router,
+    context.router,
+    users.router,
+    data.router,
+    telemetry.router,
+    admin.router,
+)

@@ -1,0 +1,293 @@
+"""``/api/v1/memories/...``: create (JSON, batch, form upload), ingestion status, get / update / delete, list."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ...errors import InvalidInputError
+from ...models import CreateMemoryResponse, Memory, MemoryPage, MemoryStatusResponse
+from ..deps import Caller, ServerState, authenticate, get_state
+from ..errors import ERROR_RESPONSES
+from ..schemas import (
+    BatchCreateBody,
+    BatchCreateWire,
+    BatchResultItem,
+    CreateMemoryBody,
+    DeletedMemory,
+    IdPath,
+    IdQuery,
+    UpdateMemoryBody,
+)
+from ._common import json_response, merge_scope_path, not_none
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["memories"], responses=ERROR_RESPONSES)
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+_UPLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "user_id": {"type": "string"},
+        "customer_id": {"type": "string"},
+        "relationship_type": {"type": "string", "description": "ignored: the instance's relationship applies"},
+        "mode": {"type": "string", "enum": ["long-range", "fast"]},
+        "document_type": {"type": "string"},
+        "metadata": {"type": "string", "description": "JSON object"},
+        "scope": {"type": "string", "description": "JSON rung path"},
+        "text": {"type": "string"},
+        "file": {"type": "string", "format": "binary", "description": "UTF-8 text file"},
+    },
+}
+
+
+def _create_args(body: CreateMemoryBody) -> dict[str, Any]:
+    customer_id, user_id = merge_scope_path(body.scope, body.customer_id, body.user_id)
+    return not_none(
+        document_type=body.document_type,
+        user_id=user_id,
+        customer_id=customer_id,
+        document_id=body.document_id,
+        document_created_at=body.document_created_at,
+        mode=body.mode,
+        metadata=body.metadata,
+        conversation_id=body.conversation_id,
+    )
+
+
+@router.post("/api/v1/memories/create", response_model=CreateMemoryResponse, summary="Queue one document")
+async def create_memory(
+    body: CreateMemoryBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
+) -> Response:
+    """Validate and queue a document for extraction; answers at once with ``status: queued`` (200)."""
+    r = await state.svc.create_memory(caller.instance, body.document, **_create_args(body))
+    return json_response(r)
+
+
+@router.post("/api/v1/memories/batch", response_model=BatchCreateWire, summary="Queue several documents")
+async def batch_create(
+    body: BatchCreateBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
+) -> Response:
+    """Queue up to 1000 documents. Without ``fail_fast`` an invalid document fails alone (status ``failed``)."""
+    docs: list[dict[str, Any]] = []
+    for d in body.documents:
+        args = _create_args(d)
+        args.pop("conversation_id", None)
+        docs.append({"document": d.document, **args})
+    res = await state.svc.batch_create(caller.instance, docs, fail_fast=body.fail_fast)
+    now = datetime.now(UTC)
+    items: list[BatchResultItem] = []
+    for i, r in enumerate(res.results):
+        if isinstance(r, CreateMemoryResponse):
+            items.append(BatchResultItem(**r.model_dump(), index=i))
+        else:
+            items.append(
+                BatchResultItem(
+                    ingestion_id=NIL_UUID,
+                    document_id=body.documents[i].document_id or "",
+                    status="failed",
+                    queued_at=now,
+                    error_message=str(r.get("error_message") or "failed"),
+                    code=str(r.get("code") or "invalid_input"),
+                    index=i,
+                )
+            )
+    wire = BatchCreateWire(
+        batch_id=res.batch_id, total=res.total, succeeded=res.succeeded, failed=res.failed, results=items
+    )
+    return json_response(wire)
+
+
+def _parse_form(content_type: str, raw: bytes) -> tuple[dict[str, str], tuple[str, bytes] | None]:
+    """Parse an urlencoded or multipart form with the standard library: (fields, (filename, bytes) | None)."""
+    fields: dict[str, str] = {}
+    upload: tuple[str, bytes] | None = None
+    if content_type.startswith("multipart/form-data"):
+        msg = BytesParser(policy=policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+        )
+        if not msg.is_multipart():
+            raise InvalidInputError("malformed multipart body", code="malformed_form")
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str):
+                continue
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            filename = part.get_filename()
+            if filename is not None or name == "file":
+                upload = (filename or "upload", data)
+            else:
+                fields[name] = data.decode("utf-8", errors="replace")
+    elif content_type.startswith("application/x-www-form-urlencoded") or not content_type:
+        try:
+            fields = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise InvalidInputError("form body is not UTF-8", code="malformed_form") from None
+    else:
+        raise InvalidInputError(
+            "upload a form: multipart/form-data or application/x-www-form-urlencoded", code="unsupported_media_type"
+        )
+    return fields, upload
+
+
+def _json_field(fields: dict[str, str], name: str) -> Any:
+    raw = fields.get(name)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InvalidInputError(f"{name} must be a JSON object", details={"field": name}) from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{name} must be a JSON object", details={"field": name})
+    return value
+
+
+_EXT_TYPES = {".eml": "email", ".md": "document", ".txt": "document", ".json": "document", ".csv": "document"}
+
+
+@router.post(
+    "/api/v1/memories/upload",
+    response_model=CreateMemoryResponse,
+    summary="Queue a text upload (form)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": _UPLOAD_SCHEMA},
+            },
+        }
+    },
+)
+async def upload(
+    request: Request, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
+) -> Response:
+    """The Synap client's ``create_from_file``: a ``text`` field or a UTF-8 ``file`` part. PDFs, images and audio
+    are refused (no extraction of binary formats here)."""
+    fields, upload_part = _parse_form(request.headers.get("content-type", ""), await request.body())
+    if upload_part is not None:
+        filename, data = upload_part
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"{filename}: only UTF-8 text files can be uploaded (convert PDFs, images and audio to text first)",
+                code="unsupported_file_type",
+            ) from None
+        ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        default_type = _EXT_TYPES.get(ext, "document")
+    else:
+        text = fields.get("text", "")
+        default_type = "document"
+    if not text.strip():
+        raise InvalidInputError("give a non-empty 'text' field or a 'file' part", details={"field": "text"})
+    scope = _json_field(fields, "scope")
+    customer_id, user_id = merge_scope_path(scope, fields.get("customer_id") or None, fields.get("user_id") or None)
+    r = await state.svc.create_memory(
+        caller.instance,
+        text,
+        document_type=fields.get("document_type") or default_type,
+        user_id=user_id,
+        customer_id=customer_id,
+        mode=fields.get("mode") or "long-range",
+        metadata=_json_field(fields, "metadata"),
+    )
+    return json_response(r)
+
+
+@router.get(
+    "/api/v1/memories/status/{ingestion_id}", response_model=MemoryStatusResponse, summary="Ingestion job status"
+)
+async def status(
+    ingestion_id: IdPath, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
+) -> Response:
+    """``queued → processing → completed | failed | partial_success``, with ``memory_ids`` when done."""
+    return json_response(await state.svc.ingestion_status(caller.instance, ingestion_id))
+
+
+@router.get("/api/v1/memories", response_model=MemoryPage, summary="List memories (paginated, scope-filtered)")
+async def list_memories(
+    page: int = Query(1, ge=1),
+    page_size: int = Query(20, ge=1, le=100),
+    user_id: IdQuery = None,
+    customer_id: IdQuery = None,
+    types: list[str] | None = Query(None),
+    include_superseded: bool = False,
+    caller: Caller = Depends(authenticate),
+    state: ServerState = Depends(get_state),
+) -> Response:
+    """The memories a (customer, user) can see (its whole read chain), or every memory of the instance."""
+    res = await state.svc.list_memories(
+        caller.instance,
+        user_id=user_id,
+        customer_id=customer_id,
+        page=page,
+        page_size=page_size,
+        types=types,
+        include_superseded=include_superseded,
+    )
+    return json_response(res)
+
+
+@router.get("/api/v1/memories/{memory_id}", response_model=Memory, summary="Get one memory")
+async def get_memory(
+    memory_id: IdPath,
+    user_id: IdQuery = None,
+    customer_id: IdQuery = None,
+    caller: Caller = Depends(authenticate),
+    state: ServerState = Depends(get_state),
+) -> Response:
+    """By id, within the key's instance (and within the named user/customer chain when ids are given)."""
+    return json_response(
+        await state.svc.get_memory(caller.instance, memory_id, **not_none(user_id=user_id, customer_id=customer_id))
+    )
+
+
+@router.patch("/api/v1/memories/{memory_id}", response_model=Memory, summary="Update one memory")
+async def update_memory(
+    memory_id: IdPath,
+    body: UpdateMemoryBody,
+    user_id: IdQuery = None,
+    customer_id: IdQuery = None,
+    caller: Caller = Depends(authenticate),
+    state: ServerState = Depends(get_state),
+) -> Response:
+    """``merge_strategy``: ``replace``, ``append`` or ``smart-merge``; the memory is re-embedded."""
+    res = await state.svc.update_memory(
+        caller.instance,
+        memory_id,
+        body.document,
+        merge_strategy=body.merge_strategy,
+        **not_none(
+            metadata=body.metadata,
+            user_id=body.user_id or user_id,
+            customer_id=body.customer_id or customer_id,
+            document_type=body.document_type,
+        ),
+    )
+    return json_response(res)
+
+
+@router.delete("/api/v1/memories/{memory_id}", response_model=DeletedMemory, summary="Delete one memory")
+async def delete_memory(
+    memory_id: IdPath,
+    user_id: IdQuery = None,
+    customer_id: IdQuery = None,
+    caller: Caller = Depends(authenticate),
+    state: ServerState = Depends(get_state),
+) -> Response:
+    """Permanent: removes the memory, its vector and its lexical-index entry."""
+    res = await state.svc.delete_memory(
+        caller.instance, memory_id, **not_none(user_id=user_id, customer_id=customer_id)
+    )
+    return json_response(DeletedMemory(memory_id=res["memory_id"], deleted_at=res["deleted_at"]))

@@ -1,0 +1,117 @@
+"""Real servers on 127.0.0.1 for tests: ``create_app`` under uvicorn in a thread, or ``memstrata serve`` as a
+subprocess; plus admin-API helpers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from memstrata.server.app import create_app
+from memstrata.server.config import ServerSettings
+from memstrata.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ThreadServer:
+    """``create_app(settings, server_settings)`` served by uvicorn on a loopback port, in a daemon thread."""
+
+    def __init__(self, settings: Settings, server_settings: ServerSettings) -> None:
+        self.app = create_app(settings, server_settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none", loop="asyncio"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class SubprocessServer:
+    """``python -m memstrata.cli serve`` on a loopback port, with the given environment; stopped with SIGINT."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, extra_args: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("MEMSTRATA_", "SYNAP_"))}
+        self.env = {**inherited, "PYTHONPATH": str(REPO / "src"), **env}
+        self.log_path = log_path
+        self.args = [sys.executable, "-m", "memstrata.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.args += extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> SubprocessServer:
+        self._log = open(self.log_path, "wb")  # closed in stop()
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def admin_create_instance(url: str, name: str, relationship: str = "b2b", token: str = ADMIN_TOKEN) -> dict[str, Any]:
+    """Create an instance (and its first key) through the admin API; returns the JSON answer."""
+    r = httpx.post(
+        f"{url}/admin/v1/instances",
+        json={"name": name, "relationship": relationship},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    r.raise_for_status()
+    data: dict[str, Any] = r.json()
+    return data

@@ -1,0 +1,302 @@
+"""One behavioural suite of the SDK, run twice: embedded (in-process engine) and remote (our SDK over HTTP against
+``create_app`` served by uvicorn on 127.0.0.1). Same calls, same answers, same exception classes and codes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.server.helpers import ADMIN_TOKEN, ThreadServer, admin_create_instance
+
+from memstrata import (
+    ContextNotFoundError,
+    IngestionNotFoundError,
+    InvalidInputError,
+    MemoryNotFoundError,
+    Memstrata,
+    TranscriptConflictError,
+)
+from memstrata.models import ContextResponse, Memory
+from memstrata.server.config import ServerSettings
+from memstrata.settings import Settings
+
+MakeSdk = Callable[..., Awaitable[Memstrata]]
+
+
+@pytest.fixture(scope="module")
+def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    db = tmp_path_factory.mktemp("remote") / "server.db"
+    server = ThreadServer(
+        Settings(dsn=f"sqlite:///{db}", embedder="hashing", extractor="rules"),
+        ServerSettings(admin_token=ADMIN_TOKEN, rate_limit_per_second=0),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "remote"])
+async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeSdk]:
+    """``await make_sdk(relationship)`` → an initialised SDK on a fresh instance, in the parametrised mode."""
+    made: list[Memstrata] = []
+
+    async def factory(relationship: str = "b2b") -> Memstrata:
+        name = f"t{uuid.uuid4().hex[:12]}"
+        if request.param == "embedded":
+            sdk = Memstrata(
+                instance_id=name,
+                dsn=f"sqlite:///{tmp_path / name}.db",
+                embedder="hashing",
+                extractor="rules",
+                relationship=relationship,
+            )
+        else:
+            server: ThreadServer = request.getfixturevalue("remote_server")
+            created = admin_create_instance(server.url, name, relationship)
+            sdk = Memstrata(url=server.url, api_key=created["key"]["api_key"])
+        await sdk.initialize()
+        made.append(sdk)
+        return sdk
+
+    yield factory
+    for sdk in made:
+        await sdk.shutdown()
+
+
+async def _ingest(sdk: Memstrata, text: str, **kw: Any) -> list[str]:
+    r = await sdk.memories.create(text, **kw)
+    assert r.status == "queued"
+    st = await sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30, poll_interval_seconds=0.05)
+    assert st.status == "completed", st.error_message
+    assert st.memory_ids
+    return st.memory_ids
+
+
+def _texts(ctx: ContextResponse) -> list[str]:
+    return [str(getattr(i, "content", None) or getattr(i, "summary", "")) for i in ctx.items()]
+
+
+def _sources(ctx: ContextResponse) -> set[str]:
+    return {i.source for i in ctx.items()}
+
+
+async def test_initialize_reports_the_instance(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    assert sdk.instance_id is not None and sdk.instance_id.startswith("inst_") and len(sdk.instance_id) == 21
+    assert sdk.client_id is not None and sdk.client_id.startswith("cli_")
+
+
+async def test_memory_lifecycle(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    ids = await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="acme", user_id="u1")
+    m = await sdk.memories.get(ids[0])
+    assert isinstance(m, Memory) and m.memory_id == ids[0] and m.source == "user:u1" and m.content
+    got = await sdk.memories.get(ids[0], user_id="u1", customer_id="acme")
+    assert got.memory_id == ids[0]
+    with pytest.raises(MemoryNotFoundError):  # by-id access is scope-checked too
+        await sdk.memories.get(ids[0], user_id="u1", customer_id="globex")
+
+    updated = await sdk.memories.update(ids[0], "User lives in Porto now.", merge_strategy="replace")
+    assert updated.content == "User lives in Porto now." and updated.memory_id == ids[0]
+    appended = await sdk.memories.update(ids[0], "Near the river.", merge_strategy="append")
+    assert appended.content == "User lives in Porto now. Near the river."
+
+    page = await sdk.memories.list(user_id="u1", customer_id="acme", page=1, page_size=10)
+    assert page.total == len(ids) and {x.memory_id for x in page.data} == set(ids)
+    assert (await sdk.memories.list(customer_id="globex")).total == 0
+
+    deleted = await sdk.memories.delete(ids[0])
+    assert deleted["memory_id"] == ids[0] and deleted["deleted_at"]
+    with pytest.raises(MemoryNotFoundError) as exc:
+        await sdk.memories.get(ids[0])
+    assert exc.value.code == "memory_not_found"
+    with pytest.raises(MemoryNotFoundError):
+        await sdk.memories.delete(ids[0])
+
+
+async def test_document_id_is_idempotent_and_batches_report_per_item(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    a = await sdk.memories.create(
+        "Our office is in Oslo.", customer_id="acme", document_id="d1", document_type="document"
+    )
+    b = await sdk.memories.create(
+        "Our office is in Oslo.", customer_id="acme", document_id="d1", document_type="document"
+    )
+    assert a.ingestion_id == b.ingestion_id
+    batch = await sdk.memories.batch_create(
+        [
+            {"document": "Globex pays invoices monthly.", "customer_id": "globex", "document_type": "document"},
+            {"document": "User: hello", "user_id": "lonely"},  # b2b: a user needs its customer
+        ]
+    )
+    assert (batch.total, batch.succeeded, batch.failed) == (2, 1, 1)
+    ok, bad = batch.results
+    assert not isinstance(ok, dict) and ok.status == "queued"
+    assert isinstance(bad, dict) and bad["status"] == "failed" and bad["code"] == "customer_id_required"
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.batch_create([{"document": "User: hi", "user_id": "x"}], fail_fast=True)
+
+
+async def test_scoped_fetches(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="acme", user_id="u1")
+    await _ingest(sdk, "User: I live in Berlin and I love chess.", customer_id="globex", user_id="u1")
+    await _ingest(sdk, "Our refund policy allows returns within 30 days.", customer_id="acme", document_type="document")
+    await _ingest(sdk, "The company holiday is on May 1.", document_type="document")
+
+    user = await sdk.user.context.fetch(user_id="u1", customer_id="acme", search_query=["hiking Lisbon refund policy"])
+    assert "user:u1" in _sources(user) and "customer:acme" in _sources(user)
+    assert _sources(user) <= {"user:u1", "customer:acme", "client"}
+    assert not any("Berlin" in t or "chess" in t for t in _texts(user))  # same user_id, other customer
+    assert all(i.id and i.extracted_at is not None for i in user.items())
+
+    cust = await sdk.customer.context.fetch(customer_id="acme", search_query=["refund policy returns"])
+    assert _sources(cust) and _sources(cust) <= {"customer:acme", "client"}
+    assert any("refund" in t for t in _texts(cust))
+
+    client = await sdk.client.context.fetch(search_query=["company holiday May"])
+    assert _sources(client) == {"client"}
+
+    only_prefs = await sdk.user.context.fetch(
+        user_id="u1", customer_id="acme", search_query=["hiking"], types=["preferences"]
+    )
+    assert not only_prefs.facts and not only_prefs.temporal_events
+
+    with pytest.raises(ContextNotFoundError) as exc:
+        await sdk.customer.context.fetch(customer_id="initech", search_query=["anything"])
+    assert exc.value.code == "customer_not_found"
+
+
+async def test_unified_fetch_and_conversation_binding(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="acme", user_id="u1")
+    conv = str(uuid.uuid4())
+    rec = await sdk.conversation.record_message(
+        conv, "user", "Book me a window seat to Porto.", user_id="u1", customer_id="acme"
+    )
+    assert rec["conversation_id"] == conv and rec["message_id"]
+    with pytest.raises(InvalidInputError) as exc:  # the conversation is bound to (acme, u1)
+        await sdk.conversation.record_message(conv, "user", "hi", user_id="u2", customer_id="acme")
+    assert exc.value.code == "conversation_scope_mismatch"
+    with pytest.raises(InvalidInputError) as exc:
+        await sdk.conversation.context.fetch(conv, search_query=["seat"], user_id="u2", customer_id="acme")
+    assert exc.value.code == "conversation_scope_mismatch"
+
+    ctx = await sdk.conversation.context.fetch(conv, search_query=["where does the user live"])
+    assert ctx.conversation_context is not None
+    assert [t["content"] for t in ctx.conversation_context.recent_turns] == ["Book me a window seat to Porto."]
+    assert _sources(ctx) <= {"user:u1", "customer:acme", "client"}
+
+    uni = await sdk.fetch(conversation_id=conv, user_id="u1", customer_id="acme", search_query=["hiking"])
+    assert uni.scopes_queried and set(uni.scopes_queried) <= {"conversation", "user", "customer"}
+    assert uni.scope_map and set(uni.scope_map) == {i.id for i in uni.items()}
+    assert uni.formatted_context and "hiking" in uni.formatted_context
+    assert uni.conversation_context_for_prompt is not None and uni.conversation_context_for_prompt.recent_messages
+
+
+async def test_transcripts_are_idempotent(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    turns = [{"role": "user", "content": "I love sushi."}, {"role": "assistant", "content": "Noted."}]
+    a = await sdk.conversation.ingest_transcript("call-1", "u1", turns, customer_id="acme")
+    b = await sdk.conversation.ingest_transcript("call-1", "u1", turns, customer_id="acme")
+    assert a["status"] == "queued" and b["status"] == "duplicate" and a["ingestion_id"] == b["ingestion_id"]
+    with pytest.raises(TranscriptConflictError) as exc:
+        await sdk.conversation.ingest_transcript("call-1", "u1", "User: something else", customer_id="acme")
+    assert exc.value.code == "transcript_conflict"
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda s: s.memories.create("User: hi", user_id="u1"), "customer_id_required"),
+        (lambda s: s.memories.create("x", customer_id="acme", document_type="fax"), "invalid_input"),
+        (lambda s: s.memories.create("   ", customer_id="acme"), "invalid_input"),
+        (lambda s: s.memories.create("x", customer_id="acme", metadata={"user_id": "u9"}), "scope_in_metadata"),
+        (lambda s: s.memories.create("x", customer_id="bad id!"), "invalid_input"),
+        (lambda s: s.user.context.fetch(user_id="u1", search_query=["x"]), "customer_id_required"),
+        (lambda s: s.user.context.fetch("u1", "acme", search_query=["x"], max_results=0), "invalid_input"),
+        (lambda s: s.user.context.fetch("u1", "acme", search_query=["x"], mode="slow"), "invalid_input"),
+        (lambda s: s.user.context.fetch("u1", "acme", search_query=["x"], types=["bogus"]), "invalid_input"),
+        (lambda s: s.client.context.fetch(search_query=["x"], bogus=1), "invalid_input"),
+        (lambda s: s.memories.update(str(uuid.uuid4()), "x", merge_strategy="squash"), "invalid_input"),
+        (lambda s: s.conversation.record_message("c1", "robot", "hi", user_id="u1", customer_id="a"), "invalid_input"),
+        (lambda s: s.fetch(), "invalid_input"),
+        (lambda s: s.delete_data(), "invalid_input"),
+    ],
+)
+async def test_validation_errors_are_the_same_in_both_modes(make_sdk: MakeSdk, call: Any, code: str) -> None:
+    sdk = await make_sdk()
+    with pytest.raises(InvalidInputError) as exc:
+        await call(sdk)
+    assert exc.value.code == code
+
+
+async def test_not_found_errors(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    with pytest.raises(IngestionNotFoundError):
+        await sdk.memories.status(str(uuid.uuid4()))
+    with pytest.raises(MemoryNotFoundError):
+        await sdk.memories.get(str(uuid.uuid4()))
+
+
+async def test_b2c_instance(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk("b2c")
+    await _ingest(sdk, "User: I love hiking in the Alps.", user_id="ann")
+    ctx = await sdk.user.context.fetch(user_id="ann", search_query=["hiking"])
+    assert _sources(ctx) == {"user:ann"}
+    other = await sdk.user.context.fetch(user_id="bob", search_query=["hiking"])
+    assert not other.items()
+
+
+async def test_delete_data_removes_a_user(make_sdk: MakeSdk) -> None:
+    sdk = await make_sdk()
+    ids = await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="acme", user_id="u1")
+    receipt = await sdk.delete_data(customer_id="acme", user_id="u1")
+    assert receipt["receipt_id"] and receipt["deleted"]["memories"] == len(ids)
+    with pytest.raises(MemoryNotFoundError):
+        await sdk.memories.get(ids[0])
+
+
+def test_remote_sdk_refuses_a_bad_key(remote_server: ThreadServer) -> None:
+    """Remote only (embedded mode has no keys): a wrong key fails ``initialize`` with AuthenticationError."""
+    import asyncio
+
+    from memstrata import AuthenticationError
+
+    async def run() -> None:
+        sdk = Memstrata(url=remote_server.url, api_key="ms_" + "x" * 32)
+        with pytest.raises(AuthenticationError) as exc:
+            await sdk.initialize()
+        assert exc.value.code == "invalid_api_key"
+
+    asyncio.run(run())
+    assert httpx.get(f"{remote_server.url}/health").status_code == 200
+
+
+def test_remote_mode_from_the_environment(remote_server: ThreadServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MEMSTRATA_URL`` + ``MEMSTRATA_API_KEY`` select remote mode, for the async SDK and the blocking facade."""
+    from memstrata import SyncMemstrata
+
+    created = admin_create_instance(remote_server.url, f"env{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("MEMSTRATA_URL", remote_server.url)
+    monkeypatch.setenv("MEMSTRATA_API_KEY", created["key"]["api_key"])
+    with SyncMemstrata() as sdk:
+        assert sdk.instance_id == created["instance"]["instance_id"]
+        r = sdk.memories.create("User: I love hiking.", customer_id="acme", user_id="u1")
+        st = sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30)
+        assert st.status == "completed"
+    monkeypatch.delenv("MEMSTRATA_API_KEY")
+
+    import asyncio
+
+    from memstrata import AuthenticationError
+
+    async def no_key() -> None:
+        with pytest.raises(AuthenticationError) as exc:
+            await Memstrata().initialize()
+        assert exc.value.code == "missing_api_key"
+
+    asyncio.run(no_key())
