@@ -171,8 +171,12 @@ class AsyncMemoryService:
         self.store = store
         self.embedder = embedder
         self.extractor = extractor
-        self._embed_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed")
-        self.pipeline = IngestPipeline(store, extractor, self.embed, dedup_threshold=settings.dedup_threshold)
+        # Queries and ingestion embed on separate threads, so a fetch never waits behind a large ingestion batch.
+        self._query_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-q")
+        self._ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-i")
+        self._query_pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+        self._query_busy = False
+        self.pipeline = IngestPipeline(store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold)
         self.engine = RetrievalEngine(store, self.embed)
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -197,21 +201,56 @@ class AsyncMemoryService:
         """Stop the workers (after the jobs they hold, when ``drain``) and close the store."""
         await self.stop_workers(drain=drain, timeout=timeout)
         await self.store.close()
-        self._embed_executor.shutdown(wait=False)
+        self._query_executor.shutdown(wait=False)
+        self._ingest_executor.shutdown(wait=False)
 
-    # -- embedding (one dedicated thread: onnxruntime uses its own intra-op threads) -------------------------------
+    # -- embedding (dedicated threads: onnxruntime uses its own intra-op threads) ----------------------------------
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed ingestion text (large batches) on the ingestion thread."""
+        if not texts:
+            return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._ingest_executor, self.embedder.embed, list(texts))
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed query text. Concurrent callers are served together: while one batch runs on the query thread, the
+        next requests queue and go in the following batch (one model call for many fetches under load)."""
         if not texts:
             return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
         if len(texts) == 1 and texts[0] in self._query_cache:
             return self._query_cache[texts[0]]
         loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(self._embed_executor, self.embedder.embed, list(texts))
+        fut: asyncio.Future[Vectors] = loop.create_future()
+        self._query_pending.append((list(texts), fut))
+        if not self._query_busy:
+            self._query_busy = True
+            loop.create_task(self._drain_query_embeddings())
+        out = await fut
         if len(texts) == 1 and len(texts[0]) < 512:
             if len(self._query_cache) > 2048:
                 self._query_cache.clear()
             self._query_cache[texts[0]] = out
         return out
+
+    async def _drain_query_embeddings(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._query_pending:
+                batch, self._query_pending = self._query_pending, []
+                unique = list(dict.fromkeys(t for texts, _ in batch for t in texts))
+                try:
+                    vectors = await loop.run_in_executor(self._query_executor, self.embedder.embed, unique)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                where = {t: i for i, t in enumerate(unique)}
+                for texts, fut in batch:
+                    if not fut.done():
+                        fut.set_result(vectors[[where[t] for t in texts]])
+        finally:
+            self._query_busy = False
 
     # -- instances ------------------------------------------------------------------------------------------------
     async def instance(self, ref: str, *, create: Relationship | None = None) -> InstanceRecord:
