@@ -373,12 +373,12 @@ class AsyncMemoryService:
         digest = content_hash(
             document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
         )
-        stored, created = await self.store.enqueue(job, content_hash=digest)
+        stored, is_new = await self.store.enqueue(job, content_hash=digest)
         self._wakeup.set()
         await self.store.audit(
             inst.instance_id,
             "memory.create",
-            detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": created},
+            detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": is_new},
         )
         return CreateMemoryResponse(
             ingestion_id=stored.ingestion_id,
