@@ -53,6 +53,57 @@ def bench(
             json.dump(figures, fh, indent=2)
 
 
+# -- eval: retrieval-quality evaluations (code in memstrata.eval) ----------------------------------------------------
+eval_app = typer.Typer(help="Retrieval-quality evaluations", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("locomo")
+def eval_locomo(
+    files: Annotated[list[str], typer.Argument(help="LoCoMo files: dev/<n>.json or locomo10_dev.json (list format)")],
+    k: Annotated[str, typer.Option("--k", help="comma-separated k values of R@k")] = "1,5,10,20",
+    mode: Annotated[str, typer.Option(help="fetch mode: fast | accurate")] = "fast",
+    json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
+    max_questions: Annotated[int | None, typer.Option(help="ask at most N questions per conversation")] = None,
+    conversations: Annotated[int | None, typer.Option(help="use only the first N conversations")] = None,
+    sessions: Annotated[int | None, typer.Option(help="ingest only the first N sessions of each conversation")] = None,
+    ablate: Annotated[str | None, typer.Option(help="components to turn off, comma-separated (see docs)")] = None,
+    extractor: Annotated[str, typer.Option(help="extractor to ingest with")] = "rules+turns",
+    dsn: Annotated[str | None, typer.Option(help="database (default: a fresh temporary SQLite file)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Evidence recall@k on LoCoMo through the SDK (fresh database; one user scope per conversation)."""
+    from .eval.locomo import run_cli
+
+    try:
+        run_cli(
+            files, k=k, mode=mode, json_out=json_out, max_questions=max_questions, conversations=conversations,
+            sessions=sessions, ablate=ablate, extractor=extractor, dsn=dsn, progress=progress,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+# -- db / bench-postgres: schema upgrade and checks, PostgreSQL benchmark (code in memstrata.db_cli) -----------------
+def _register_db_commands() -> None:
+    from .db_cli import register
+
+    register(app)
+
+
+_register_db_commands()
+
+
+# -- instance / key / serve / bench-server: admin and HTTP server (code in memstrata.server.commands) ---------------
+def _register_server_commands() -> None:
+    from .server.commands import register
+
+    register(app)
+
+
+_register_server_commands()
+
+
 def main() -> None:
     app()
 

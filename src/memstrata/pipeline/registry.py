@@ -30,8 +30,14 @@ def _rules(**kw: Any) -> Extractor:
     return RulesExtractor(**kw)
 
 
+def _turns(**kw: Any) -> Extractor:
+    from .extractors.turns import TurnExtractor
+
+    return TurnExtractor(**kw)
+
+
 _EMBEDDERS: dict[str, Callable[..., Embedder]] = {"minilm": _minilm, "hashing": _hashing}
-_EXTRACTORS: dict[str, Callable[..., Extractor]] = {"rules": _rules}
+_EXTRACTORS: dict[str, Callable[..., Extractor]] = {"rules": _rules, "turns": _turns}
 
 
 def _from_entry_points(group: str, name: str) -> Callable[..., Any] | None:
@@ -53,6 +59,16 @@ def create_embedder(name: str, **options: Any) -> Embedder:
 
 
 def create_extractor(name: str, **options: Any) -> Extractor:
+    """The extractor called ``name``; ``a+b`` runs extractors ``a`` and ``b`` and keeps both's drafts."""
+    if "+" in name:
+        from .extractors.composite import CompositeExtractor
+
+        parts = [p.strip() for p in name.split("+") if p.strip()]
+        from ..retrieval.features import Features
+
+        # Turn memories replace the typed episodes that restate a single turn (see retrieval/features.py).
+        policy = "drop" if "turns" in parts and Features.from_env().on("episode-dedup") else "keep"
+        return CompositeExtractor([create_extractor(p, **options) for p in parts], restated_episodes=policy)
     factory = _EXTRACTORS.get(name) or _from_entry_points("memstrata.extractors", name)
     if factory is None:
         raise ConfigurationError(f"unknown extractor {name!r}; built-in: {', '.join(sorted(_EXTRACTORS))}")

@@ -88,7 +88,11 @@ def _item(r: Ranked, explain: bool) -> Fact | Preference | Episode | Emotion | T
         return Episode(summary=rec.content, occurred_at=rec.event_date, significance=rec.confidence, **common)
     if t == "emotion":
         return Emotion(
-            emotion_type=rec.category or "neutral", intensity=rec.confidence, detected_at=rec.created_at, context=rec.content, **common
+            emotion_type=rec.category or "neutral",
+            intensity=rec.confidence,
+            detected_at=rec.created_at,
+            context=rec.content,
+            **common,
         )
     if t == "temporal_event" and rec.event_date is not None:
         return TemporalEvent(content=rec.content, confidence=rec.confidence, **common)
@@ -138,7 +142,9 @@ def format_context(resp: UnifiedContextResponse | ContextResponse, *, include_sc
         sections.append(
             "### Emotions\n"
             + "\n".join(
-                f"- {e.emotion_type}: {e.context}" + (f" (intensity: {e.intensity:.1f})" if e.intensity >= 0.5 else "") + label(e)
+                f"- {e.emotion_type}: {e.context}"
+                + (f" (intensity: {e.intensity:.1f})" if e.intensity >= 0.5 else "")
+                + label(e)
                 for e in resp.emotions
             )
         )

@@ -165,7 +165,9 @@ def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: Diale
         return f"({expr} {sql_op} {p})", [float(v)]
     if op == "ne":
         return f"({text} IS NULL OR {text} <> {p})", [str(v)]
-    return f"({text} {sql_op} {p})", [str(v)]
+    # Text order is byte order on both backends (PostgreSQL would otherwise use the database's collation).
+    collate = ' COLLATE "C"' if dialect == "postgres" and op in ("gt", "gte", "lt", "lte") else ""
+    return f"({text}{collate} {sql_op} {p})", [str(v)]
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9']*")

@@ -310,5 +310,14 @@ class AsyncStore:
         raise NotImplementedError
 
 
+    # -- retrieval helpers (memstrata.retrieval) ------------------------------------------------------------------
+    async def memories_at_turns(self, chain: ReadChain, keys: list[tuple[str, int]]) -> list[MemoryRecord]:
+        """Live (not superseded) memories of ``chain`` whose ``(document_id, metadata["turn"])`` is one of ``keys``.
+
+        The ingestion runner sets ``metadata["turn"]`` (an int: the position of the memory's first source turn in
+        its chat document); accurate-mode retrieval uses this to add the memories of neighbouring turns."""
+        raise NotImplementedError
+
+
 def as_vectors(blob: bytes, dim: int) -> Vectors:
     return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)

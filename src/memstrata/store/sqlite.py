@@ -718,7 +718,7 @@ class SQLiteStore(AsyncStore):
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
             allowed: set[int] | None = None
-            if filters.metadata or filters.conversation_id or filters.include_superseded:
+            if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
                 where, params = scope_filter(chain)
                 extra, extra_params = self._extra_filters(filters)
                 allowed = {
@@ -1057,3 +1057,32 @@ class SQLiteStore(AsyncStore):
                     "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (?,?,?,?)", rows
                 )
             )
+
+    # -- retrieval helpers (memstrata.retrieval) ------------------------------------------------------------------
+    async def memories_at_turns(self, chain: ReadChain, keys: list[tuple[str, int]]) -> list[MemoryRecord]:
+        """Live memories of ``chain`` whose (document_id, ``metadata.turn``) is one of ``keys`` (the memories of
+        given turns of given documents; the ingestion runner sets ``metadata.turn`` for chat documents)."""
+        if not keys:
+            return []
+        where, params = scope_filter(chain)
+        wanted = set(keys)
+        docs = sorted({d for d, _ in keys})
+        turns = sorted({t for _, t in keys})
+
+        def run(conn: sqlite3.Connection) -> list[MemoryRecord]:
+            out: list[MemoryRecord] = []
+            for start in range(0, len(docs), 200):
+                chunk = docs[start : start + 200]
+                rows = conn.execute(
+                    f"SELECT {_MEMORY_COLS} FROM memories m WHERE {where} AND m.superseded_by IS NULL "
+                    f"AND m.document_id IN ({','.join('?' * len(chunk))}) "
+                    f"AND json_extract(m.metadata, '$.turn') IN ({','.join('?' * len(turns))})",
+                    [*params, *chunk, *turns],
+                ).fetchall()
+                for r in rows:
+                    rec = _memory(r)
+                    if (rec.document_id, rec.metadata.get("turn")) in wanted:
+                        out.append(rec)
+            return out
+
+        return await self._read(run)

@@ -1,0 +1,108 @@
+"""Plain helpers of the storage conformance suite: a deterministic extractor and shortcuts to write memories.
+
+``SentenceExtractor`` is a real implementation of the Extractor protocol (not a mock): one draft per sentence, with
+a memory type chosen by keywords, a ``(subject, attribute)`` slot for "<Name> lives in <Place>" sentences (so
+supersession is exercised), and the document's metadata copied onto every draft.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from memstrata.pipeline.base import DocumentInput, MemoryDraft, MemoryType
+from memstrata.pipeline.embedders.hashing import HashingEmbedder
+from memstrata.pipeline.ingest import content_hash
+from memstrata.scope import Scope
+from memstrata.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_LIVES = re.compile(r"^(?P<who>[A-Z][a-z]+) lives in (?P<where>[A-Z][a-z]+)")
+EMBEDDER = HashingEmbedder(64)
+
+
+def sentence_type(text: str) -> MemoryType:
+    low = text.lower()
+    if any(w in low for w in ("prefers", "likes", "loves")):
+        return "preference"
+    if any(w in low for w in ("felt", "feels", "angry", "happy")):
+        return "emotion"
+    return "fact"
+
+
+class SentenceExtractor:
+    """One memory per sentence; deterministic."""
+
+    name = "sentences"
+
+    def extract(self, document: DocumentInput) -> list[MemoryDraft]:
+        drafts: list[MemoryDraft] = []
+        for seg in document.segments:
+            for sentence in _SENTENCE.split(seg.text.strip()):
+                sentence = sentence.strip()
+                if not sentence:
+                    continue
+                m = _LIVES.match(sentence)
+                drafts.append(
+                    MemoryDraft(
+                        sentence_type(sentence),
+                        sentence,
+                        confidence=0.8,
+                        source_evidence=[seg.id],
+                        subject=m.group("who") if m else None,
+                        attribute="lives_in" if m else None,
+                        metadata=dict(document.metadata),
+                    )
+                )
+        return drafts
+
+
+def new_memory(
+    text: str,
+    *,
+    memory_type: MemoryType | None = None,
+    metadata: dict[str, Any] | None = None,
+    valid_until: datetime | None = None,
+    subject: str | None = None,
+    attribute: str | None = None,
+) -> NewMemory:
+    draft = MemoryDraft(
+        memory_type or sentence_type(text),
+        text,
+        confidence=0.7,
+        source_evidence=["s1"],
+        valid_until=valid_until,
+        subject=subject,
+        attribute=attribute,
+        metadata=metadata or {},
+    )
+    return NewMemory(str(uuid.uuid4()), draft, EMBEDDER.embed([text])[0], content_hash(text))
+
+
+def job_for(scope: Scope, document_id: str | None = None, *, payload: dict[str, Any] | None = None) -> JobRecord:
+    return JobRecord(
+        ingestion_id=str(uuid.uuid4()),
+        instance_id=scope.instance_id,
+        scope=scope,
+        document_id=document_id or str(uuid.uuid4()),
+        kind="memory",
+        status="queued",
+        payload=payload or {"document": "x"},
+        attempts=0,
+        queued_at=datetime.now(UTC),
+    )
+
+
+async def write(store: AsyncStore, batches: Sequence[tuple[Scope, Sequence[NewMemory]]]) -> list[JobRecord]:
+    """Store each batch of memories through the real queue path: enqueue, claim, complete (one job per batch)."""
+    jobs = [job_for(scope) for scope, _ in batches]
+    for job in jobs:
+        await store.enqueue(job, content_hash=job.document_id)
+    claimed = {j.ingestion_id: j for j in await store.claim_jobs("t", limit=10_000, lease_seconds=60, max_attempts=3)}
+    for job, (scope, mems) in zip(jobs, batches, strict=True):
+        c = claimed[job.ingestion_id]
+        await store.complete_job(ProcessedJob(c.ingestion_id, c.claim, scope, c.document_id, None, list(mems), [], []))
+    return jobs

@@ -1,0 +1,817 @@
+"""ONE conformance suite for every storage backend (SQLite file, PostgreSQL): each test runs unchanged on both.
+
+Store level: instances and keys, the queue (enqueue idempotency, claim, complete, fail, lease expiry, attempts),
+memories (get/list/delete/update, search, supersession, merging), conversations, transcripts, deletion receipts,
+metadata filters with every operator. Service level (AsyncMemoryService with the hashing embedder and a
+deterministic sentence extractor): the tenancy tables of SPEC §1 row by row, conversations, and a hypothesis
+isolation property.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.store.conftest import make_settings
+from tests.store.helpers import EMBEDDER, SentenceExtractor, job_for, new_memory, write
+
+from memstrata.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
+from memstrata.scope import ReadChain, Relationship, Scope, ScopeLevel, client_chain, customer_chain, user_chain
+from memstrata.service import AsyncMemoryService
+from memstrata.store import open_store
+from memstrata.store.base import AsyncStore, MessageRecord, ProcessedJob, SearchFilters
+
+F = SearchFilters
+
+
+def U(inst: str, cust: str, user: str) -> Scope:
+    return Scope(inst, ScopeLevel.USER, cust, user)
+
+
+def C(inst: str, cust: str) -> Scope:
+    return Scope(inst, ScopeLevel.CUSTOMER, cust)
+
+
+def CL(inst: str) -> Scope:
+    return Scope(inst, ScopeLevel.CLIENT)
+
+
+async def contents(store: AsyncStore, chain: ReadChain, filters: SearchFilters | None = None) -> set[str]:
+    rows, total = await store.list_memories(chain, offset=0, limit=1000, filters=filters or F())
+    assert total == len(rows)
+    return {r.content for r in rows}
+
+
+# -- instances and keys -------------------------------------------------------------------------------------------
+async def test_instances(store: AsyncStore) -> None:
+    a = await store.create_instance("alpha", Relationship.B2B)
+    b = await store.create_instance("beta", Relationship.B2C)
+    assert a.instance_id.startswith("inst_") and len(a.instance_id) == 21
+    with pytest.raises(ConflictError) as exc:
+        await store.create_instance("alpha", Relationship.B2C)
+    assert exc.value.code == "instance_exists"
+    got = await store.get_instance("alpha")
+    assert got is not None and got.instance_id == a.instance_id and got.relationship is Relationship.B2B
+    got = await store.get_instance(b.instance_id)
+    assert got is not None and got.name == "beta" and got.relationship is Relationship.B2C
+    assert got.created_at.tzinfo is not None
+    assert await store.get_instance("nope") is None
+    assert [i.name for i in await store.list_instances()] == ["alpha", "beta"]
+    await store.archive_instance(b.instance_id)
+    assert [i.name for i in await store.list_instances()] == ["alpha"]
+    assert [i.name for i in await store.list_instances(include_archived=True)] == ["alpha", "beta"]
+    await store.set_instance_embedder(a.instance_id, "hashing", 64)
+    got = await store.get_instance("alpha")
+    assert got is not None and (got.embedder, got.dimensions) == ("hashing", 64)
+
+
+async def test_keys(store: AsyncStore) -> None:
+    a = await store.create_instance("alpha", Relationship.B2B)
+    k1 = await store.create_key(a.instance_id, "ci", "hash-1", "ms_abc")
+    k2 = await store.create_key(a.instance_id, "web", "hash-2", "ms_def")
+    found = await store.find_key("hash-1")
+    assert found is not None and found[0].key_id == k1.key_id and found[1].instance_id == a.instance_id
+    assert await store.find_key("hash-x") is None
+    assert [k.key_id for k in await store.list_keys(a.instance_id)] == [k1.key_id, k2.key_id]
+    assert await store.revoke_key(k1.key_id) is True
+    assert await store.revoke_key(k1.key_id) is False
+    assert await store.find_key("hash-1") is None
+    keys = {k.key_id: k for k in await store.list_keys(a.instance_id)}
+    assert keys[k1.key_id].revoked_at is not None and keys[k2.key_id].revoked_at is None
+    with pytest.raises(ConflictError):
+        await store.create_key(a.instance_id, "dup", "hash-2", "ms_ghi")
+
+
+# -- queue ----------------------------------------------------------------------------------------------------------
+async def test_enqueue_is_idempotent_per_scope_and_document(store: AsyncStore) -> None:
+    s = U("inst_q", "acme", "alice")
+    j1 = job_for(s, "doc-1", payload={"document": "hello", "n": [1, 2]})
+    stored, created = await store.enqueue(j1, content_hash="h")
+    assert created and stored.ingestion_id == j1.ingestion_id
+    again, created = await store.enqueue(job_for(s, "doc-1"), content_hash="h")
+    assert not created and again.ingestion_id == j1.ingestion_id and again.payload == {"document": "hello", "n": [1, 2]}
+    other, created = await store.enqueue(job_for(U("inst_q", "globex", "alice"), "doc-1"), content_hash="h")
+    assert created and other.ingestion_id != j1.ingestion_id
+    assert await store.count_jobs() == 2
+    got = await store.get_job("inst_q", j1.ingestion_id)
+    assert got is not None and got.status == "queued" and got.scope == s and got.attempts == 0
+    assert await store.get_job("inst_other", j1.ingestion_id) is None
+
+
+async def test_claim_complete_and_ownership(store: AsyncStore) -> None:
+    s = U("inst_q", "acme", "alice")
+    jobs = [job_for(s, f"doc-{i}") for i in range(5)]
+    for j in jobs:
+        await store.enqueue(j, content_hash=j.document_id)
+    first = await store.claim_jobs("w1", limit=3, lease_seconds=60, max_attempts=3)
+    second = await store.claim_jobs("w2", limit=10, lease_seconds=60, max_attempts=3)
+    assert [j.document_id for j in first] == ["doc-0", "doc-1", "doc-2"]  # oldest first
+    assert [j.document_id for j in second] == ["doc-3", "doc-4"]
+    assert all(j.status == "processing" and j.attempts == 1 and j.claim and j.started_at for j in first + second)
+    assert len({j.claim for j in first}) == 1 and first[0].claim != second[0].claim
+    assert await store.claim_jobs("w3", limit=10, lease_seconds=60, max_attempts=3) == []
+    # A result carrying someone else's claim token is ignored: nothing stored, job untouched.
+    j = first[0]
+    mem = new_memory("alice likes tea")
+    await store.complete_job(ProcessedJob(j.ingestion_id, "bogus", s, j.document_id, None, [mem], [], []))
+    assert (await store.get_job("inst_q", j.ingestion_id)).status == "processing"  # type: ignore[union-attr]
+    assert await contents(store, ReadChain.single(s)) == set()
+    await store.complete_job(
+        ProcessedJob(
+            j.ingestion_id,
+            j.claim,
+            s,
+            j.document_id,
+            "conv-1",
+            [mem],
+            [],
+            [],
+            document={"content": "alice likes tea", "document_type": "note", "metadata": {"a": 1}},
+        )
+    )
+    done = await store.get_job("inst_q", j.ingestion_id)
+    assert done is not None and done.status == "completed" and done.memory_ids == [mem.memory_id]
+    assert done.completed_at is not None and done.claim is None
+    assert await contents(store, ReadChain.single(s)) == {"alice likes tea"}
+    # Completing twice is a no-op (the claim is gone).
+    await store.complete_job(ProcessedJob(j.ingestion_id, j.claim, s, j.document_id, None, [new_memory("x y")], [], []))
+    assert await contents(store, ReadChain.single(s)) == {"alice likes tea"}
+    assert await store.count_jobs() == 4
+    assert await store.count_jobs(statuses=("completed",)) == 1
+
+
+async def test_concurrent_claims_never_share_a_job(store: AsyncStore) -> None:
+    s = C("inst_q", "acme")
+    for i in range(40):
+        await store.enqueue(job_for(s, f"d{i}"), content_hash="h")
+    batches = await asyncio.gather(
+        *(store.claim_jobs(f"w{i}", limit=7, lease_seconds=60, max_attempts=3) for i in range(8))
+    )
+    ids = [j.ingestion_id for b in batches for j in b]
+    assert len(ids) == 40 and len(set(ids)) == 40
+
+
+async def test_lease_expiry_retry_and_give_up(store: AsyncStore) -> None:
+    s = U("inst_q", "acme", "alice")
+    j = job_for(s, "doc")
+    await store.enqueue(j, content_hash="h")
+    (c1,) = await store.claim_jobs("w1", limit=5, lease_seconds=0.6, max_attempts=2)
+    assert await store.claim_jobs("w2", limit=5, lease_seconds=0.6, max_attempts=2) == []  # lease still held
+    await asyncio.sleep(0.9)
+    (c2,) = await store.claim_jobs("w2", limit=5, lease_seconds=0.6, max_attempts=2)  # the worker "died": retried
+    assert c2.ingestion_id == c1.ingestion_id and c2.attempts == 2 and c2.claim != c1.claim
+    # The dead worker's late result and failure are ignored.
+    await store.complete_job(
+        ProcessedJob(c1.ingestion_id, c1.claim, s, c1.document_id, None, [new_memory("a b")], [], [])
+    )
+    await store.fail_job(c1.ingestion_id, "late", final=True, claim=c1.claim)
+    assert (await store.get_job("inst_q", j.ingestion_id)).status == "processing"  # type: ignore[union-attr]
+    assert await contents(store, ReadChain.single(s)) == set()
+    await asyncio.sleep(0.9)
+    # Attempts exhausted: the next claim round marks it failed with the reason instead of retrying it.
+    assert await store.claim_jobs("w3", limit=5, lease_seconds=0.6, max_attempts=2) == []
+    failed = await store.get_job("inst_q", j.ingestion_id)
+    assert failed is not None and failed.status == "failed" and failed.attempts == 2
+    assert "gave up after 2 attempts" in (failed.error_message or "")
+    assert await store.count_jobs() == 0
+
+
+async def test_fail_job_retry_and_final(store: AsyncStore) -> None:
+    s = C("inst_q", "acme")
+    j = job_for(s, "doc")
+    await store.enqueue(j, content_hash="h")
+    (c1,) = await store.claim_jobs("w", limit=1, lease_seconds=60, max_attempts=3)
+    await store.fail_job(c1.ingestion_id, "transient boom", final=False, claim=c1.claim)
+    again = await store.get_job("inst_q", j.ingestion_id)
+    assert again is not None and again.status == "queued" and again.error_message == "transient boom"
+    (c2,) = await store.claim_jobs("w", limit=1, lease_seconds=60, max_attempts=3)
+    assert c2.attempts == 2
+    await store.fail_job(c2.ingestion_id, "permanent boom", final=True, claim=c2.claim)
+    final = await store.get_job("inst_q", j.ingestion_id)
+    assert final is not None and final.status == "failed" and final.error_message == "permanent boom"
+    assert final.completed_at is not None
+    assert await store.claim_jobs("w", limit=1, lease_seconds=60, max_attempts=3) == []
+
+
+# -- memories -------------------------------------------------------------------------------------------------------
+async def test_get_list_delete_update_are_scope_checked(store: AsyncStore) -> None:
+    i = "inst_m"
+    alice, bob, acme = U(i, "acme", "alice"), U(i, "acme", "bob"), C(i, "acme")
+    ma, mb, mc = new_memory("alice drinks green tea"), new_memory("bob drinks coffee"), new_memory("acme has a cafe")
+    await write(store, [(alice, [ma]), (bob, [mb]), (acme, [mc])])
+    ac = user_chain(i, Relationship.B2B, user_id="alice", customer_id="acme")
+    bc = user_chain(i, Relationship.B2B, user_id="bob", customer_id="acme")
+    got = await store.get_memory(ac, ma.memory_id)
+    assert got is not None and got.scope == alice and got.content == "alice drinks green tea"
+    assert got.source_evidence == ["s1"] and got.metadata == {} and got.mention_count == 1
+    assert await store.get_memory(bc, ma.memory_id) is None
+    assert await store.get_memory(ReadChain.instance("inst_other"), ma.memory_id) is None
+    assert await store.get_memory(ReadChain.instance(i), ma.memory_id) is not None
+    assert await contents(store, ac) == {"alice drinks green tea", "acme has a cafe"}
+    rows, total = await store.list_memories(ReadChain.instance(i), offset=0, limit=2, filters=F())
+    assert total == 3 and [r.content for r in rows] == ["acme has a cafe", "bob drinks coffee"]  # newest first
+    rows, _ = await store.list_memories(ReadChain.instance(i), offset=2, limit=2, filters=F())
+    assert [r.content for r in rows] == ["alice drinks green tea"]
+    by_rowid = await store.get_memories(bc, [got.rowid, *(r.rowid for r in rows)])
+    assert by_rowid == {}  # alice's row is invisible through bob's chain
+    assert await store.delete_memories(bc, [ma.memory_id]) == 0
+    assert (
+        await store.update_memory(
+            bc, ma.memory_id, content="hacked", vector=EMBEDDER.embed(["hacked"])[0], metadata=None
+        )
+        is None
+    )
+    upd = await store.update_memory(
+        ac,
+        ma.memory_id,
+        content="alice drinks oolong tea",
+        vector=EMBEDDER.embed(["alice drinks oolong tea"])[0],
+        metadata={"k": "v"},
+    )
+    assert upd is not None and upd.content == "alice drinks oolong tea" and upd.metadata == {"k": "v"}
+    assert upd.updated_at is not None
+    hits = await store.search_lexical(ac, "oolong", limit=5, filters=F())
+    assert [h[0] for h in hits] == [upd.rowid]
+    assert await store.search_lexical(ac, "green", limit=5, filters=F()) == []
+    vec = await store.search_vector(ac, EMBEDDER.embed(["alice drinks oolong tea"])[0], limit=1, filters=F())
+    assert vec[0][0] == upd.rowid and vec[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert await store.delete_memories(ac, [ma.memory_id, mc.memory_id, mb.memory_id]) == 2
+    assert await contents(store, ReadChain.instance(i)) == {"bob drinks coffee"}
+
+
+async def test_search_lexical_and_vector_stay_in_chain(store: AsyncStore) -> None:
+    i = "inst_s"
+    batches = [
+        (U(i, "acme", "alice"), [new_memory("alice loves hiking in the alps")]),
+        (U(i, "globex", "alice"), [new_memory("alice loves hiking in norway")]),
+        (U(i, "acme", "bob"), [new_memory("bob loves hiking too")]),
+        (C(i, "acme"), [new_memory("acme sponsors hiking trips")]),
+        (CL(i), [new_memory("hiking boots are on the supply list")]),
+        (CL("inst_z"), [new_memory("hiking in another instance")]),
+    ]
+    await write(store, batches)
+    chain = user_chain(i, Relationship.B2B, user_id="alice", customer_id="acme")
+    want = {"alice loves hiking in the alps", "acme sponsors hiking trips", "hiking boots are on the supply list"}
+    everything = await store.get_memories(ReadChain.instance(i), list(range(1, 100)))
+    text = {rowid: r.content for rowid, r in everything.items()}
+    lex = await store.search_lexical(chain, "hiking", limit=10, filters=F())
+    assert {text[r] for r, _ in lex} == want and all(s > 0 for _, s in lex)
+    assert [s for _, s in lex] == sorted((s for _, s in lex), reverse=True)
+    q = EMBEDDER.embed(["alice loves hiking"])[0]
+    vec = await store.search_vector(chain, q, limit=10, filters=F())
+    assert {text[r] for r, _ in vec} == want
+    assert [s for _, s in vec] == sorted((s for _, s in vec), reverse=True)
+    assert text[vec[0][0]] == "alice loves hiking in the alps"
+    assert len(await store.search_vector(chain, q, limit=2, filters=F())) == 2
+    # types filter
+    only_pref = F(types=("preference",))
+    assert {text[r] for r, _ in await store.search_lexical(chain, "hiking", limit=10, filters=only_pref)} == {
+        "alice loves hiking in the alps"
+    }
+    assert {text[r] for r, _ in await store.search_vector(chain, q, limit=10, filters=only_pref)} == {
+        "alice loves hiking in the alps"
+    }
+    # stopwords only / nothing matching
+    assert await store.search_lexical(chain, "the and of", limit=10, filters=F()) == []
+    assert await store.search_lexical(chain, "zeppelin", limit=10, filters=F()) == []
+    # a vector of another dimension matches nothing (instances never mix embedders)
+    assert await store.search_vector(chain, EMBEDDER.embed(["x"])[0][:32], limit=10, filters=F()) == []
+    # customer and client chains
+    cust = customer_chain(i, Relationship.B2B, customer_id="acme")
+    assert {text[r] for r, _ in await store.search_vector(cust, q, limit=10, filters=F())} == {
+        "acme sponsors hiking trips",
+        "hiking boots are on the supply list",
+    }
+    assert {text[r] for r, _ in await store.search_lexical(client_chain(i), "hiking", limit=10, filters=F())} == {
+        "hiking boots are on the supply list"
+    }
+
+
+async def test_supersession_merge_validity_and_as_of(store: AsyncStore) -> None:
+    i = "inst_t"
+    s = U(i, "acme", "alice")
+    chain = ReadChain.single(s)
+    old = new_memory("Alice lives in Paris", subject="Alice", attribute="lives_in")
+    expired = new_memory("alice temporary badge", valid_until=datetime.now(UTC) - timedelta(days=1))
+    await write(store, [(s, [old, expired])])
+    found = await store.find_by_attribute(s, "Alice", "lives_in")
+    assert [m.memory_id for m in found] == [old.memory_id]
+    assert await store.find_by_attribute(s, None, "lives_in") == []
+    assert await store.find_by_attribute(U(i, "globex", "alice"), "Alice", "lives_in") == []
+    rowids, matrix = await store.scope_vectors(s)
+    assert len(rowids) == 2 and matrix.shape == (2, 64)
+    old_rowid = found[0].rowid
+    new = new_memory("Alice lives in Rome", subject="Alice", attribute="lives_in")
+    j = job_for(s)
+    await store.enqueue(j, content_hash="x")
+    (c,) = await store.claim_jobs("w", limit=1, lease_seconds=60, max_attempts=3)
+    await store.complete_job(
+        ProcessedJob(
+            c.ingestion_id,
+            c.claim,
+            s,
+            c.document_id,
+            None,
+            [new],
+            [(old_rowid, ["s9", "s1"], 0.95)],
+            [(old_rowid, new.memory_id)],
+        )
+    )
+    prior = await store.get_memory(chain, old.memory_id)
+    assert prior is not None and prior.superseded_by == new.memory_id and prior.valid_until is not None
+    assert prior.source_evidence == ["s1", "s9"] and prior.confidence == pytest.approx(0.95)
+    assert prior.mention_count == 2
+    assert [m.memory_id for m in await store.find_by_attribute(s, "Alice", "lives_in")] == [new.memory_id]
+    assert await contents(store, chain) == {"Alice lives in Rome", "alice temporary badge"}
+    assert await contents(store, chain, F(include_superseded=True)) == {
+        "Alice lives in Paris",
+        "Alice lives in Rome",
+        "alice temporary badge",
+    }
+    rowids, matrix = await store.scope_vectors(s)
+    assert len(rowids) == 2  # superseded rows leave the reconciliation set
+    recs = await store.scope_memories_by_rowid(s, rowids)
+    assert {r.content for r in recs} == {"Alice lives in Rome", "alice temporary badge"}
+    # vector search never returns superseded or expired memories; lexical keeps expired ones unless as_of is given
+    q = EMBEDDER.embed(["alice lives badge"])[0]
+    vec = await store.search_vector(chain, q, limit=10, filters=F())
+    assert {r for r, _ in vec} == {m.rowid for m in recs if m.content == "Alice lives in Rome"}
+    lex = await store.search_lexical(chain, "alice", limit=10, filters=F())
+    assert len(lex) == 2
+    assert len(await store.search_lexical(chain, "alice", limit=10, filters=F(as_of=datetime.now(UTC)))) == 1
+    past = datetime.now(UTC) - timedelta(days=3)
+    assert await contents(store, chain, F(as_of=past)) == set()  # nothing existed yet
+
+
+# -- metadata filters -----------------------------------------------------------------------------------------------
+META: dict[str, dict[str, Any]] = {
+    "m1": {"n": 5, "s": "apple", "b": True, "arr": ["x", "y"], "nested": {"k": 1}},
+    "m2": {"n": 10.5, "s": "banana", "b": False, "arr": ["y"]},
+    "m3": {"n": "5", "s": "cherry pie"},
+    "m4": {},
+    "m5": {"n": -1, "s": "Apple", "arr": [], "nested": {"k": "1"}},
+}
+CASES: list[tuple[dict[str, Any], set[str]]] = [
+    ({"n": 5}, {"m1"}),
+    ({"n": {"eq": 5}}, {"m1"}),
+    ({"n": {"ne": 5}}, {"m2", "m3", "m4", "m5"}),
+    ({"n": {"gt": 5}}, {"m2"}),
+    ({"n": {"gte": 5}}, {"m1", "m2"}),
+    ({"n": {"lt": 5}}, {"m5"}),
+    ({"n": {"lte": 5}}, {"m1", "m5"}),
+    ({"n": {"gt": 0, "lt": 6}}, {"m1"}),
+    ({"n": {"gte": 10.5}}, {"m2"}),
+    ({"n": "5"}, {"m1", "m3"}),
+    ({"n": {"in": [5, 10.5]}}, {"m1", "m2", "m3"}),
+    ({"n": {"nin": [5]}}, {"m2", "m4", "m5"}),
+    ({"s": "apple"}, {"m1"}),
+    ({"s": {"ne": "apple"}}, {"m2", "m3", "m4", "m5"}),
+    ({"s": {"gt": "b"}}, {"m2", "m3"}),
+    ({"s": {"lte": "apple"}}, {"m1", "m5"}),
+    ({"s": {"in": ["apple", "banana"]}}, {"m1", "m2"}),
+    ({"s": {"nin": ["apple", "banana"]}}, {"m3", "m4", "m5"}),
+    ({"s": {"contains": "pie"}}, {"m3"}),
+    ({"s": {"contains": "an"}}, {"m2"}),
+    ({"b": True}, {"m1"}),
+    ({"b": False}, {"m2"}),
+    ({"b": {"ne": True}}, {"m2", "m3", "m4", "m5"}),
+    ({"b": {"in": [True, False]}}, {"m1", "m2"}),
+    ({"arr": {"contains": "y"}}, {"m1", "m2"}),
+    ({"arr": {"contains": "x"}}, {"m1"}),
+    ({"arr": {"contains": "z"}}, set()),
+    ({"nested.k": 1}, {"m1"}),
+    ({"nested.k": "1"}, {"m1", "m5"}),
+    ({"missing": "a"}, set()),
+    ({"missing": {"ne": "a"}}, {"m1", "m2", "m3", "m4", "m5"}),
+    ({"missing": {"nin": ["a"]}}, {"m1", "m2", "m3", "m4", "m5"}),
+    ({"missing": {"gt": 0}}, set()),
+    ({"n": {"gte": 5}, "s": {"contains": "a"}}, {"m1", "m2"}),
+]
+
+
+async def test_metadata_filters_every_operator(store: AsyncStore) -> None:
+    i = "inst_meta"
+    s = C(i, "acme")
+    mems = {name: new_memory(f"{name} shared word", memory_type="fact", metadata=meta) for name, meta in META.items()}
+    await write(store, [(s, list(mems.values()))])
+    chain = customer_chain(i, Relationship.B2B, customer_id="acme")
+    name_of = {f"{n} shared word": n for n in META}
+    rowid_name = {
+        r.rowid: name_of[r.content] for r in (await store.list_memories(chain, offset=0, limit=50, filters=F()))[0]
+    }
+    q = EMBEDDER.embed(["shared word"])[0]
+    failures = []
+    for flt, want in CASES:
+        got = {name_of[c] for c in await contents(store, chain, F(metadata=flt))}
+        lex = {rowid_name[r] for r, _ in await store.search_lexical(chain, "shared", limit=50, filters=F(metadata=flt))}
+        vec = {rowid_name[r] for r, _ in await store.search_vector(chain, q, limit=50, filters=F(metadata=flt))}
+        if not got == lex == vec == want:
+            failures.append((flt, want, got, lex, vec))
+    assert failures == []
+    bad_filters: list[dict[str, Any]] = [{"n": {"regex": "x"}}, {"bad key!": 1}, {"n": {"in": []}}, {"n": {"eq": [1]}}]
+    for bad in bad_filters:
+        with pytest.raises(InvalidInputError):
+            await store.list_memories(chain, offset=0, limit=5, filters=F(metadata=bad))
+
+
+# -- conversations, transcripts, deletion -----------------------------------------------------------------------------
+async def test_conversations_messages_transcripts(store: AsyncStore) -> None:
+    i = "inst_c"
+    conv = await store.bind_conversation(i, "conv-1", "acme", "alice")
+    assert (conv.customer_id, conv.user_id) == ("acme", "alice")
+    again = await store.bind_conversation(i, "conv-1", "globex", "bob")  # first binding wins
+    assert (again.customer_id, again.user_id) == ("acme", "alice")
+    assert await store.get_conversation(i, "conv-2") is None
+    assert await store.get_conversation("inst_other", "conv-1") is None
+    t0 = datetime.now(UTC)
+    msgs = [
+        MessageRecord(
+            str(uuid.uuid4()),
+            "conv-1",
+            "user" if n % 2 == 0 else "assistant",
+            f"turn {n}",
+            t0 + timedelta(seconds=n),
+            "sess",
+            {"n": n},
+        )
+        for n in range(5)
+    ]
+    await store.add_messages(i, msgs[:3])
+    await store.add_messages(i, msgs[3:])
+    got = await store.get_conversation(i, "conv-1")
+    assert got is not None and got.message_count == 5 and got.last_message_at == msgs[-1].recorded_at
+    recent = await store.recent_messages(i, "conv-1", limit=3)
+    assert [m.content for m in recent] == ["turn 2", "turn 3", "turn 4"]
+    assert recent[0].metadata == {"n": 2} and recent[0].session_id == "sess" and recent[0].role == "user"
+    assert await store.recent_messages("inst_other", "conv-1", limit=3) == []
+    assert await store.customer_exists(i, "acme") is True  # through the conversation binding
+    assert await store.customer_exists(i, "globex") is False
+    assert await store.transcript_ingestion(i, "conv-1") is None
+    await store.save_transcript(i, "conv-1", "digest-1", "ing-1")
+    assert await store.transcript_ingestion(i, "conv-1") == ("digest-1", "ing-1")
+    with pytest.raises(ConflictError):
+        await store.save_transcript(i, "conv-1", "digest-2", "ing-2")
+
+
+async def test_delete_scope_data_receipts(store: AsyncStore) -> None:
+    i = "inst_d"
+    alice, bob = U(i, "acme", "alice"), U(i, "acme", "bob")
+    await write(
+        store,
+        [
+            (alice, [new_memory("a one"), new_memory("a two")]),
+            (bob, [new_memory("b one")]),
+            (C(i, "acme"), [new_memory("acme one")]),
+            (U(i, "globex", "alice"), [new_memory("g one")]),
+        ],
+    )
+    await write(store, [(U("inst_other", "acme", "alice"), [new_memory("other instance")])])
+    for conv, cust, user in (("c-a", "acme", "alice"), ("c-b", "acme", "bob"), ("c-g", "globex", "alice")):
+        await store.bind_conversation(i, conv, cust, user)
+        await store.add_messages(i, [MessageRecord(str(uuid.uuid4()), conv, "user", "hi", datetime.now(UTC))])
+    await store.save_transcript(i, "c-a", "d", "ing")
+    r = await store.delete_scope_data(i, customer_id="acme", user_id="alice", conversation_id=None)
+    assert r == {"memories": 2, "documents": 0, "ingestions": 1, "messages": 1, "conversations": 1}
+    assert await store.transcript_ingestion(i, "c-a") is None
+    assert await contents(store, ReadChain.instance(i)) == {"b one", "acme one", "g one"}
+    r = await store.delete_scope_data(i, customer_id=None, user_id=None, conversation_id="c-b")
+    assert r == {"memories": 0, "documents": 0, "messages": 1, "conversations": 1}
+    r = await store.delete_scope_data(i, customer_id="acme", user_id=None, conversation_id=None)
+    assert r == {"memories": 2, "documents": 0, "ingestions": 2, "messages": 0, "conversations": 0}
+    assert await contents(store, ReadChain.instance(i)) == {"g one"}
+    assert await contents(store, ReadChain.instance("inst_other")) == {"other instance"}
+    assert await store.customer_exists(i, "globex") is True
+    await store.audit(i, "data.delete", detail={"counts": r})
+
+
+# -- through the service: SPEC §1 tenancy tables --------------------------------------------------------------------
+# Fetches go through the retrieval engine, whose ranking drops some items on purpose (e.g. items whose evidence is
+# covered by better-ranked ones), so fetch tests assert what a read NEVER returns over many queries, and that each
+# item the read may see is reachable by a query aimed at it; exact completeness is asserted on list_memories and on
+# the store searches.
+async def ingest(svc: AsyncMemoryService, inst: Any, text: str, **ids: Any) -> None:
+    r = await svc.create_memory(inst, text, document_type="note", **ids)
+    await svc.run_pending()
+    status = await svc.ingestion_status(inst, r.ingestion_id)
+    assert status.status == "completed", status
+
+
+def texts(resp: Any) -> set[str]:
+    return {str(getattr(i, "content", None) or getattr(i, "summary", "")) for i in resp.items()}
+
+
+async def reach(fetch: Any, queries: list[str]) -> set[str]:
+    """Union of what ``fetch`` returns over ``queries`` (one query per call)."""
+    out: set[str] = set()
+    for q in queries:
+        out |= texts(await fetch(search_query=[q], max_results=50))
+    return out
+
+
+B2B_SEED = [
+    ("Alice at acme drinks green tea.", {"customer_id": "acme", "user_id": "alice"}),
+    ("Alice at globex drinks black coffee.", {"customer_id": "globex", "user_id": "alice"}),
+    ("Bob at acme drinks sparkling water.", {"customer_id": "acme", "user_id": "bob"}),
+    ("Acme policy says drinks are free.", {"customer_id": "acme"}),
+    ("Globex policy says drinks cost a coin.", {"customer_id": "globex"}),
+    ("Client handbook says every drink is logged.", {}),
+]
+ALL_QUERIES = [
+    "green tea",
+    "black coffee",
+    "sparkling water",
+    "drinks free",
+    "cost coin",
+    "handbook logged",
+    "alice",
+    "bob",
+    "acme",
+    "globex",
+    "drinks",
+]
+
+
+async def seed_b2b(svc: AsyncMemoryService, inst: Any) -> None:
+    for text, ids in B2B_SEED:
+        await ingest(svc, inst, text, **ids)
+
+
+async def test_spec_b2b_writes_land_where_the_table_says(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2b", Relationship.B2B)
+    await seed_b2b(service, inst)
+    rows, _ = await service.store.list_memories(ReadChain.instance(inst.instance_id), offset=0, limit=50, filters=F())
+    assert {r.content: r.scope for r in rows} == {
+        "Alice at acme drinks green tea.": U(inst.instance_id, "acme", "alice"),
+        "Alice at globex drinks black coffee.": U(inst.instance_id, "globex", "alice"),
+        "Bob at acme drinks sparkling water.": U(inst.instance_id, "acme", "bob"),
+        "Acme policy says drinks are free.": C(inst.instance_id, "acme"),
+        "Globex policy says drinks cost a coin.": C(inst.instance_id, "globex"),
+        "Client handbook says every drink is logged.": CL(inst.instance_id),
+    }
+    with pytest.raises(InvalidInputError):  # b2b: user_id without customer_id is rejected, nothing stored
+        await service.create_memory(inst, "orphan", document_type="note", user_id="alice")
+    assert await service.store.count_jobs(statuses=("queued", "processing", "completed", "failed")) == 6
+
+
+async def test_spec_b2b_reads(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2b", Relationship.B2B)
+    await seed_b2b(service, inst)
+    alice_acme = {
+        "Alice at acme drinks green tea.",
+        "Acme policy says drinks are free.",
+        "Client handbook says every drink is logged.",
+    }
+    acme = {"Acme policy says drinks are free.", "Client handbook says every drink is logged."}
+    client = {"Client handbook says every drink is logged."}
+
+    async def user(**kw: Any) -> Any:
+        return await service.fetch_user(inst, "alice", customer_id="acme", **kw)
+
+    async def cust(**kw: Any) -> Any:
+        return await service.fetch_customer(inst, "acme", **kw)
+
+    async def cli(**kw: Any) -> Any:
+        return await service.fetch_client(inst, **kw)
+
+    assert await reach(user, ALL_QUERIES) == alice_acme
+    assert await reach(cust, ALL_QUERIES) == acme
+    assert await reach(cli, ALL_QUERIES) == client
+    assert {i.source for q in ALL_QUERIES for i in (await user(search_query=[q])).items()} <= {
+        "user:alice",
+        "customer:acme",
+        "client",
+    }
+    with pytest.raises(InvalidInputError):
+        await service.fetch_user(inst, "alice", search_query=["tea"])  # b2b user read needs its customer
+    with pytest.raises(ContextNotFoundError):
+        await service.fetch_customer(inst, "initech", search_query=["tea"])
+    listed = await service.list_memories(inst, user_id="alice", customer_id="globex")
+    assert {m.content for m in listed.data} == {
+        "Alice at globex drinks black coffee.",
+        "Globex policy says drinks cost a coin.",
+        "Client handbook says every drink is logged.",
+    }
+    assert {m.content for m in (await service.list_memories(inst, customer_id="acme")).data} == acme
+
+
+async def test_spec_b2c_writes_and_reads(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2c", Relationship.B2C)
+    await ingest(service, inst, "Carol drinks mint tea.", user_id="carol")
+    await ingest(service, inst, "Dave drinks cold brew.", user_id="dave", customer_id="dave")
+    await ingest(service, inst, "Shop handbook says drinks are organic.")
+    rows, _ = await service.store.list_memories(ReadChain.instance(inst.instance_id), offset=0, limit=50, filters=F())
+    assert {r.content: r.scope.source for r in rows} == {
+        "Carol drinks mint tea.": "user:carol",
+        "Dave drinks cold brew.": "user:dave",
+        "Shop handbook says drinks are organic.": "client",
+    }
+    queries = ["mint tea", "cold brew", "handbook organic", "drinks", "carol", "dave"]
+
+    async def carol(**kw: Any) -> Any:
+        return await service.fetch_user(inst, "carol", **kw)
+
+    async def cli(**kw: Any) -> Any:
+        return await service.fetch_client(inst, **kw)
+
+    assert await reach(carol, queries) == {"Carol drinks mint tea.", "Shop handbook says drinks are organic."}
+    assert await reach(cli, queries) == {"Shop handbook says drinks are organic."}
+
+
+async def test_spec_conversation_context(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2b", Relationship.B2B)
+    await seed_b2b(service, inst)
+    await service.record_message(
+        inst, "conv-1", "user", "Alice prefers window seats.", customer_id="acme", user_id="alice"
+    )
+    await service.run_pending()
+
+    async def conv(**kw: Any) -> Any:
+        return await service.fetch_conversation(inst, "conv-1", **kw)
+
+    ctx = await conv(search_query=["window seats"])
+    assert [t["content"] for t in ctx.conversation_context.recent_turns] == ["Alice prefers window seats."]
+    assert await reach(conv, [*ALL_QUERIES, "window seats"]) == {
+        "Alice at acme drinks green tea.",
+        "Acme policy says drinks are free.",
+        "Client handbook says every drink is logged.",
+        "Alice prefers window seats.",
+    }
+    with pytest.raises(InvalidInputError):  # ids passed must match the binding
+        await service.fetch_conversation(inst, "conv-1", customer_id="globex", user_id="alice", search_query=["x"])
+
+    async def unbound(**kw: Any) -> Any:  # an unbound conversation with ids uses those ids
+        return await service.fetch_conversation(inst, "conv-new", customer_id="globex", user_id="alice", **kw)
+
+    assert await reach(unbound, ALL_QUERIES) == {
+        "Alice at globex drinks black coffee.",
+        "Globex policy says drinks cost a coin.",
+        "Client handbook says every drink is logged.",
+    }
+
+
+async def test_transcripts_and_delete_through_service(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2b", Relationship.B2B)
+    first = await service.ingest_transcript(
+        inst, "conv-t", "User: I like tea.\nAssistant: Noted.", customer_id="acme", user_id="alice"
+    )
+    assert first["status"] == "queued"
+    dup = await service.ingest_transcript(
+        inst, "conv-t", "User: I like tea.\nAssistant: Noted.", customer_id="acme", user_id="alice"
+    )
+    assert dup["status"] == "duplicate" and dup["ingestion_id"] == first["ingestion_id"]
+    with pytest.raises(TranscriptConflictError):
+        await service.ingest_transcript(inst, "conv-t", "User: something else", customer_id="acme", user_id="alice")
+    await service.run_pending()
+    assert (await service.ingestion_status(inst, first["ingestion_id"])).status == "completed"
+    receipt = await service.delete_data(inst, customer_id="acme", user_id="alice")
+    assert receipt["deleted"]["memories"] >= 1 and receipt["deleted"]["conversations"] == 1
+    assert (await service.list_memories(inst, user_id="alice", customer_id="acme")).total == 0
+
+
+async def test_world_knowledge_and_audit(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2b", Relationship.B2B)
+    await ingest(service, inst, "Alice at acme drinks green tea.", customer_id="acme", user_id="alice")
+    ids = await service.add_world_knowledge("Water boils at one hundred degrees.")
+    assert len(ids) == 1
+    chain = user_chain(inst.instance_id, Relationship.B2B, user_id="alice", customer_id="acme", include_world=True)
+    assert await contents(service.store, chain) == {
+        "Alice at acme drinks green tea.",
+        "Water boils at one hundred degrees.",
+    }
+    assert await contents(service.store, ReadChain.instance(inst.instance_id)) == {"Alice at acme drinks green tea."}
+    with_world = await service.fetch_user(
+        inst, "alice", customer_id="acme", include_world=True, search_query=["water boils"]
+    )
+    assert "Water boils at one hundred degrees." in texts(with_world)
+    without = await service.fetch_user(inst, "alice", customer_id="acme", search_query=["water boils"])
+    assert "Water boils at one hundred degrees." not in texts(without)
+    await service.store.flush_audit()  # type: ignore[attr-defined]
+
+
+async def test_memories_at_turns(store: AsyncStore) -> None:
+    i = "inst_turns"
+    s = U(i, "acme", "alice")
+    mems = [new_memory(f"turn memory {n}", metadata={"turn": n}) for n in range(4)]
+    mems.append(new_memory("turn as text", metadata={"turn": "2"}))
+    await write(store, [(s, mems)])
+    rows, _ = await store.list_memories(ReadChain.single(s), offset=0, limit=10, filters=F())
+    doc = rows[0].document_id
+    assert doc is not None
+    got = await store.memories_at_turns(
+        user_chain(i, Relationship.B2B, user_id="alice", customer_id="acme"), [(doc, 1), (doc, 2), ("other-doc", 3)]
+    )
+    assert sorted(r.content for r in got) == ["turn memory 1", "turn memory 2"]
+    other = user_chain(i, Relationship.B2B, user_id="alice", customer_id="globex")
+    assert await store.memories_at_turns(other, [(doc, 1)]) == []
+
+
+# -- hypothesis isolation property ------------------------------------------------------------------------------------
+CUSTOMERS = ["c0", "c1", "c2"]
+USERS = ["u0", "u1", "u2"]
+writes_st = st.lists(
+    st.tuples(st.sampled_from([*CUSTOMERS, None]), st.sampled_from([*USERS, None])), min_size=1, max_size=12
+)
+fetch_st = st.lists(
+    st.tuples(st.sampled_from(["user", "customer", "client"]), st.sampled_from(CUSTOMERS), st.sampled_from(USERS)),
+    min_size=1,
+    max_size=5,
+)
+
+
+def _allowed(rel: Relationship, kind: str, cust: str, user: str) -> set[tuple[str, str, str]]:
+    """(level, customer_id, user_id) cells a read may see — straight from SPEC §1's read table."""
+    if rel is Relationship.B2B:
+        return {
+            "user": {("user", cust, user), ("customer", cust, ""), ("client", "", "")},
+            "customer": {("customer", cust, ""), ("client", "", "")},
+            "client": {("client", "", "")},
+        }[kind]
+    return {
+        "user": {("user", "", user), ("client", "", "")},
+        "customer": {("client", "", "")},
+        "client": {("client", "", "")},
+    }[kind]
+
+
+def test_isolation_property(backend_dsn: str) -> None:
+    """Random writes by 3 customers × 3 users (the same user ids reused across customers) and random fetches: no
+    fetch ever returns an item outside its allowed chain — through the service (fetch, list) and the store searches
+    (which must also return everything the chain allows)."""
+    with asyncio.Runner() as runner:
+        store = open_store(backend_dsn)
+        runner.run(store.open())
+        svc = AsyncMemoryService(make_settings(backend_dsn), store, EMBEDDER, SentenceExtractor())
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @given(rel=st.sampled_from([Relationship.B2B, Relationship.B2C]), writes=writes_st, fetches=fetch_st)
+        def prop(rel: Relationship, writes: list[tuple[str | None, str | None]], fetches: list[Any]) -> None:
+            runner.run(check(svc, rel, writes, fetches))
+
+        try:
+            prop()
+        finally:
+            runner.run(svc.close(drain=False))
+
+
+async def check(svc: AsyncMemoryService, rel: Relationship, writes: list[Any], fetches: list[Any]) -> None:
+    inst = await svc.create_instance(f"p{uuid.uuid4().hex[:10]}", rel)
+    iid = inst.instance_id
+    cell_of: dict[str, tuple[str, str, str]] = {}
+    for n, (cust, user) in enumerate(writes):
+        text = f"Token w{n} shared memo."
+        if rel is Relationship.B2B and user and not cust:
+            with pytest.raises(InvalidInputError):
+                await svc.create_memory(inst, text, document_type="note", customer_id=cust, user_id=user)
+            continue
+        await svc.create_memory(inst, text, document_type="note", customer_id=cust, user_id=user, document_id=f"d{n}")
+        if rel is Relationship.B2B:
+            cell = ("user", cust or "", user) if user else ("customer", cust, "") if cust else ("client", "", "")
+        else:
+            who = user or cust
+            cell = ("user", "", who) if who else ("client", "", "")
+        cell_of[text] = cell
+    await svc.run_pending()
+    store = svc.store
+    for kind, cust, user in fetches:
+        allowed = _allowed(rel, kind, cust, user)
+        expected = {t for t, c in cell_of.items() if c in allowed}
+        where = f"{kind} fetch ({cust}, {user})"
+        if kind == "user":
+            chain = user_chain(iid, rel, user_id=user, customer_id=cust)
+        elif kind == "customer":
+            chain = customer_chain(iid, rel, customer_id=cust)
+        else:
+            chain = client_chain(iid)
+        rowids = [
+            r for r, _ in await store.search_vector(chain, EMBEDDER.embed(["shared memo"])[0], limit=100, filters=F())
+        ]
+        assert {r.content for r in (await store.get_memories(chain, rowids)).values()} == expected, where
+        lex = [r for r, _ in await store.search_lexical(chain, "shared memo token", limit=100, filters=F())]
+        assert {r.content for r in (await store.get_memories(chain, lex)).values()} == expected, where
+        assert await contents(store, chain) == expected, where
+        if kind == "user":
+            page = await svc.list_memories(
+                inst, user_id=user, customer_id=cust if rel is Relationship.B2B else None, page_size=100
+            )
+            assert {m.content for m in page.data} == expected, where
+        got: set[str] = set()
+        for q in ["shared memo", *[t.split()[1] for t in sorted(expected)][:3]]:
+            try:
+                if kind == "user":
+                    resp = await svc.fetch_user(inst, user, customer_id=cust, search_query=[q], max_results=50)
+                elif kind == "customer":
+                    resp = await svc.fetch_customer(inst, cust, search_query=[q], max_results=50)
+                else:
+                    resp = await svc.fetch_client(inst, search_query=[q], max_results=50)
+            except ContextNotFoundError:
+                assert kind == "customer" and not expected - {t for t, c in cell_of.items() if c[0] == "client"}
+                break
+            got |= texts(resp)
+        assert got <= set(cell_of), f"{where}: item from another instance: {got - set(cell_of)}"
+        leaked = {t for t in got if cell_of[t] not in allowed}
+        assert not leaked, f"{where} returned {[(t, cell_of[t]) for t in leaked]}"

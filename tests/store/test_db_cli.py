@@ -1,0 +1,64 @@
+"""``memstrata db upgrade`` / ``db check`` on both backends, and what ``check`` says when something is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from tests.pg import PgServer
+from typer.testing import CliRunner
+
+from memstrata.db_cli import register
+
+runner = CliRunner()
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    return app
+
+
+@pytest.mark.postgres
+def test_pg_check_then_upgrade_then_check(pg_server: PgServer) -> None:
+    dsn = pg_server.create_database(migrated=False)
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 0, res.output
+    assert "migrations pending: [1, 2]" in res.output and "[ok  ] pgvector: installed" in res.output
+    res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
+    assert res.exit_code == 0, res.output
+    assert "applied migrations [1, 2]" in res.output
+    res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
+    assert "already up to date" in res.output
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 0, res.output
+    assert "FAIL" not in res.output and "WARN" not in res.output
+    assert "row-level security: enabled and forced on all 11 tables" in res.output
+    assert "can SET ROLE memstrata_app" in res.output
+
+
+@pytest.mark.postgres
+def test_pg_check_says_what_is_missing(pg_server: PgServer) -> None:
+    if pg_server.external:
+        pytest.skip("needs a non-superuser owner role on the private test server")
+    dsn = pg_server.create_database(migrated=False, vector=False)
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 1, res.output
+    assert "[FAIL] pgvector: available" in res.output and "CREATE EXTENSION vector" in res.output
+    res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
+    assert res.exit_code != 0
+    assert "vector" in str(res.exception)
+    res = runner.invoke(_app(), ["db", "check", "--dsn", "postgresql://nobody@127.0.0.1:1/none"])
+    assert res.exit_code == 1 and "cannot connect" in res.output
+
+
+def test_sqlite_check_and_upgrade(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'x.db'}"
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 0 and "does not exist yet" in res.output, res.output
+    res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
+    assert res.exit_code == 0 and "applied migrations [" in res.output, res.output
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 0 and "up to date (migrations [" in res.output, res.output
