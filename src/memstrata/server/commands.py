@@ -242,6 +242,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         fetch_ratio: Annotated[
             float, typer.Option(help="share of requests that are fetches (the rest: creates)")
         ] = 0.8,
+        think_ms: Annotated[
+            float, typer.Option(help="mean pause of each client between requests (0 = closed loop, no pause)")
+        ] = 0.0,
         warmup: Annotated[float, typer.Option(help="seconds of load before measuring")] = 3.0,
         dsn: Annotated[str | None, typer.Option(help="SQLite database to use (default: a temporary file)")] = None,
         port: Annotated[int | None, typer.Option(help="port for the server (default: a free one)")] = None,
@@ -257,6 +260,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 memories=memories,
                 customers=customers,
                 fetch_ratio=fetch_ratio,
+                think_ms=think_ms,
                 warmup=warmup,
                 dsn=dsn,
                 port=port,

@@ -148,6 +148,7 @@ async def _client(
     measure_from: float,
     stop_at: float,
     res: _Results,
+    think_ms: float = 0.0,
 ) -> None:
     from ..bench import NAMES, PLACES, QUESTIONS, TEMPLATES, THINGS, _sentence
 
@@ -197,6 +198,8 @@ async def _client(
             res.embed_ms.append(float(timing.get("embed_ms", 0.0)))
         else:
             res.create_ms.append(ms)
+        if think_ms > 0:  # an agent thinks (calls its LLM) between turns: exponential pauses of mean think_ms
+            await asyncio.sleep(rng.expovariate(1000.0 / think_ms))
 
 
 async def _queue_depth(url: str) -> int:
@@ -215,6 +218,7 @@ async def run_load_bench(
     memories: int = 10_000,
     customers: int = 100,
     fetch_ratio: float = 0.8,
+    think_ms: float = 0.0,
     warmup: float = 3.0,
     dsn: str | None = None,
     port: int | None = None,
@@ -250,6 +254,7 @@ async def run_load_bench(
                             i,
                             customers=customers,
                             fetch_ratio=fetch_ratio,
+                            think_ms=think_ms,
                             measure_from=measure_from,
                             stop_at=stop_at,
                             res=res,
@@ -274,6 +279,7 @@ async def run_load_bench(
         "clients": clients,
         "duration_s": round(measured, 2),
         "fetch_ratio": fetch_ratio,
+        "think_ms": think_ms,
         "prefill_s": round(prefill_s, 1),
         "server_startup_s": round(startup_s, 2),
         "throughput_rps": done / measured if measured else 0.0,
