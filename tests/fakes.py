@@ -31,8 +31,14 @@ class SlotExtractor:
             if "=" in seg.text:
                 key, value = (p.strip() for p in seg.text.split("=", 1))
                 out.append(
-                    MemoryDraft("fact", f"the {key} is {value}", confidence=0.6, source_evidence=[seg.id],
-                                subject="user", attribute=key)
+                    MemoryDraft(
+                        "fact",
+                        f"the {key} is {value}",
+                        confidence=0.6,
+                        source_evidence=[seg.id],
+                        subject="user",
+                        attribute=key,
+                    )
                 )
             elif seg.text.strip():
                 out.append(MemoryDraft("fact", seg.text, confidence=0.6, source_evidence=[seg.id]))

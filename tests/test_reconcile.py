@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.fakes import SlotExtractor
 
 from memstrata.errors import InvalidInputError
 from memstrata.pipeline.embedders.hashing import HashingEmbedder
@@ -13,7 +14,6 @@ from memstrata.scope import Relationship
 from memstrata.service import AsyncMemoryService
 from memstrata.settings import Settings
 from memstrata.store.sqlite import SQLiteStore
-from tests.fakes import SlotExtractor
 
 
 @pytest.fixture
@@ -108,9 +108,13 @@ async def test_explain_and_token_budget(slot_service: Any) -> None:
     plants = ["tomatoes", "peppers", "basil", "lettuce", "beans", "carrots"]
     for i, plant in enumerate(plants):
         await ingest(svc, inst, f"In bed {i} the {plant} need sun and water every day.", customer_id="acme")
-    resp = await svc.fetch_customer(inst, "acme", search_query=["need sun and water every day"], max_results=10, explain=True)
+    resp = await svc.fetch_customer(
+        inst, "acme", search_query=["need sun and water every day"], max_results=10, explain=True
+    )
     assert len(resp.facts) == 6
     e = resp.facts[0].explanation
     assert e is not None and e.score > 0 and e.scope == 0.97 and (e.lexical_rank or e.vector_rank)
-    small = await svc.fetch_customer(inst, "acme", search_query=["need sun and water every day"], max_results=10, token_budget=30)
+    small = await svc.fetch_customer(
+        inst, "acme", search_query=["need sun and water every day"], max_results=10, token_budget=30
+    )
     assert len(small.facts) == 2 and small.metadata.truncated == 4 and small.metadata.tokens_used <= 30

@@ -30,13 +30,16 @@ async def test_no_argument_sdk_uses_home_and_default_instance(tmp_path: Path, mo
 async def test_document_id_is_idempotent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")
     async with Memstrata() as sdk:
-        a = await sdk.memories.create(document="Our office is in Oslo.", customer_id="acme", document_id="doc-1",
-                                      document_type="document")
-        b = await sdk.memories.create(document="Our office is in Oslo.", customer_id="acme", document_id="doc-1",
-                                      document_type="document")
+        a = await sdk.memories.create(
+            document="Our office is in Oslo.", customer_id="acme", document_id="doc-1", document_type="document"
+        )
+        b = await sdk.memories.create(
+            document="Our office is in Oslo.", customer_id="acme", document_id="doc-1", document_type="document"
+        )
         assert a.ingestion_id == b.ingestion_id
-        c = await sdk.memories.create(document="Our office is in Oslo.", customer_id="globex", document_id="doc-1",
-                                      document_type="document")
+        c = await sdk.memories.create(
+            document="Our office is in Oslo.", customer_id="globex", document_id="doc-1", document_type="document"
+        )
         assert c.ingestion_id != a.ingestion_id  # same document_id, other scope: another document
 
 
