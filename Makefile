@@ -18,6 +18,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: setup
