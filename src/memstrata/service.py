@@ -18,12 +18,9 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
+from ._embedding import EmbeddingRunner
 from .errors import (
     ConfigurationError,
     ContextNotFoundError,
@@ -66,101 +63,11 @@ from .scope import (
 from .settings import Settings
 from .store import open_store
 from .store.base import AsyncStore, InstanceRecord, JobRecord, MessageRecord, SearchFilters
+from .validation import DOCUMENT_TYPES, MAX_RESULTS, check_metadata, normalise_types, parse_when, utcnow
 
 __all__ = ["AsyncMemoryService", "DOCUMENT_TYPES", "normalise_types"]
 
 log = logging.getLogger("memstrata")
-
-DOCUMENT_TYPES = frozenset(
-    {
-        "ai-chat-conversation",
-        "human-chat-conversation",
-        "document",
-        "email",
-        "pdf",
-        "image",
-        "audio",
-        "meeting-transcript",
-        "support-ticket",
-        "knowledge-article",
-        "note",
-    }
-)
-_TYPE_ALIASES = {
-    "fact": "fact",
-    "facts": "fact",
-    "preference": "preference",
-    "preferences": "preference",
-    "episode": "episode",
-    "episodes": "episode",
-    "emotion": "emotion",
-    "emotions": "emotion",
-    "temporal": "temporal_event",
-    "temporal_event": "temporal_event",
-    "temporal_events": "temporal_event",
-}
-_RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "scope_level"})
-_MAX_RESULTS = 50
-
-
-def normalise_types(types: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    """Accept both vocabularies (``facts``/``fact``, ``temporal``/``temporal_event``, ``all``)."""
-    if types is None:
-        return None
-    if isinstance(types, str):
-        types = [types]
-    if not isinstance(types, list | tuple):
-        raise InvalidInputError("types must be a list of strings")
-    out: list[str] = []
-    for t in types:
-        if not isinstance(t, str):
-            raise InvalidInputError("types must be a list of strings")
-        if t.lower() == "all":
-            return None
-        norm = _TYPE_ALIASES.get(t.lower())
-        if norm is None:
-            raise InvalidInputError(f"unknown memory type {t!r}; use facts, preferences, episodes, emotions, temporal")
-        out.append(norm)
-    return tuple(dict.fromkeys(out)) or None
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _parse_when(value: Any, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            from .pipeline.dates import parse_datetime_loose
-
-            dt2 = parse_datetime_loose(value)
-            if dt2 is None:
-                raise InvalidInputError(f"{name} is not a date/time: {value[:40]!r}") from None
-            dt = dt2
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    raise InvalidInputError(f"{name} must be an ISO 8601 string or a datetime")
-
-
-def _check_metadata(metadata: Any) -> dict[str, Any]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise InvalidInputError("metadata must be an object")
-    bad = sorted(k for k in metadata if k in _RESERVED_METADATA)
-    if bad:
-        raise InvalidInputError(
-            f"metadata may not carry scope keys ({', '.join(bad)}): pass them as parameters",
-            code="scope_in_metadata",
-        )
-    if len(json.dumps(metadata, default=str)) > 64_000:
-        raise PayloadTooLargeError("metadata is larger than 64 KB")
-    return metadata
 
 
 class AsyncMemoryService:
@@ -172,10 +79,7 @@ class AsyncMemoryService:
         self.embedder = embedder
         self.extractor = extractor
         # Queries and ingestion embed on separate threads, so a fetch never waits behind a large ingestion batch.
-        self._query_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-q")
-        self._ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-i")
-        self._query_pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
-        self._query_busy = False
+        self._embedding = EmbeddingRunner(embedder)
         self.pipeline = IngestPipeline(store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold)
         self.engine = RetrievalEngine(store, self.embed)
         self._workers: list[asyncio.Task[None]] = []
@@ -183,7 +87,6 @@ class AsyncMemoryService:
         self._wakeup = asyncio.Event()
         self._worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._instances: dict[str, InstanceRecord] = {}
-        self._query_cache: dict[str, Vectors] = {}
 
     @classmethod
     async def open(cls, settings: Settings | None = None, **overrides: Any) -> AsyncMemoryService:
@@ -201,56 +104,16 @@ class AsyncMemoryService:
         """Stop the workers (after the jobs they hold, when ``drain``) and close the store."""
         await self.stop_workers(drain=drain, timeout=timeout)
         await self.store.close()
-        self._query_executor.shutdown(wait=False)
-        self._ingest_executor.shutdown(wait=False)
+        self._embedding.close()
 
-    # -- embedding (dedicated threads: onnxruntime uses its own intra-op threads) ----------------------------------
+    # -- embedding ------------------------------------------------------------------------------------------------
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed ingestion text (large batches) on the ingestion thread."""
-        if not texts:
-            return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._ingest_executor, self.embedder.embed, list(texts))
+        return await self._embedding.documents(texts)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed query text. Concurrent callers are served together: while one batch runs on the query thread, the
-        next requests queue and go in the following batch (one model call for many fetches under load)."""
-        if not texts:
-            return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
-        if len(texts) == 1 and texts[0] in self._query_cache:
-            return self._query_cache[texts[0]]
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Vectors] = loop.create_future()
-        self._query_pending.append((list(texts), fut))
-        if not self._query_busy:
-            self._query_busy = True
-            loop.create_task(self._drain_query_embeddings())
-        out = await fut
-        if len(texts) == 1 and len(texts[0]) < 512:
-            if len(self._query_cache) > 2048:
-                self._query_cache.clear()
-            self._query_cache[texts[0]] = out
-        return out
-
-    async def _drain_query_embeddings(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._query_pending:
-                batch, self._query_pending = self._query_pending, []
-                unique = list(dict.fromkeys(t for texts, _ in batch for t in texts))
-                try:
-                    vectors = await loop.run_in_executor(self._query_executor, self.embedder.embed, unique)
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                where = {t: i for i, t in enumerate(unique)}
-                for texts, fut in batch:
-                    if not fut.done():
-                        fut.set_result(vectors[[where[t] for t in texts]])
-        finally:
-            self._query_busy = False
+        """Embed query text (micro-batched across concurrent fetches, cached for repeated queries)."""
+        return await self._embedding.queries(texts)
 
     # -- instances ------------------------------------------------------------------------------------------------
     async def instance(self, ref: str, *, create: Relationship | None = None) -> InstanceRecord:
@@ -343,15 +206,15 @@ class AsyncMemoryService:
             raise InvalidInputError("mode must be 'long-range' or 'fast'", details={"field": "mode"})
         scope = resolve_write_scope(inst.instance_id, inst.relationship, customer_id=customer_id, user_id=user_id)
         document = self._check_document(document)
-        metadata = _check_metadata(metadata)
+        metadata = check_metadata(metadata)
         document_id = validate_id(document_id, "document_id") or str(uuid.uuid4())
-        created = _parse_when(document_created_at, "document_created_at")
+        created = parse_when(document_created_at, "document_created_at")
         conv = conversation_id or metadata.get("conversation_id")
         if conv is not None:
             conv = validate_id(conv, "conversation_id")
             assert conv is not None
             await self._bind(inst, conv, scope)
-        now = _utcnow()
+        now = utcnow()
         job = JobRecord(
             ingestion_id=str(uuid.uuid4()),
             instance_id=inst.instance_id,
@@ -495,7 +358,7 @@ class AsyncMemoryService:
         if n == 0:
             raise MemoryNotFoundError(f"no memory {memory_id} in this scope")
         await self.store.audit(inst.instance_id, "memory.delete", detail={"memory_id": memory_id})
-        return {"memory_id": memory_id, "deleted_at": _utcnow().isoformat()}
+        return {"memory_id": memory_id, "deleted_at": utcnow().isoformat()}
 
     async def update_memory(
         self,
@@ -514,7 +377,7 @@ class AsyncMemoryService:
         if not isinstance(document, str) or not document.strip():
             raise InvalidInputError("document must be a non-empty string")
         self._check_document(document)
-        metadata = _check_metadata(metadata)
+        metadata = check_metadata(metadata)
         chain = self._id_chain(inst, user_id, customer_id)
         current = await self.store.get_memory(chain, str(memory_id))
         if current is None:
@@ -608,10 +471,10 @@ class AsyncMemoryService:
             if not isinstance(content, str) or not content.strip():
                 raise InvalidInputError("content must be a non-empty string", details={"field": "content"})
             self._check_document(content)
-            meta = _check_metadata(m.get("metadata"))
+            meta = check_metadata(m.get("metadata"))
             scope = await self._conversation_scope(inst, conversation_id, m.get("user_id"), m.get("customer_id"))
             session_id = validate_id(m.get("session_id"), "session_id") or f"{conversation_id}-s1"
-            rec = MessageRecord(str(uuid.uuid4()), conversation_id, role, content, _utcnow(), session_id, meta)
+            rec = MessageRecord(str(uuid.uuid4()), conversation_id, role, content, utcnow(), session_id, meta)
             records.append(rec)
             out.append(
                 {
@@ -718,14 +581,14 @@ class AsyncMemoryService:
                     "status": "duplicate",
                     "turns_recorded": 0,
                     "summary_status": "already_compacted",
-                    "queued_at": (job.queued_at if job else _utcnow()).isoformat(),
+                    "queued_at": (job.queued_at if job else utcnow()).isoformat(),
                 }
             raise TranscriptConflictError(
                 f"conversation {conversation_id} already has a different transcript", code="transcript_conflict"
             )
         scope = resolve_write_scope(inst.instance_id, inst.relationship, customer_id=customer_id, user_id=user_id)
         await self._bind(inst, conversation_id, scope)
-        meta = dict(_check_metadata(metadata))
+        meta = dict(check_metadata(metadata))
         if conversation_type:
             meta["conversation_type"] = str(conversation_type)[:64]
         resp = await self.create_memory(
@@ -743,12 +606,12 @@ class AsyncMemoryService:
         await self.store.save_transcript(inst.instance_id, conversation_id, digest, resp.ingestion_id)
         from .pipeline.split import split_document
 
-        segs = split_document(document, "ai-chat-conversation", created_at=_utcnow())
+        segs = split_document(document, "ai-chat-conversation", created_at=utcnow())
         await self.store.add_messages(
             inst.instance_id,
             [
                 MessageRecord(
-                    str(uuid.uuid4()), conversation_id, "user" if s.role == "user" else "assistant", s.text, _utcnow()
+                    str(uuid.uuid4()), conversation_id, "user" if s.role == "user" else "assistant", s.text, utcnow()
                 )
                 for s in segs
             ],
@@ -775,9 +638,9 @@ class AsyncMemoryService:
             raise InvalidInputError("search_query must be a list of strings", details={"field": "search_query"})
         if len(queries) > 16 or any(len(q) > 4000 for q in queries):
             raise InvalidInputError("search_query: at most 16 queries of 4000 characters")
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= _MAX_RESULTS:
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS:
             raise InvalidInputError(
-                f"max_results must be an integer from 1 to {_MAX_RESULTS}", details={"field": "max_results"}
+                f"max_results must be an integer from 1 to {MAX_RESULTS}", details={"field": "max_results"}
             )
         if mode not in ("fast", "accurate"):
             raise InvalidInputError("mode must be 'fast' or 'accurate'", details={"field": "mode"})
@@ -799,7 +662,7 @@ class AsyncMemoryService:
     ) -> ContextResponse:
         t0 = time.perf_counter()
         queries = self._validate_fetch(search_query, max_results, mode)
-        sf = SearchFilters(types=normalise_types(types), metadata=filters, as_of=_parse_when(as_of, "as_of"))
+        sf = SearchFilters(types=normalise_types(types), metadata=filters, as_of=parse_when(as_of, "as_of"))
         ranked, timings = await self.engine.search(chain, queries, k=max_results, filters=sf, mode=mode)
         budget = token_budget if token_budget is not None else self.settings.token_budget
         if not isinstance(budget, int) or budget < 1:
@@ -808,7 +671,7 @@ class AsyncMemoryService:
         resp.conversation_context = conversation
         resp.metadata = ResponseMetadata(
             correlation_id=str(uuid.uuid4()),
-            retrieved_at=_utcnow(),
+            retrieved_at=utcnow(),
             mode=mode,
             scopes=[s.source for s in chain.scopes] or ["instance"],
             timing_ms={**timings, "total_ms": (time.perf_counter() - t0) * 1000},
@@ -1025,7 +888,7 @@ class AsyncMemoryService:
         out.total_items = len(seen)
         out.formatted_context = format_context(out, include_scope_labels=include_scope_labels)
         out.metadata = ResponseMetadata(
-            correlation_id=str(uuid.uuid4()), retrieved_at=_utcnow(), mode=mode, scopes=out.scopes_queried
+            correlation_id=str(uuid.uuid4()), retrieved_at=utcnow(), mode=mode, scopes=out.scopes_queried
         )
         return out
 
@@ -1051,7 +914,7 @@ class AsyncMemoryService:
             inst.instance_id, customer_id=customer_id, user_id=user_id, conversation_id=conversation_id
         )
         await self.store.audit(inst.instance_id, "data.delete", detail={"counts": receipt})
-        return {"receipt_id": str(uuid.uuid4()), "deleted_at": _utcnow().isoformat(), "deleted": receipt}
+        return {"receipt_id": str(uuid.uuid4()), "deleted_at": utcnow().isoformat(), "deleted": receipt}
 
     async def add_world_knowledge(self, document: str, *, document_type: str = "document") -> list[str]:
         """Operator-only: extract ``document`` into the WORLD scope (read by every instance that asks for it).
@@ -1067,7 +930,7 @@ class AsyncMemoryService:
             status="processing",
             payload={"document": document, "document_type": document_type, "metadata": {}},
             attempts=1,
-            queued_at=_utcnow(),
+            queued_at=utcnow(),
         )
         (result,) = await self.pipeline.process([job])
         if result.status == "failed":

@@ -1,0 +1,80 @@
+"""Runs an :class:`~memstrata.pipeline.base.Embedder` off the event loop, on dedicated threads.
+
+Queries and ingestion embed on separate threads, so a fetch never waits behind a large ingestion batch. Concurrent
+query callers are served together: while one batch runs on the query thread, the next requests queue and go in the
+following batch (one model call for many fetches under load). Repeated identical single queries hit a small cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .pipeline.base import Embedder, Vectors
+
+__all__ = ["EmbeddingRunner"]
+
+
+class EmbeddingRunner:
+    def __init__(self, embedder: Embedder, *, cache_size: int = 2048) -> None:
+        self.embedder = embedder
+        self._query_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-q")
+        self._ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstrata-embed-i")
+        self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+        self._busy = False
+        self._cache: dict[str, Vectors] = {}
+        self._cache_size = cache_size
+
+    def _empty(self) -> Vectors:
+        return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
+
+    async def documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return self._empty()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._ingest_executor, self.embedder.embed, list(texts))
+
+    async def queries(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return self._empty()
+        if len(texts) == 1 and texts[0] in self._cache:
+            return self._cache[texts[0]]
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Vectors] = loop.create_future()
+        self._pending.append((list(texts), fut))
+        if not self._busy:
+            self._busy = True
+            loop.create_task(self._drain())
+        out = await fut
+        if len(texts) == 1 and len(texts[0]) < 512:
+            if len(self._cache) > self._cache_size:
+                self._cache.clear()
+            self._cache[texts[0]] = out
+        return out
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                unique = list(dict.fromkeys(t for texts, _ in batch for t in texts))
+                try:
+                    vectors = await loop.run_in_executor(self._query_executor, self.embedder.embed, unique)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                where = {t: i for i, t in enumerate(unique)}
+                for texts, fut in batch:
+                    if not fut.done():
+                        fut.set_result(vectors[[where[t] for t in texts]])
+        finally:
+            self._busy = False
+
+    def close(self) -> None:
+        self._query_executor.shutdown(wait=False)
+        self._ingest_executor.shutdown(wait=False)
