@@ -213,17 +213,29 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
             int | None, typer.Option("--workers-ingest", help="ingestion workers in this process (MEMSTRATA_WORKERS)")
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        processes: Annotated[
+            int, typer.Option(help="server processes sharing the port and the database (each runs its own workers)")
+        ] = 1,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by MEMSTRATA_DSN."""
+        import os
+
         import uvicorn
 
         from ..settings import Settings
         from .app import create_app
 
-        overrides: dict[str, Any] = {} if workers_ingest is None else {"workers": workers_ingest}
-        application = create_app(Settings(**overrides))
+        if processes < 1:
+            raise typer.BadParameter("--processes must be at least 1")
+        if workers_ingest is not None:
+            os.environ["MEMSTRATA_WORKERS"] = str(workers_ingest)  # read by every process's Settings
+        # Several processes: uvicorn forks workers that each build the app from the environment. The ingestion
+        # queue and the vector cache are multi-process safe; rate limits and metrics are per process.
+        application: Any = "memstrata.server.app:create_app" if processes > 1 else create_app(Settings())
         uvicorn.run(
             application,
+            factory=processes > 1,
+            workers=processes if processes > 1 else None,
             host=host,
             port=port,
             log_level=log_level,
@@ -245,6 +257,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         think_ms: Annotated[
             float, typer.Option(help="mean pause of each client between requests (0 = closed loop, no pause)")
         ] = 0.0,
+        processes: Annotated[int, typer.Option(help="server processes (memstrata serve --processes)")] = 1,
         warmup: Annotated[float, typer.Option(help="seconds of load before measuring")] = 3.0,
         dsn: Annotated[str | None, typer.Option(help="SQLite database to use (default: a temporary file)")] = None,
         port: Annotated[int | None, typer.Option(help="port for the server (default: a free one)")] = None,
@@ -261,6 +274,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 customers=customers,
                 fetch_ratio=fetch_ratio,
                 think_ms=think_ms,
+                processes=processes,
                 warmup=warmup,
                 dsn=dsn,
                 port=port,

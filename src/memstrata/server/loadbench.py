@@ -81,7 +81,7 @@ async def _prefill(dsn: str, memories: int, customers: int, seed: int) -> tuple[
 
 
 class _Server:
-    def __init__(self, dsn: str, port: int, log_path: Path) -> None:
+    def __init__(self, dsn: str, port: int, log_path: Path, processes: int = 1) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSTRATA_")}
         env.update({k: v for k, v in os.environ.items() if k in ("MEMSTRATA_EMBEDDER", "MEMSTRATA_WORKERS")})
         src = str(Path(__file__).resolve().parents[2])
@@ -106,6 +106,8 @@ class _Server:
                 str(port),
                 "--log-level",
                 "warning",
+                "--processes",
+                str(processes),
             ],
             env=env,
             stdout=self.log,
@@ -219,6 +221,7 @@ async def run_load_bench(
     customers: int = 100,
     fetch_ratio: float = 0.8,
     think_ms: float = 0.0,
+    processes: int = 1,
     warmup: float = 3.0,
     dsn: str | None = None,
     port: int | None = None,
@@ -235,7 +238,7 @@ async def run_load_bench(
         t0 = time.perf_counter()
         api_key, _ = await _prefill(dsn, memories, customers, seed=7)
         prefill_s = time.perf_counter() - t0
-        server = _Server(dsn, port or _free_port(), Path(tmp.name) / "server.log")
+        server = _Server(dsn, port or _free_port(), Path(tmp.name) / "server.log", processes=processes)
         try:
             startup_s = await server.wait_ready()
             console.print(f"server up in {startup_s:.1f} s; {clients} clients for {warmup:g}+{duration:g} s ...")
@@ -280,6 +283,7 @@ async def run_load_bench(
         "duration_s": round(measured, 2),
         "fetch_ratio": fetch_ratio,
         "think_ms": think_ms,
+        "server_processes": processes,
         "prefill_s": round(prefill_s, 1),
         "server_startup_s": round(startup_s, 2),
         "throughput_rps": done / measured if measured else 0.0,
