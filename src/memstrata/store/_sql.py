@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidInputError
 from ..scope import ReadChain, Scope, ScopeLevel
+from .base import SearchFilters
 
 __all__ = [
     "Dialect",
@@ -20,6 +21,7 @@ __all__ = [
     "metadata_filter",
     "parse_ts",
     "scope_filter",
+    "search_filter",
     "to_ts",
 ]
 
@@ -63,6 +65,37 @@ def _one_scope(s: Scope, a: str, p: str) -> tuple[str, list[Any]]:
             [s.instance_id, s.customer_id],
         )
     return (f"({a}.instance_id = {p} AND {a}.customer_id = '' AND {a}.level = {p})", [s.instance_id, s.level.value])
+
+
+def search_filter(filters: SearchFilters, *, dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
+    """`` AND ...`` conditions for :class:`~memstrata.store.base.SearchFilters` (types, superseded, ``as_of``,
+    conversation, metadata) on alias ``m``; ``("", [])`` when there is nothing to filter. Same semantics on every
+    backend; it comes after :func:`scope_filter`, never instead of it."""
+    p = _ph(dialect)
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.types:
+        if dialect == "sqlite":
+            clauses.append(f"m.memory_type IN ({','.join('?' * len(filters.types))})")
+            params.extend(filters.types)
+        else:
+            clauses.append("m.memory_type = ANY(%s)")
+            params.append(list(filters.types))
+    if not filters.include_superseded:
+        clauses.append("m.superseded_by IS NULL")
+    if filters.as_of is not None:
+        as_of = filters.as_of if filters.as_of.tzinfo else filters.as_of.replace(tzinfo=UTC)
+        ts: Any = to_ts(as_of) if dialect == "sqlite" else as_of  # SQLite stores ISO text, PostgreSQL timestamptz
+        clauses.append(f"m.created_at <= {p} AND (m.valid_until IS NULL OR m.valid_until > {p})")
+        params.extend([ts, ts])
+    if filters.conversation_id:
+        clauses.append(f"m.conversation_id = {p}")
+        params.append(filters.conversation_id)
+    meta, meta_params = metadata_filter(filters.metadata, dialect=dialect)
+    if meta:
+        clauses.append(meta)
+        params.extend(meta_params)
+    return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
 
 def metadata_filter(

@@ -45,7 +45,7 @@ from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
 from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope, ScopeLevel
 from . import migrations
-from ._sql import dumps, fts_terms, metadata_filter, parse_ts, scope_filter
+from ._sql import dumps, fts_terms, parse_ts, scope_filter, search_filter
 from .base import (
     AsyncStore,
     ConversationRecord,
@@ -734,25 +734,7 @@ class PostgresStore(AsyncStore):
 
     @staticmethod
     def _extra_filters(filters: SearchFilters) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if filters.types:
-            clauses.append("m.memory_type = ANY(%s)")
-            params.append(list(filters.types))
-        if not filters.include_superseded:
-            clauses.append("m.superseded_by IS NULL")
-        if filters.as_of is not None:
-            ts = _aware(filters.as_of)
-            clauses.append("m.created_at <= %s AND (m.valid_until IS NULL OR m.valid_until > %s)")
-            params.extend([ts, ts])
-        if filters.conversation_id:
-            clauses.append("m.conversation_id = %s")
-            params.append(filters.conversation_id)
-        meta, meta_params = metadata_filter(filters.metadata, dialect="postgres")
-        if meta:
-            clauses.append(meta)
-            params.extend(meta_params)
-        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+        return search_filter(filters, dialect="postgres")
 
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters

@@ -27,7 +27,7 @@ from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
 from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope
 from . import migrations
-from ._sql import dumps, fts_terms, metadata_filter, parse_ts, scope_filter, to_ts
+from ._sql import dumps, fts_terms, parse_ts, scope_filter, search_filter, to_ts
 from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _instance, _job, _key, _memory, _now, _Partition
 from .base import (
     AsyncStore,
@@ -563,25 +563,7 @@ class SQLiteStore(AsyncStore):
     # -- search ---------------------------------------------------------------------------------------------------
     @staticmethod
     def _extra_filters(filters: SearchFilters) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if filters.types:
-            clauses.append(f"m.memory_type IN ({','.join('?' * len(filters.types))})")
-            params.extend(filters.types)
-        if not filters.include_superseded:
-            clauses.append("m.superseded_by IS NULL")
-        if filters.as_of is not None:
-            ts = to_ts(filters.as_of)
-            clauses.append("m.created_at <= ? AND (m.valid_until IS NULL OR m.valid_until > ?)")
-            params.extend([ts, ts])
-        if filters.conversation_id:
-            clauses.append("m.conversation_id = ?")
-            params.append(filters.conversation_id)
-        meta, meta_params = metadata_filter(filters.metadata)
-        if meta:
-            clauses.append(meta)
-            params.extend(meta_params)
-        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+        return search_filter(filters, dialect="sqlite")
 
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
