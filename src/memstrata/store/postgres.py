@@ -732,10 +732,6 @@ class PostgresStore(AsyncStore):
             rows = await cur.fetchall()
         return [_memory(r) for r in rows]
 
-    @staticmethod
-    def _extra_filters(filters: SearchFilters) -> tuple[str, list[Any]]:
-        return search_filter(filters, dialect="postgres")
-
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
@@ -744,7 +740,7 @@ class PostgresStore(AsyncStore):
             return []
         route, rparams = _route(chain)
         where, params = scope_filter(chain, dialect="postgres")
-        extra, extra_params = self._extra_filters(filters)
+        extra, extra_params = search_filter(filters, dialect="postgres")
         async with self._tx(chain.instance_id) as conn:
             cur = await conn.execute(
                 "SELECT m.rowid, ts_rank_cd(m.fts, q.q) AS r FROM memories m, to_tsquery('english', %s) AS q(q) "
@@ -768,7 +764,7 @@ class PostgresStore(AsyncStore):
             cparams.append(list(filters.types))
         extra, extra_params = "", list[Any]()
         if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
-            extra, extra_params = self._extra_filters(filters)
+            extra, extra_params = search_filter(filters, dialect="postgres")
         live = " AND ".join(conds) + extra
         live_params = [*cparams, *extra_params]
         indexed: list[Scope] = []
@@ -994,7 +990,7 @@ class PostgresStore(AsyncStore):
     ) -> tuple[list[MemoryRecord], int]:
         route, rparams = _route(chain)
         where, params = scope_filter(chain, dialect="postgres")
-        extra, extra_params = self._extra_filters(filters)
+        extra, extra_params = search_filter(filters, dialect="postgres")
         cond = f"{route} AND {where}{extra}"
         args = [*rparams, *params, *extra_params]
         async with self._tx(chain.instance_id) as conn:

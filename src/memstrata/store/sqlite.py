@@ -149,8 +149,6 @@ class SQLiteStore(AsyncStore):
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
-        if not any(r[0] == "fts5" for r in conn.execute("PRAGMA compile_options").fetchall() if "FTS5" in r[0]):
-            pass  # checked below by creating the table; the error message then says what is missing
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         for version, sql in migrations.SQLITE:
@@ -561,10 +559,6 @@ class SQLiteStore(AsyncStore):
         return await self._read(run)
 
     # -- search ---------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _extra_filters(filters: SearchFilters) -> tuple[str, list[Any]]:
-        return search_filter(filters, dialect="sqlite")
-
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
@@ -572,7 +566,7 @@ class SQLiteStore(AsyncStore):
         if not terms:
             return []
         where, params = scope_filter(chain)
-        extra, extra_params = self._extra_filters(filters)
+        extra, extra_params = search_filter(filters)
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
             keys = [k for k, _ in self._chain_keys(conn, chain)]
@@ -598,16 +592,12 @@ class SQLiteStore(AsyncStore):
         as_of = filters.as_of.timestamp() if filters.as_of else time.time()
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
-            allowed: set[int] | None = None
+            allowed: np.ndarray | None = None
             if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
                 where, params = scope_filter(chain)
-                extra, extra_params = self._extra_filters(filters)
-                allowed = {
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params]
-                    )
-                }
+                extra, extra_params = search_filter(filters)
+                rows = conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])
+                allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
             ids: list[np.ndarray] = []
             sims: list[np.ndarray] = []
             for key, version in self._chain_keys(conn, chain):
@@ -619,7 +609,7 @@ class SQLiteStore(AsyncStore):
                 if type_codes is not None:
                     mask &= np.isin(part.types, type_codes)
                 if allowed is not None:
-                    mask &= np.isin(part.rowids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+                    mask &= np.isin(part.rowids, allowed)
                 ids.append(part.rowids[mask])
                 sims.append(s[mask])
             if not ids:
@@ -670,7 +660,7 @@ class SQLiteStore(AsyncStore):
         self, chain: ReadChain, *, offset: int, limit: int, filters: SearchFilters
     ) -> tuple[list[MemoryRecord], int]:
         where, params = scope_filter(chain)
-        extra, extra_params = self._extra_filters(filters)
+        extra, extra_params = search_filter(filters)
 
         def run(conn: sqlite3.Connection) -> tuple[list[MemoryRecord], int]:
             total = conn.execute(
