@@ -10,7 +10,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[server,postgres,dev]"
+	$(PY) -m pip install --quiet -e ".[server,postgres,bench,dev]"
 	touch $@
 
 demo: setup

@@ -69,6 +69,7 @@ def eval_locomo(
     sessions: Annotated[int | None, typer.Option(help="ingest only the first N sessions of each conversation")] = None,
     ablate: Annotated[str | None, typer.Option(help="components to turn off, comma-separated (see docs)")] = None,
     extractor: Annotated[str, typer.Option(help="extractor to ingest with")] = "rules+turns",
+    embedder: Annotated[str, typer.Option(help="embedder: minilm-int8 | minilm | ...")] = "minilm-int8",
     dsn: Annotated[str | None, typer.Option(help="database (default: a fresh temporary SQLite file)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
@@ -78,7 +79,8 @@ def eval_locomo(
     try:
         run_cli(
             files, k=k, mode=mode, json_out=json_out, max_questions=max_questions, conversations=conversations,
-            sessions=sessions, ablate=ablate, extractor=extractor, dsn=dsn, progress=progress,
+            sessions=sessions, ablate=ablate, extractor=extractor, embedder=embedder, dsn=dsn,
+            progress=progress,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".memstrata")
     dsn: str | None = None
     instance: str = "default"  # name (or inst_ id) used by the embedded SDK
-    embedder: str = "minilm"  # minilm | hashing | <entry point>
+    embedder: str = "minilm-int8"  # minilm-int8 | minilm (fp32 compute) | hashing | <entry point>
     extractor: str = "rules+turns"  # typed extraction + one turn memory per chat turn (docs/retrieval.md)
     workers: int = Field(default=2, ge=0, le=64)  # in-process ingestion workers (0 = enqueue only)
     worker_batch: int = Field(default=16, ge=1, le=512)  # jobs claimed and embedded together

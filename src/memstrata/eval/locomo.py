@@ -161,7 +161,7 @@ class EvalConfig:
     sessions: int | None = None  # first N sessions of each conversation (questions outside them are dropped)
     ablate: frozenset[str] = frozenset()
     extractor: str = "rules+turns"
-    embedder: str = "minilm"
+    embedder: str = "minilm-int8"
     dsn: str | None = None  # default: a fresh temporary SQLite file
     workers: int = 2
     progress: bool = True
@@ -440,6 +440,7 @@ def run_cli(
     sessions: int | None = None,
     ablate: str | None = None,
     extractor: str = "rules+turns",
+    embedder: str = "minilm-int8",
     dsn: str | None = None,
     progress: bool = True,
 ) -> EvalReport:
@@ -456,6 +457,7 @@ def run_cli(
         sessions=sessions,
         ablate=parse_components(ablate),
         extractor=extractor,
+        embedder=embedder,
         dsn=dsn,
         progress=progress,
     )

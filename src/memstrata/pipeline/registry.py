@@ -18,6 +18,12 @@ def _minilm(**kw: Any) -> Embedder:
     return MiniLMEmbedder(**kw)
 
 
+def _minilm_int8(**kw: Any) -> Embedder:
+    from .embedders.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(quantized=True, **kw)
+
+
 def _hashing(**kw: Any) -> Embedder:
     from .embedders.hashing import HashingEmbedder
 
@@ -36,7 +42,7 @@ def _turns(**kw: Any) -> Extractor:
     return TurnExtractor(**kw)
 
 
-_EMBEDDERS: dict[str, Callable[..., Embedder]] = {"minilm": _minilm, "hashing": _hashing}
+_EMBEDDERS: dict[str, Callable[..., Embedder]] = {"minilm": _minilm, "minilm-int8": _minilm_int8, "hashing": _hashing}
 _EXTRACTORS: dict[str, Callable[..., Extractor]] = {"rules": _rules, "turns": _turns}
 
 

@@ -264,7 +264,11 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
     ) -> None:
         """Load-test the HTTP server: prefill, start `memstrata serve`, run N clients mixing fetch and create."""
-        from .loadbench import run_load_bench
+        try:
+            from .loadbench import run_load_bench
+        except ImportError as exc:
+            msg = f"bench-server needs the bench extra (pip install 'memstrata[bench]'): {exc}"
+            raise typer.BadParameter(msg) from exc
 
         figures = asyncio.run(
             run_load_bench(

@@ -1,0 +1,64 @@
+"""The packaged embedders: ``minilm`` (fp32 compute) and ``minilm-int8`` (built from it on first use, cached)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memstrata import ConfigurationError, EmbedderUnavailableError, Memstrata
+from memstrata.pipeline.embedders.minilm import MiniLMEmbedder
+
+pytestmark = pytest.mark.model
+
+SENTENCES = [
+    "I love drinking coffee in the morning.",
+    "Coffee is my favourite drink.",
+    "The train to Lyon leaves at noon.",
+    "Melanie painted a sunrise over the lake last week.",
+    "When did Caroline go to the LGBTQ support group?",
+]
+
+
+def test_int8_builds_once_and_stays_close_to_fp32(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    fp32 = MiniLMEmbedder().embed(SENTENCES)
+    first = MiniLMEmbedder(quantized=True, cache_dir=cache)
+    v1 = first.embed(SENTENCES)
+    built = sorted(cache.glob("*.onnx"))
+    assert len(built) == 1 and built[0].name.startswith("minilm-int8-")
+    assert not list(cache.glob(".build-*")), "the temporary build directory is removed"
+    mtime = built[0].stat().st_mtime_ns
+    second = MiniLMEmbedder(quantized=True, cache_dir=cache)
+    v2 = second.embed(SENTENCES)
+    assert built[0].stat().st_mtime_ns == mtime, "a second embedder reuses the cached model"
+    assert first.name == second.name == "minilm-int8" and first.dimensions == 384
+    np.testing.assert_allclose(v1, v2, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(v1, axis=1), 1.0, atol=1e-5)
+    cos = (v1 * fp32).sum(axis=1)
+    assert cos.min() > 0.97, cos
+    sims = v1 @ v1.T
+    assert sims[0, 1] > sims[0, 2] + 0.2  # coffee is nearer coffee than trains
+
+
+def test_int8_cache_that_cannot_be_created_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    emb = MiniLMEmbedder(quantized=True, cache_dir=blocker / "cache")
+    with pytest.raises(EmbedderUnavailableError, match="MEMSTRATA_MODEL_CACHE"):
+        emb.embed(["hello"])
+
+
+def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMSTRATA_MODEL_CACHE", str(tmp_path / "models"))
+    assert MiniLMEmbedder(quantized=True).cache_dir == tmp_path / "models"
+
+
+async def test_instance_keeps_the_embedder_it_was_built_with(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'm.db'}"
+    async with Memstrata(dsn=dsn, instance_id="emb", embedder="minilm", workers=0) as sdk:
+        assert sdk.instance_id
+    with pytest.raises(ConfigurationError, match="MEMSTRATA_EMBEDDER=minilm"):
+        async with Memstrata(dsn=dsn, instance_id="emb", embedder="minilm-int8", workers=0):
+            pass
