@@ -42,12 +42,36 @@ class _Partition:
     nbytes: int
 
 
+_SCOPES: dict[tuple[str, str, str, str], Scope] = {}  # interned scopes of memory rows (Scope is frozen)
+_SCOPES_MAX = 65_536
+
+
 def _scope_of(row: sqlite3.Row | tuple[Any, ...], offset: int = 0) -> Scope:
-    instance_id, customer_id, level, user_id = row[offset], row[offset + 1], row[offset + 2], row[offset + 3]
-    return Scope(instance_id, ScopeLevel(level), customer_id, user_id)
+    key = (row[offset], row[offset + 1], row[offset + 2], row[offset + 3])
+    scope = _SCOPES.get(key)
+    if scope is None:
+        instance_id, customer_id, level, user_id = key
+        scope = Scope(instance_id, ScopeLevel(level), customer_id, user_id)
+        if len(_SCOPES) >= _SCOPES_MAX:
+            _SCOPES.clear()
+        _SCOPES[key] = scope
+    return scope
+
+
+def _json_list(text: str) -> Any:
+    return [] if text == "[]" else json.loads(text)  # most rows hold an empty list: skip the decoder
+
+
+def _json_dict(text: str) -> Any:
+    return {} if text == "{}" else json.loads(text)
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None  # parse_ts for the ISO text SQLite stores
 
 
 def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
+    created_at = row[20]
     return MemoryRecord(
         rowid=row[0],
         memory_id=row[1],
@@ -56,18 +80,18 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
         content=row[7],
         category=row[8],
         confidence=row[9],
-        event_date=parse_ts(row[10]),
-        valid_until=parse_ts(row[11]),
+        event_date=_ts(row[10]),
+        valid_until=_ts(row[11]),
         temporal_category=row[12],
-        source_evidence=json.loads(row[13]),
-        entities=json.loads(row[14]),
+        source_evidence=_json_list(row[13]),
+        entities=_json_list(row[14]),
         subject=row[15],
         attribute=row[16],
-        metadata=json.loads(row[17]),
+        metadata=_json_dict(row[17]),
         document_id=row[18],
         conversation_id=row[19],
-        created_at=parse_ts(row[20]) or _now(),
-        updated_at=parse_ts(row[21]),
+        created_at=datetime.fromisoformat(created_at) if created_at else _now(),
+        updated_at=_ts(row[21]),
         superseded_by=row[22],
         mention_count=row[23],
     )

@@ -630,18 +630,16 @@ class SQLiteStore(AsyncStore):
             return {}
         where, params = scope_filter(chain)
 
+        # The ids drive the join (CROSS JOIN fixes the order): one primary-key lookup per id, each row then checked
+        # by the scope filter. With ``rowid IN (...) AND <scope filter>`` SQLite scans every row of the chain's
+        # scopes through the scope index instead.
+        sql = (
+            f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}"
+        )
+        ids = json.dumps([int(r) for r in rowids])
+
         def run(conn: sqlite3.Connection) -> dict[int, MemoryRecord]:
-            out: dict[int, MemoryRecord] = {}
-            for start in range(0, len(rowids), 500):
-                chunk = rowids[start : start + 500]
-                rows = conn.execute(
-                    f"SELECT {_MEMORY_COLS} FROM memories m "
-                    f"WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
-                    [*chunk, *params],
-                ).fetchall()
-                for r in rows:
-                    out[r[0]] = _memory(r)
-            return out
+            return {r[0]: _memory(r) for r in conn.execute(sql, [ids, *params]).fetchall()}
 
         return await self._read(run)
 
