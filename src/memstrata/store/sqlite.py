@@ -633,9 +633,7 @@ class SQLiteStore(AsyncStore):
         # The ids drive the join (CROSS JOIN fixes the order): one primary-key lookup per id, each row then checked
         # by the scope filter. With ``rowid IN (...) AND <scope filter>`` SQLite scans every row of the chain's
         # scopes through the scope index instead.
-        sql = (
-            f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}"
-        )
+        sql = f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}"
         ids = json.dumps([int(r) for r in rowids])
 
         def run(conn: sqlite3.Connection) -> dict[int, MemoryRecord]:
