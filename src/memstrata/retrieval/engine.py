@@ -118,17 +118,21 @@ class RetrievalEngine:
             raise
         t1 = loop.time()
         timings["embed_ms"] = (t1 - t0) * 1000
-        results = await asyncio.gather(
-            *lex_tasks,
-            *(self.store.search_vector(chain, vectors[i], limit=pool, filters=filters) for i in range(len(asks))),
+        lexical = list(await asyncio.gather(*lex_tasks))
+        # The vector searches and the records of every candidate (lexical and vector hits: the fused pool) in one
+        # store call.
+        vector, records = await self.store.search_vectors_with_records(
+            chain,
+            [vectors[i] for i in range(len(asks))],
+            limit=pool,
+            filters=filters,
+            rowids=[rowid for hits in lexical for rowid, _ in hits],
         )
-        lexical, vector = list(results[: len(asks)]), list(results[len(asks) :])
         qweights = [a[2] for a in asks]
         if f.on("score-fusion"):
             cands = fuse_scores(lexical, vector, w, qweights)
         else:
             cands = fuse(lexical, vector, w)
-        records = await self.store.get_memories(chain, list(cands))
         if accurate and f.on("entity-expansion") and w.expansion > 0:
             await self._expand(chain, plans, cands, records, pool=pool, filters=filters)
         fetch_n = w.accurate_neighbour_fetch if accurate else w.neighbour_fetch
