@@ -140,7 +140,8 @@ class RetrievalEngine:
             await self._add_neighbours(chain, cands, records, fetch_n)
         t2 = loop.time()
         timings["search_ms"] = (t2 - t1) * 1000  # after the embedding (lexical search overlaps it)
-        ranked = self._rank(cands, records, plans)
+        now = datetime.now(UTC)
+        ranked = self._rank(cands, records, plans, now)
         ranked = self._narrower_wins(ranked)
         if accurate and f.on("passages") and w.passage_window > 0:
             ranked = await self._passages(chain, ranked)
@@ -149,6 +150,7 @@ class RetrievalEngine:
         if accurate and w.session_diversity > 0:
             ranked = self._diversify(ranked, k, w.session_diversity)
         ranked = ranked[:k]
+        self._explain(ranked, now)
         self._monotone(ranked)
         timings["rank_ms"] = (loop.time() - t2) * 1000
         return ranked, timings
@@ -163,7 +165,7 @@ class RetrievalEngine:
 
     # -- ranking --------------------------------------------------------------------------------------------------
     def _rank(
-        self, cands: dict[int, Candidate], records: dict[int, MemoryRecord], plans: list[QueryPlan]
+        self, cands: dict[int, Candidate], records: dict[int, MemoryRecord], plans: list[QueryPlan], now: datetime
     ) -> list[Ranked]:
         w, f = self.weights, self.features
         names = {n for p in plans for n in p.names} if f.on("speaker") else set()
@@ -210,25 +212,38 @@ class RetrievalEngine:
                 if gain > 0:
                     base[rowid] = base[rowid] + gain
                     cands[rowid].parts["neighbour"] = gain
-        now = datetime.now(UTC)
-        ranked: list[Ranked] = []
-        # reweight() inlined (same arithmetic, in the same order): fused × scope × confidence mix × recency mix.
+        # reweight() inlined (same arithmetic, in the same order): fused × scope × confidence mix × recency mix. The
+        # score explanation (``Candidate.parts``) is completed by ``_explain`` for the returned items only.
         scope_w, conf_share, rec_share = w.scope, w.confidence, w.recency
         conf_keep, rec_keep, half_life = 1.0 - conf_share, 1.0 - rec_share, w.recency_half_life_days
+        pow_, min_, max_ = math.pow, min, max
+        keyed: list[tuple[float, int, Ranked]] = []
         for rowid, b in base.items():
             c, rec = cands[rowid], records[rowid]
-            parts = c.parts
-            fused = c.fused
+            c.parts["fused_raw"] = c.fused
             c.fused = b
-            sw = scope_w[rec.scope.level]
-            cw = conf_keep + conf_share * max(0.0, min(1.0, rec.confidence))
-            age_days = max((now - rec.created_at).total_seconds() / 86400.0, 0.0)
-            rw = rec_keep + rec_share * math.pow(0.5, age_days / half_life)
-            c.score = b * sw * cw * rw
-            c.parts = {**parts, "scope": sw, "confidence": cw, "recency": rw, "fused_raw": fused}
-            ranked.append(Ranked(rec, c))
-        ranked.sort(key=lambda r: (-r.candidate.score, r.record.rowid))
-        return ranked
+            age_days = max_((now - rec.created_at).total_seconds() / 86400.0, 0.0)
+            c.score = score = (
+                b
+                * scope_w[rec.scope.level]
+                * (conf_keep + conf_share * max_(0.0, min_(1.0, rec.confidence)))
+                * (rec_keep + rec_share * pow_(0.5, age_days / half_life))
+            )
+            keyed.append((-score, rowid, Ranked(rec, c)))
+        keyed.sort()  # by score, then rowid (unique: the Ranked items are never compared)
+        return [k[2] for k in keyed]
+
+    def _explain(self, ranked: list[Ranked], now: datetime) -> None:
+        """The parts of each item's score (as ``reweight`` records them), after ``_rank`` (same ``now``)."""
+        w = self.weights
+        for r in ranked:
+            c, rec = r.candidate, r.record
+            parts = c.parts
+            fused_raw = parts.pop("fused_raw")
+            score = c.score
+            reweight(c, level=rec.scope.level, confidence=rec.confidence, created_at=rec.created_at, now=now, weights=w)
+            c.score = score  # the same value: reweight repeats _rank's arithmetic
+            c.parts = {**parts, **c.parts, "fused_raw": fused_raw}
 
     async def _expand(
         self,
@@ -403,11 +418,12 @@ class RetrievalEngine:
             slots.append((r, level, keys))
         keep: list[Ranked] = []
         for r, level, keys in slots:
-            winners = [best[key] for key in keys]  # every key is there: ``r`` itself was offered for it
-            if any(w is not r and w_level < level for w, w_level in winners):
-                for w, _ in winners:
-                    if w is not r:
-                        w.shadowed = [*(w.shadowed or []), r.record.memory_id]
-                continue
+            if level:  # (the narrowest level, 0, is never shadowed)
+                winners = [best[key] for key in keys]  # every key is there: ``r`` itself was offered for it
+                if any(w is not r and w_level < level for w, w_level in winners):
+                    for w, _ in winners:
+                        if w is not r:
+                            w.shadowed = [*(w.shadowed or []), r.record.memory_id]
+                    continue
             keep.append(r)
         return keep
