@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,42 +58,56 @@ def _scope_of(row: sqlite3.Row | tuple[Any, ...], offset: int = 0) -> Scope:
     return scope
 
 
-def _json_list(text: str) -> Any:
-    return [] if text == "[]" else json.loads(text)  # most rows hold an empty list: skip the decoder
+_raw_decode = json.JSONDecoder().raw_decode
 
 
-def _json_dict(text: str) -> Any:
-    return {} if text == "{}" else json.loads(text)
+def _json(text: str) -> Any:
+    """``json.loads`` for the compact JSON the store writes, without its per-call overhead (``loads`` builds no
+    decoder but still strips whitespace around the value: text that is not exactly one value goes through it)."""
+    try:
+        value, end = _raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None  # parse_ts for the ISO text SQLite stores
 
 
+_RECORD_FIELDS = (
+    "rowid memory_id scope memory_type content confidence category event_date valid_until temporal_category "
+    "source_evidence entities subject attribute metadata document_id conversation_id created_at updated_at "
+    "superseded_by mention_count"
+).split()
+if [f.name for f in fields(MemoryRecord)] != _RECORD_FIELDS:  # _memory passes the fields by position
+    raise RuntimeError("MemoryRecord's fields changed: update _sqlite_rows._memory")
+
+
 def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
-    created_at = row[20]
+    evidence, entities, metadata, created_at = row[13], row[14], row[17], row[20]
     return MemoryRecord(
-        rowid=row[0],
-        memory_id=row[1],
-        scope=_scope_of(row, 2),
-        memory_type=row[6],
-        content=row[7],
-        category=row[8],
-        confidence=row[9],
-        event_date=_ts(row[10]),
-        valid_until=_ts(row[11]),
-        temporal_category=row[12],
-        source_evidence=_json_list(row[13]),
-        entities=_json_list(row[14]),
-        subject=row[15],
-        attribute=row[16],
-        metadata=_json_dict(row[17]),
-        document_id=row[18],
-        conversation_id=row[19],
-        created_at=datetime.fromisoformat(created_at) if created_at else _now(),
-        updated_at=_ts(row[21]),
-        superseded_by=row[22],
-        mention_count=row[23],
+        row[0],  # rowid (positional: MemoryRecord's field order)
+        row[1],  # memory_id
+        _scope_of(row, 2),
+        row[6],  # memory_type
+        row[7],  # content
+        row[9],  # confidence
+        row[8],  # category
+        _ts(row[10]),  # event_date
+        _ts(row[11]),  # valid_until
+        row[12],  # temporal_category
+        [] if evidence == "[]" else _json(evidence),  # most rows hold empty lists/objects: skip the decoder
+        [] if entities == "[]" else _json(entities),
+        row[15],  # subject
+        row[16],  # attribute
+        {} if metadata == "{}" else _json(metadata),
+        row[18],  # document_id
+        row[19],  # conversation_id
+        datetime.fromisoformat(created_at) if created_at else _now(),
+        _ts(row[21]),  # updated_at
+        row[22],  # superseded_by
+        row[23],  # mention_count
     )
 
 
