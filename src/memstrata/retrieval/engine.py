@@ -26,12 +26,13 @@ Every component can be switched off for ablation (:mod:`.features`).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from ..pipeline.base import Vectors
-from ..scope import ReadChain
+from ..scope import _RANK, ReadChain
 from ..store.base import AsyncStore, MemoryRecord, SearchFilters
 from .features import Features
 from .query import QueryPlan, plan_query, subqueries
@@ -117,17 +118,21 @@ class RetrievalEngine:
             raise
         t1 = loop.time()
         timings["embed_ms"] = (t1 - t0) * 1000
-        results = await asyncio.gather(
-            *lex_tasks,
-            *(self.store.search_vector(chain, vectors[i], limit=pool, filters=filters) for i in range(len(asks))),
+        lexical = list(await asyncio.gather(*lex_tasks))
+        # The vector searches and the records of every candidate (lexical and vector hits: the fused pool) in one
+        # store call.
+        vector, records = await self.store.search_vectors_with_records(
+            chain,
+            [vectors[i] for i in range(len(asks))],
+            limit=pool,
+            filters=filters,
+            rowids=[rowid for hits in lexical for rowid, _ in hits],
         )
-        lexical, vector = list(results[: len(asks)]), list(results[len(asks) :])
         qweights = [a[2] for a in asks]
         if f.on("score-fusion"):
             cands = fuse_scores(lexical, vector, w, qweights)
         else:
             cands = fuse(lexical, vector, w)
-        records = await self.store.get_memories(chain, list(cands))
         if accurate and f.on("entity-expansion") and w.expansion > 0:
             await self._expand(chain, plans, cands, records, pool=pool, filters=filters)
         fetch_n = w.accurate_neighbour_fetch if accurate else w.neighbour_fetch
@@ -135,7 +140,8 @@ class RetrievalEngine:
             await self._add_neighbours(chain, cands, records, fetch_n)
         t2 = loop.time()
         timings["search_ms"] = (t2 - t1) * 1000  # after the embedding (lexical search overlaps it)
-        ranked = self._rank(cands, records, plans)
+        now = datetime.now(UTC)
+        ranked = self._rank(cands, records, plans, now)
         ranked = self._narrower_wins(ranked)
         if accurate and f.on("passages") and w.passage_window > 0:
             ranked = await self._passages(chain, ranked)
@@ -144,6 +150,7 @@ class RetrievalEngine:
         if accurate and w.session_diversity > 0:
             ranked = self._diversify(ranked, k, w.session_diversity)
         ranked = ranked[:k]
+        self._explain(ranked, now)
         self._monotone(ranked)
         timings["rank_ms"] = (loop.time() - t2) * 1000
         return ranked, timings
@@ -158,61 +165,85 @@ class RetrievalEngine:
 
     # -- ranking --------------------------------------------------------------------------------------------------
     def _rank(
-        self, cands: dict[int, Candidate], records: dict[int, MemoryRecord], plans: list[QueryPlan]
+        self, cands: dict[int, Candidate], records: dict[int, MemoryRecord], plans: list[QueryPlan], now: datetime
     ) -> list[Ranked]:
         w, f = self.weights, self.features
-        names = {n for p in plans for n in p.names}
-        asks_when = any(p.asks_when for p in plans)
-        periods = [p.period for p in plans if p.period is not None]
+        names = {n for p in plans for n in p.names} if f.on("speaker") else set()
+        temporal = f.on("temporal")
+        asks_when = temporal and any(p.asks_when for p in plans)
+        periods = [p.period for p in plans if p.period is not None] if temporal else []
+        neighbours = f.on("neighbour-scores") and (w.neighbour_prev > 0 or w.neighbour_next > 0)
+        turn_prior, speaker, when_dated, period = w.turn_prior, 1 + w.speaker, 1 + w.when_dated, 1 + w.period
         base: dict[int, float] = {}
+        turn_keys: dict[int, tuple[str, int]] = {}
         for rowid, c in cands.items():
             rec = records.get(rowid)
             if rec is None:
                 continue  # not visible through the chain (cannot happen unless a backend is wrong): fail closed
             factor = 1.0
-            if rec.metadata.get("kind") == "turn":
-                factor *= w.turn_prior
-            if f.on("speaker") and names and rec.subject and rec.subject.lower() in names:
-                factor *= 1 + w.speaker
-                c.parts["speaker"] = 1 + w.speaker
-            if f.on("temporal"):
-                if asks_when and rec.metadata.get("dated"):
-                    factor *= 1 + w.when_dated
-                    c.parts["when_dated"] = 1 + w.when_dated
-                if periods and rec.event_date is not None:
-                    ev = _aware(rec.event_date)
-                    if any(lo <= ev <= hi for lo, hi in periods):
-                        factor *= 1 + w.period
-                        c.parts["period"] = 1 + w.period
+            meta = rec.metadata
+            if meta and meta.get("kind") == "turn":
+                factor *= turn_prior
+            if names and rec.subject and rec.subject.lower() in names:
+                factor *= speaker
+                c.parts["speaker"] = speaker
+            if asks_when and meta and meta.get("dated"):
+                factor *= when_dated
+                c.parts["when_dated"] = when_dated
+            if periods and rec.event_date is not None:
+                ev = _aware(rec.event_date)
+                if any(lo <= ev <= hi for lo, hi in periods):
+                    factor *= period
+                    c.parts["period"] = period
             base[rowid] = c.fused * factor
-        if f.on("neighbour-scores") and (w.neighbour_prev > 0 or w.neighbour_next > 0):
-            by_turn: dict[tuple[str, int], float] = {}
-            for rowid in base:
-                key = _turn_key(records[rowid])
+            if neighbours and meta:
+                key = _turn_key(rec)
                 if key is not None:
-                    by_turn[key] = max(by_turn.get(key, 0.0), base[rowid])
-            for rowid, b in list(base.items()):
-                key = _turn_key(records[rowid])
-                if key is None:
-                    continue
+                    turn_keys[rowid] = key
+        if turn_keys:  # neighbour scores (only memories of chat turns have a turn key)
+            by_turn: dict[tuple[str, int], float] = {}
+            for rowid, key in turn_keys.items():
+                by_turn[key] = max(by_turn.get(key, 0.0), base[rowid])
+            for rowid, key in turn_keys.items():
                 gain = max(
                     w.neighbour_prev * by_turn.get((key[0], key[1] - 1), 0.0),
                     w.neighbour_next * by_turn.get((key[0], key[1] + 1), 0.0),
                 )
                 if gain > 0:
-                    base[rowid] = b + gain
+                    base[rowid] = base[rowid] + gain
                     cands[rowid].parts["neighbour"] = gain
-        now = datetime.now(UTC)
-        ranked: list[Ranked] = []
+        # reweight() inlined (same arithmetic, in the same order): fused × scope × confidence mix × recency mix. The
+        # score explanation (``Candidate.parts``) is completed by ``_explain`` for the returned items only.
+        scope_w, conf_share, rec_share = w.scope, w.confidence, w.recency
+        conf_keep, rec_keep, half_life = 1.0 - conf_share, 1.0 - rec_share, w.recency_half_life_days
+        pow_, min_, max_ = math.pow, min, max
+        keyed: list[tuple[float, int, Ranked]] = []
         for rowid, b in base.items():
             c, rec = cands[rowid], records[rowid]
-            parts = dict(c.parts)
-            c.fused, fused = b, c.fused
+            c.parts["fused_raw"] = c.fused
+            c.fused = b
+            age_days = max_((now - rec.created_at).total_seconds() / 86400.0, 0.0)
+            c.score = score = (
+                b
+                * scope_w[rec.scope.level]
+                * (conf_keep + conf_share * max_(0.0, min_(1.0, rec.confidence)))
+                * (rec_keep + rec_share * pow_(0.5, age_days / half_life))
+            )
+            keyed.append((-score, rowid, Ranked(rec, c)))
+        keyed.sort()  # by score, then rowid (unique: the Ranked items are never compared)
+        return [k[2] for k in keyed]
+
+    def _explain(self, ranked: list[Ranked], now: datetime) -> None:
+        """The parts of each item's score (as ``reweight`` records them), after ``_rank`` (same ``now``)."""
+        w = self.weights
+        for r in ranked:
+            c, rec = r.candidate, r.record
+            parts = c.parts
+            fused_raw = parts.pop("fused_raw")
+            score = c.score
             reweight(c, level=rec.scope.level, confidence=rec.confidence, created_at=rec.created_at, now=now, weights=w)
-            c.parts = {**parts, **c.parts, "fused_raw": fused}
-            ranked.append(Ranked(rec, c))
-        ranked.sort(key=lambda r: (-r.candidate.score, r.record.rowid))
-        return ranked
+            c.score = score  # the same value: reweight repeats _rank's arithmetic
+            c.parts = {**parts, **c.parts, "fused_raw": fused_raw}
 
     async def _expand(
         self,
@@ -317,8 +348,11 @@ class RetrievalEngine:
         covered: set[tuple[str | None, str]] = set()  # evidence ids are per document ("s1" of two documents differ)
         keep: list[Ranked] = []
         for r in ranked:
+            if not r.record.source_evidence:
+                keep.append(r)  # nothing cited: never covered, adds nothing to ``covered``
+                continue
             ev = {(r.record.document_id, e) for e in r.record.source_evidence}
-            if ev and ev <= covered:
+            if ev <= covered:
                 continue
             covered |= ev
             keep.append(r)
@@ -369,25 +403,27 @@ class RetrievalEngine:
     @staticmethod
     def _narrower_wins(ranked: list[Ranked]) -> list[Ranked]:
         """Drop a broader-scope memory when a narrower one fills the same slot (same attribute, or same text)."""
-        best: dict[tuple[str, ...], Ranked] = {}
+        best: dict[tuple[str, ...], tuple[Ranked, int]] = {}
+        slots: list[tuple[Ranked, int, tuple[tuple[str, ...], ...]]] = []
         for r in ranked:
-            for key in (_conflict_key(r.record), ("text", r.record.content.strip().lower())):
-                if key is None:
-                    continue
+            rec = r.record
+            level = _RANK[rec.scope.level]
+            text = ("text", rec.content.strip().lower())
+            conflict = _conflict_key(rec)
+            keys: tuple[tuple[str, ...], ...] = (text,) if conflict is None else (conflict, text)
+            for key in keys:
                 cur = best.get(key)
-                if cur is None or r.record.scope.level.rank < cur.record.scope.level.rank:
-                    best[key] = r
+                if cur is None or level < cur[1]:
+                    best[key] = (r, level)
+            slots.append((r, level, keys))
         keep: list[Ranked] = []
-        for r in ranked:
-            winners = [
-                best.get(key) for key in (_conflict_key(r.record), ("text", r.record.content.strip().lower())) if key
-            ]
-            if any(
-                w is not None and w is not r and w.record.scope.level.rank < r.record.scope.level.rank for w in winners
-            ):
-                for w in winners:
-                    if w is not None and w is not r:
-                        w.shadowed = [*(w.shadowed or []), r.record.memory_id]
-                continue
+        for r, level, keys in slots:
+            if level:  # (the narrowest level, 0, is never shadowed)
+                winners = [best[key] for key in keys]  # every key is there: ``r`` itself was offered for it
+                if any(w is not r and w_level < level for w, w_level in winners):
+                    for w, _ in winners:
+                        if w is not r:
+                            w.shadowed = [*(w.shadowed or []), r.record.memory_id]
+                    continue
             keep.append(r)
         return keep

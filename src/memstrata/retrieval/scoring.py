@@ -107,28 +107,40 @@ def fuse_scores(
     qw = list(query_weights) if query_weights is not None else [1.0] * n
     cands: dict[int, Candidate] = {}
     share = weights.lexical_share
+    vector_floor = weights.vector_floor
     for qi in range(n):
         per: dict[int, float] = {}
         lex = lexical[qi] if qi < len(lexical) else []
         vec = vector[qi] if qi < len(vector) else []
         top_lex = max((raw for _, raw in lex), default=0.0)
         for rank, (rowid, raw) in enumerate(lex, start=1):
-            c = cands.setdefault(rowid, Candidate(rowid))
-            c.lexical = max(c.lexical, raw)
-            c.lexical_rank = rank if c.lexical_rank is None else min(c.lexical_rank, rank)
+            c = cands.get(rowid)
+            if c is None:
+                c = cands[rowid] = Candidate(rowid)
+            if raw > c.lexical:  # max(c.lexical, raw)
+                c.lexical = raw
+            if c.lexical_rank is None or rank < c.lexical_rank:
+                c.lexical_rank = rank
             if top_lex > 0:
                 per[rowid] = per.get(rowid, 0.0) + share * raw / top_lex
         top_vec = max((raw for _, raw in vec), default=0.0)
-        span = top_vec - weights.vector_floor
+        span = top_vec - vector_floor
         for rank, (rowid, raw) in enumerate(vec, start=1):
-            c = cands.setdefault(rowid, Candidate(rowid))
-            c.vector = max(c.vector, raw)
-            c.vector_rank = rank if c.vector_rank is None else min(c.vector_rank, rank)
+            c = cands.get(rowid)
+            if c is None:
+                c = cands[rowid] = Candidate(rowid)
+            if raw > c.vector:  # max(c.vector, raw)
+                c.vector = raw
+            if c.vector_rank is None or rank < c.vector_rank:
+                c.vector_rank = rank
             if span > 0:
-                per[rowid] = per.get(rowid, 0.0) + (1 - share) * max(0.0, raw - weights.vector_floor) / span
+                per[rowid] = per.get(rowid, 0.0) + (1 - share) * max(0.0, raw - vector_floor) / span
+        q_weight = qw[qi]
         for rowid, v in per.items():
             c = cands[rowid]
-            c.fused = max(c.fused, qw[qi] * v)
+            fused = q_weight * v
+            if fused > c.fused:  # max(c.fused, fused)
+                c.fused = fused
     return cands
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,34 +42,72 @@ class _Partition:
     nbytes: int
 
 
+_SCOPES: dict[tuple[str, str, str, str], Scope] = {}  # interned scopes of memory rows (Scope is frozen)
+_SCOPES_MAX = 65_536
+
+
 def _scope_of(row: sqlite3.Row | tuple[Any, ...], offset: int = 0) -> Scope:
-    instance_id, customer_id, level, user_id = row[offset], row[offset + 1], row[offset + 2], row[offset + 3]
-    return Scope(instance_id, ScopeLevel(level), customer_id, user_id)
+    key = (row[offset], row[offset + 1], row[offset + 2], row[offset + 3])
+    scope = _SCOPES.get(key)
+    if scope is None:
+        instance_id, customer_id, level, user_id = key
+        scope = Scope(instance_id, ScopeLevel(level), customer_id, user_id)
+        if len(_SCOPES) >= _SCOPES_MAX:
+            _SCOPES.clear()
+        _SCOPES[key] = scope
+    return scope
+
+
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _json(text: str) -> Any:
+    """``json.loads`` for the compact JSON the store writes, without its per-call overhead (``loads`` builds no
+    decoder but still strips whitespace around the value: text that is not exactly one value goes through it)."""
+    try:
+        value, end = _raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None  # parse_ts for the ISO text SQLite stores
+
+
+_RECORD_FIELDS = (
+    "rowid memory_id scope memory_type content confidence category event_date valid_until temporal_category "
+    "source_evidence entities subject attribute metadata document_id conversation_id created_at updated_at "
+    "superseded_by mention_count"
+).split()
+if [f.name for f in fields(MemoryRecord)] != _RECORD_FIELDS:  # _memory passes the fields by position
+    raise RuntimeError("MemoryRecord's fields changed: update _sqlite_rows._memory")
 
 
 def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
+    evidence, entities, metadata, created_at = row[13], row[14], row[17], row[20]
     return MemoryRecord(
-        rowid=row[0],
-        memory_id=row[1],
-        scope=_scope_of(row, 2),
-        memory_type=row[6],
-        content=row[7],
-        category=row[8],
-        confidence=row[9],
-        event_date=parse_ts(row[10]),
-        valid_until=parse_ts(row[11]),
-        temporal_category=row[12],
-        source_evidence=json.loads(row[13]),
-        entities=json.loads(row[14]),
-        subject=row[15],
-        attribute=row[16],
-        metadata=json.loads(row[17]),
-        document_id=row[18],
-        conversation_id=row[19],
-        created_at=parse_ts(row[20]) or _now(),
-        updated_at=parse_ts(row[21]),
-        superseded_by=row[22],
-        mention_count=row[23],
+        row[0],  # rowid (positional: MemoryRecord's field order)
+        row[1],  # memory_id
+        _scope_of(row, 2),
+        row[6],  # memory_type
+        row[7],  # content
+        row[9],  # confidence
+        row[8],  # category
+        _ts(row[10]),  # event_date
+        _ts(row[11]),  # valid_until
+        row[12],  # temporal_category
+        [] if evidence == "[]" else _json(evidence),  # most rows hold empty lists/objects: skip the decoder
+        [] if entities == "[]" else _json(entities),
+        row[15],  # subject
+        row[16],  # attribute
+        {} if metadata == "{}" else _json(metadata),
+        row[18],  # document_id
+        row[19],  # conversation_id
+        datetime.fromisoformat(created_at) if created_at else _now(),
+        _ts(row[21]),  # updated_at
+        row[22],  # superseded_by
+        row[23],  # mention_count
     )
 
 

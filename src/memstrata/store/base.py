@@ -6,6 +6,8 @@ writes) and builds its WHERE clause through ``_sql.scope_filter``; no method rea
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -258,6 +260,26 @@ class AsyncStore:
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         raise NotImplementedError
 
+    async def search_vectors_with_records(
+        self,
+        chain: ReadChain,
+        vectors: Sequence[Vectors],
+        *,
+        limit: int,
+        filters: SearchFilters,
+        rowids: Sequence[int] = (),
+    ) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
+        """``search_vector`` for each of ``vectors``, and ``get_memories`` of their hits and of ``rowids`` (the
+        lexical hits): what the retrieval engine reads once the query is embedded. A backend whose calls each cost a
+        round trip to another thread can do it in one; this default makes the separate calls."""
+        hits = list(
+            await asyncio.gather(*(self.search_vector(chain, v, limit=limit, filters=filters) for v in vectors))
+        )
+        wanted = dict.fromkeys(rowids)
+        for h in hits:
+            wanted.update(dict.fromkeys(r for r, _ in h))
+        return hits, await self.get_memories(chain, list(wanted))
+
     async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
         raise NotImplementedError
 
@@ -308,7 +330,6 @@ class AsyncStore:
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
         raise NotImplementedError
-
 
     # -- retrieval helpers (memstrata.retrieval) ------------------------------------------------------------------
     async def memories_at_turns(self, chain: ReadChain, keys: list[tuple[str, int]]) -> list[MemoryRecord]:

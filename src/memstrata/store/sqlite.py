@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -587,21 +587,56 @@ class SQLiteStore(AsyncStore):
     async def search_vector(
         self, chain: ReadChain, vector: Vectors, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
         as_of = filters.as_of.timestamp() if filters.as_of else time.time()
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        return await self._read(lambda conn: self._vector_hits(conn, chain, [q], limit, filters, as_of)[0])
 
-        def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
-            allowed: np.ndarray | None = None
-            if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
-                where, params = scope_filter(chain)
-                extra, extra_params = search_filter(filters)
-                rows = conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])
-                allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
+    async def search_vectors_with_records(
+        self,
+        chain: ReadChain,
+        vectors: Sequence[Vectors],
+        *,
+        limit: int,
+        filters: SearchFilters,
+        rowids: Sequence[int] = (),
+    ) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
+        """One round trip to a reader thread: the vector searches and the records of their hits and of ``rowids``."""
+        as_of = filters.as_of.timestamp() if filters.as_of else time.time()
+        qs = [np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]
+        where, params = scope_filter(chain)
+
+        def run(conn: sqlite3.Connection) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
+            hits = self._vector_hits(conn, chain, qs, limit, filters, as_of)
+            wanted = dict.fromkeys(rowids)
+            for h in hits:
+                wanted.update(dict.fromkeys(r for r, _ in h))
+            return hits, self._records(conn, where, params, list(wanted))
+
+        return await self._read(run)
+
+    def _vector_hits(
+        self,
+        conn: sqlite3.Connection,
+        chain: ReadChain,
+        qs: list[np.ndarray],
+        limit: int,
+        filters: SearchFilters,
+        as_of: float,
+    ) -> list[list[tuple[int, float]]]:
+        """(rowid, cosine) best first, per query vector, over the cached partitions of the chain's scopes."""
+        type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
+        allowed: np.ndarray | None = None
+        if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
+            where, params = scope_filter(chain)
+            extra, extra_params = search_filter(filters)
+            rows = conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])
+            allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
+        parts = [self._partition(conn, chain, key, version) for key, version in self._chain_keys(conn, chain)]
+        out: list[list[tuple[int, float]]] = []
+        for q in qs:
             ids: list[np.ndarray] = []
             sims: list[np.ndarray] = []
-            for key, version in self._chain_keys(conn, chain):
-                part = self._partition(conn, chain, key, version)
+            for part in parts:
                 if not len(part.rowids) or part.matrix.shape[1] != q.shape[0]:
                     continue
                 s = part.matrix @ q
@@ -613,7 +648,8 @@ class SQLiteStore(AsyncStore):
                 ids.append(part.rowids[mask])
                 sims.append(s[mask])
             if not ids:
-                return []
+                out.append([])
+                continue
             all_ids = np.concatenate(ids)
             all_sims = np.concatenate(sims)
             if len(all_ids) > limit:
@@ -621,29 +657,29 @@ class SQLiteStore(AsyncStore):
             else:
                 top = np.arange(len(all_ids))
             top = top[np.argsort(-all_sims[top])]
-            return [(int(all_ids[i]), float(all_sims[i])) for i in top]
+            out.append([(int(all_ids[i]), float(all_sims[i])) for i in top])
+        return out
 
-        return await self._read(run)
+    @staticmethod
+    def _records(conn: sqlite3.Connection, where: str, params: list[Any], rowids: list[int]) -> dict[int, MemoryRecord]:
+        """The rows of ``rowids`` that pass ``where`` (the chain's scope filter), by rowid.
+
+        The ids drive the join (CROSS JOIN fixes the order): one primary-key lookup per id, each row then checked by
+        the scope filter. With ``rowid IN (...) AND <scope filter>`` SQLite scans every row of the chain's scopes
+        through the scope index instead."""
+        if not rowids:
+            return {}
+        rows = conn.execute(
+            f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}",
+            [json.dumps([int(r) for r in rowids]), *params],
+        ).fetchall()
+        return {r[0]: _memory(r) for r in rows}
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         if not rowids:
             return {}
         where, params = scope_filter(chain)
-
-        def run(conn: sqlite3.Connection) -> dict[int, MemoryRecord]:
-            out: dict[int, MemoryRecord] = {}
-            for start in range(0, len(rowids), 500):
-                chunk = rowids[start : start + 500]
-                rows = conn.execute(
-                    f"SELECT {_MEMORY_COLS} FROM memories m "
-                    f"WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
-                    [*chunk, *params],
-                ).fetchall()
-                for r in rows:
-                    out[r[0]] = _memory(r)
-            return out
-
-        return await self._read(run)
+        return await self._read(lambda conn: self._records(conn, where, params, rowids))
 
     async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
         where, params = scope_filter(chain)
