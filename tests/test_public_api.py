@@ -57,11 +57,26 @@ def test_synap_alias() -> None:
 def test_sdk_namespaces_match_the_synap_client() -> None:
     sdk = memstrata.Memstrata(dsn="sqlite:///:memory:", embedder="hashing")
     for path in (
-        "memories.create", "memories.batch_create", "memories.status", "memories.wait_for_completion",
-        "memories.get", "memories.update", "memories.delete", "memories.list", "memories.create_from_file",
-        "conversation.record_message", "conversation.record_messages_batch", "conversation.ingest_transcript",
-        "conversation.context.fetch", "conversation.context.get_context_for_prompt", "user.context.fetch",
-        "customer.context.fetch", "client.context.fetch", "fetch", "initialize", "shutdown",
+        "memories.create",
+        "memories.batch_create",
+        "memories.status",
+        "memories.wait_for_completion",
+        "memories.get",
+        "memories.update",
+        "memories.delete",
+        "memories.list",
+        "memories.create_from_file",
+        "conversation.record_message",
+        "conversation.record_messages_batch",
+        "conversation.ingest_transcript",
+        "conversation.context.fetch",
+        "conversation.context.get_context_for_prompt",
+        "user.context.fetch",
+        "customer.context.fetch",
+        "client.context.fetch",
+        "fetch",
+        "initialize",
+        "shutdown",
     ):
         obj: object = sdk
         for part in path.split("."):

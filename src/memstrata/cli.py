@@ -78,8 +78,17 @@ def eval_locomo(
 
     try:
         run_cli(
-            files, k=k, mode=mode, json_out=json_out, max_questions=max_questions, conversations=conversations,
-            sessions=sessions, ablate=ablate, extractor=extractor, embedder=embedder, dsn=dsn,
+            files,
+            k=k,
+            mode=mode,
+            json_out=json_out,
+            max_questions=max_questions,
+            conversations=conversations,
+            sessions=sessions,
+            ablate=ablate,
+            extractor=extractor,
+            embedder=embedder,
+            dsn=dsn,
             progress=progress,
         )
     except ValueError as exc:
