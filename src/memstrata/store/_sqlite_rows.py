@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,8 @@ class _Partition:
     types: np.ndarray  # int8 type code
     live_until: np.ndarray  # float64 epoch of valid_until (inf = open); superseded rows are not cached
     nbytes: int
+    # Decoded rows of this partition, filled as searches read them; valid as long as the partition (same version).
+    records: dict[int, MemoryRecord] = field(default_factory=dict)
 
 
 _SCOPES: dict[tuple[str, str, str, str], Scope] = {}  # interned scopes of memory rows (Scope is frozen)

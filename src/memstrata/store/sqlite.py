@@ -606,13 +606,61 @@ class SQLiteStore(AsyncStore):
         where, params = scope_filter(chain)
 
         def run(conn: sqlite3.Connection) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
-            hits = self._vector_hits(conn, chain, qs, limit, filters, as_of)
+            parts = self._chain_parts(conn, chain)
+            hits = self._vector_hits(conn, chain, qs, limit, filters, as_of, parts)
             wanted = dict.fromkeys(rowids)
             for h in hits:
                 wanted.update(dict.fromkeys(r for r, _ in h))
-            return hits, self._records(conn, where, params, list(wanted))
+            return hits, self._partition_records(conn, where, params, parts, list(wanted))
 
         return await self._read(run)
+
+    def _chain_parts(self, conn: sqlite3.Connection, chain: ReadChain) -> list[tuple[int, _Partition]]:
+        """(scope_key, cached partition) of each of the chain's scopes that hold data."""
+        return [(key, self._partition(conn, chain, key, version)) for key, version in self._chain_keys(conn, chain)]
+
+    def _partition_records(
+        self,
+        conn: sqlite3.Connection,
+        where: str,
+        params: list[Any],
+        parts: list[tuple[int, _Partition]],
+        rowids: list[int],
+    ) -> dict[int, MemoryRecord]:
+        """``_records`` through the partitions' record caches: a row of one of the chain's partitions (live rows of
+        the chain's scopes at the version just checked) is decoded once per partition version; other rows (e.g.
+        superseded ones) are read every time. Cached records are shared between calls: callers must not mutate
+        them (the engine and the presentation copy what they change)."""
+        out: dict[int, MemoryRecord] = {}
+        missing: list[int] = []
+        for r in rowids:
+            for _, part in parts:
+                rec = part.records.get(r)
+                if rec is not None:
+                    out[r] = rec
+                    break
+            else:
+                missing.append(r)
+        if not missing:
+            return out
+        fetched = self._records(conn, where, params, missing)
+        out.update(fetched)
+        if fetched:
+            ids = np.fromiter(fetched, dtype=np.int64, count=len(fetched))
+            for key, part in parts:
+                inside = ids[np.isin(ids, part.rowids, assume_unique=True)]
+                if not len(inside):
+                    continue
+                added = 0
+                for r in inside.tolist():
+                    rec = fetched[r]
+                    part.records[r] = rec
+                    added += 400 + len(rec.content)  # rough size of a decoded record
+                with self._cache_lock:
+                    if self._cache.get(key) is part:  # still the cached partition: count what it now holds
+                        part.nbytes += added
+                        self._cache_used += added
+        return out
 
     def _vector_hits(
         self,
@@ -622,6 +670,7 @@ class SQLiteStore(AsyncStore):
         limit: int,
         filters: SearchFilters,
         as_of: float,
+        parts: list[tuple[int, _Partition]] | None = None,
     ) -> list[list[tuple[int, float]]]:
         """(rowid, cosine) best first, per query vector, over the cached partitions of the chain's scopes."""
         type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
@@ -631,12 +680,13 @@ class SQLiteStore(AsyncStore):
             extra, extra_params = search_filter(filters)
             rows = conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])
             allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
-        parts = [self._partition(conn, chain, key, version) for key, version in self._chain_keys(conn, chain)]
+        if parts is None:
+            parts = self._chain_parts(conn, chain)
         out: list[list[tuple[int, float]]] = []
         for q in qs:
             ids: list[np.ndarray] = []
             sims: list[np.ndarray] = []
-            for part in parts:
+            for _, part in parts:
                 if not len(part.rowids) or part.matrix.shape[1] != q.shape[0]:
                     continue
                 s = part.matrix @ q
