@@ -292,6 +292,48 @@ async def test_search_lexical_and_vector_stay_in_chain(store: AsyncStore) -> Non
     }
 
 
+async def test_search_records_follow_every_write(store: AsyncStore) -> None:
+    """The records a search returns (a backend may cache them per scope version) show each later write: update,
+    merge, supersession, deletion, a new memory; and they never include a row outside the chain."""
+    i = "inst_rc"
+    s, other = U(i, "acme", "alice"), U(i, "acme", "bob")
+    chain = ReadChain.single(s)
+    await write(store, [(s, [new_memory("alice likes green tea")]), (other, [new_memory("bob likes green tea")])])
+    q = EMBEDDER.embed(["green tea"])[0]
+
+    async def found() -> dict[str, Any]:
+        lex = await store.search_lexical(chain, "green tea", limit=10, filters=F())
+        hits, records = await store.search_vectors_with_records(
+            chain, [q], limit=10, filters=F(), rowids=[r for r, _ in lex]
+        )
+        assert set(records) == {r for r, _ in lex} | {r for r, _ in hits[0]}
+        return {r.content: r for r in records.values()}
+
+    async def complete(new: list[Any], merged: list[Any], superseded: list[Any]) -> None:
+        job = job_for(s)
+        await store.enqueue(job, content_hash=job.document_id)
+        (c,) = await store.claim_jobs("t", limit=10, lease_seconds=60, max_attempts=3)
+        await store.complete_job(ProcessedJob(c.ingestion_id, c.claim, s, c.document_id, None, new, merged, superseded))
+
+    first = await found()
+    assert set(first) == {"alice likes green tea"}
+    rec = first["alice likes green tea"]
+    await store.update_memory(chain, rec.memory_id, content="alice likes green tea a lot", vector=q, metadata={"v": 2})
+    updated = await found()
+    assert set(updated) == {"alice likes green tea a lot"}
+    assert updated["alice likes green tea a lot"].metadata == {"v": 2}
+    mint = new_memory("alice likes green tea with mint")
+    await complete([mint], [(rec.rowid, ["s9"], 0.9)], [])
+    merged = await found()
+    assert set(merged) == {"alice likes green tea a lot", "alice likes green tea with mint"}
+    m = merged["alice likes green tea a lot"]
+    assert m.mention_count == rec.mention_count + 1 and "s9" in m.source_evidence and m.confidence == 0.9
+    await complete([new_memory("alice likes green tea with lemon")], [], [(merged[mint.draft.content].rowid, "x")])
+    assert set(await found()) == {"alice likes green tea a lot", "alice likes green tea with lemon"}
+    assert await store.delete_memories(chain, [rec.memory_id]) == 1
+    assert set(await found()) == {"alice likes green tea with lemon"}
+
+
 async def test_supersession_merge_validity_and_as_of(store: AsyncStore) -> None:
     i = "inst_t"
     s = U(i, "acme", "alice")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
-from ..pipeline.base import Vectors
 from ..scope import Relationship, Scope, ScopeLevel
 from ._sql import parse_ts
 from .base import InstanceRecord, JobRecord, KeyRecord, MemoryRecord
@@ -30,18 +27,6 @@ def _now() -> datetime:
 
 def _epoch(ts: str | None) -> float:
     return parse_ts(ts).timestamp() if ts else float("inf")  # type: ignore[union-attr]
-
-
-@dataclass(slots=True)
-class _Partition:
-    version: int
-    rowids: np.ndarray  # int64
-    matrix: Vectors
-    types: np.ndarray  # int8 type code
-    live_until: np.ndarray  # float64 epoch of valid_until (inf = open); superseded rows are not cached
-    nbytes: int
-    # Decoded rows of this partition, filled as searches read them; valid as long as the partition (same version).
-    records: dict[int, MemoryRecord] = field(default_factory=dict)
 
 
 _SCOPES: dict[tuple[str, str, str, str], Scope] = {}  # interned scopes of memory rows (Scope is frozen)

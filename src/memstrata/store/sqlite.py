@@ -2,8 +2,8 @@
 
 Concurrency follows datasette: every write goes through one writer thread that owns the only write connection;
 reads run on a small pool of threads, each with its own connection. Vectors are float32 BLOBs; each scope's
-vectors are cached as one numpy matrix, checked against ``scopes.version`` on every read so several processes
-sharing the file stay coherent.
+vectors (and the rows searches decode) are cached per ``scopes.version`` in ``_sqlite_cache``, checked on every read
+so several processes sharing the file stay coherent.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +27,8 @@ from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope
 from . import migrations
 from ._sql import dumps, fts_terms, parse_ts, scope_filter, search_filter, to_ts
-from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _instance, _job, _key, _memory, _now, _Partition
+from ._sqlite_cache import PartitionCache, Parts, read_records, vector_hits
+from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _instance, _job, _key, _memory, _now
 from .base import (
     AsyncStore,
     ConversationRecord,
@@ -69,10 +69,7 @@ class SQLiteStore(AsyncStore):
         self._keepalive: sqlite3.Connection | None = None
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._cache: OrderedDict[int, _Partition] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self._cache_bytes = cache_bytes
-        self._cache_used = 0
+        self._cache = PartitionCache(cache_bytes)
         self._audit_buf: list[tuple[str, str | None, str, str]] = []
         self._audit_task: asyncio.Task[None] | None = None
 
@@ -494,41 +491,6 @@ class SQLiteStore(AsyncStore):
         where, params = scope_filter(chain, alias="s")
         return [(r[0], r[1]) for r in conn.execute(f"SELECT scope_key, version FROM scopes s WHERE {where}", params)]
 
-    def _partition(self, conn: sqlite3.Connection, chain_one: ReadChain, key: int, version: int) -> _Partition:
-        with self._cache_lock:
-            part = self._cache.get(key)
-            if part is not None and part.version == version:
-                self._cache.move_to_end(key)
-                return part
-        where, params = scope_filter(chain_one)
-        rows = conn.execute(
-            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec FROM memories m JOIN memory_vectors v "
-            f"ON v.rowid = m.rowid WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
-            [*params, key],
-        ).fetchall()
-        if rows:
-            matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        else:
-            matrix = np.zeros((0, 1), dtype=np.float32)
-        part = _Partition(
-            version=version,
-            rowids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-            matrix=matrix,
-            types=np.fromiter((_TYPE_CODE.get(r[1], 9) for r in rows), dtype=np.int8, count=len(rows)),
-            live_until=np.fromiter((_epoch(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
-            nbytes=matrix.nbytes + len(rows) * 17,
-        )
-        with self._cache_lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self._cache_used -= old.nbytes
-            self._cache[key] = part
-            self._cache_used += part.nbytes
-            while self._cache_used > self._cache_bytes and len(self._cache) > 1:
-                _, evicted = self._cache.popitem(last=False)
-                self._cache_used -= evicted.nbytes
-        return part
-
     async def scope_vectors(self, scope: Scope) -> tuple[list[int], Vectors]:
         chain = ReadChain.single(scope)
 
@@ -536,7 +498,7 @@ class SQLiteStore(AsyncStore):
             keys = self._chain_keys(conn, chain)
             if not keys:
                 return [], np.zeros((0, 1), dtype=np.float32)
-            part = self._partition(conn, chain, *keys[0])
+            part = self._cache.partition(conn, chain, *keys[0])
             return part.rowids.tolist(), part.matrix
 
         return await self._read(run)
@@ -611,56 +573,15 @@ class SQLiteStore(AsyncStore):
             wanted = dict.fromkeys(rowids)
             for h in hits:
                 wanted.update(dict.fromkeys(r for r, _ in h))
-            return hits, self._partition_records(conn, where, params, parts, list(wanted))
+            return hits, self._cache.records(conn, where, params, parts, list(wanted))
 
         return await self._read(run)
 
-    def _chain_parts(self, conn: sqlite3.Connection, chain: ReadChain) -> list[tuple[int, _Partition]]:
+    def _chain_parts(self, conn: sqlite3.Connection, chain: ReadChain) -> Parts:
         """(scope_key, cached partition) of each of the chain's scopes that hold data."""
-        return [(key, self._partition(conn, chain, key, version)) for key, version in self._chain_keys(conn, chain)]
-
-    def _partition_records(
-        self,
-        conn: sqlite3.Connection,
-        where: str,
-        params: list[Any],
-        parts: list[tuple[int, _Partition]],
-        rowids: list[int],
-    ) -> dict[int, MemoryRecord]:
-        """``_records`` through the partitions' record caches: a row of one of the chain's partitions (live rows of
-        the chain's scopes at the version just checked) is decoded once per partition version; other rows (e.g.
-        superseded ones) are read every time. Cached records are shared between calls: callers must not mutate
-        them (the engine and the presentation copy what they change)."""
-        out: dict[int, MemoryRecord] = {}
-        missing: list[int] = []
-        for r in rowids:
-            for _, part in parts:
-                rec = part.records.get(r)
-                if rec is not None:
-                    out[r] = rec
-                    break
-            else:
-                missing.append(r)
-        if not missing:
-            return out
-        fetched = self._records(conn, where, params, missing)
-        out.update(fetched)
-        if fetched:
-            ids = np.fromiter(fetched, dtype=np.int64, count=len(fetched))
-            for key, part in parts:
-                inside = ids[np.isin(ids, part.rowids, assume_unique=True)]
-                if not len(inside):
-                    continue
-                added = 0
-                for r in inside.tolist():
-                    rec = fetched[r]
-                    part.records[r] = rec
-                    added += 400 + len(rec.content)  # rough size of a decoded record
-                with self._cache_lock:
-                    if self._cache.get(key) is part:  # still the cached partition: count what it now holds
-                        part.nbytes += added
-                        self._cache_used += added
-        return out
+        return [
+            (key, self._cache.partition(conn, chain, key, version)) for key, version in self._chain_keys(conn, chain)
+        ]
 
     def _vector_hits(
         self,
@@ -670,7 +591,7 @@ class SQLiteStore(AsyncStore):
         limit: int,
         filters: SearchFilters,
         as_of: float,
-        parts: list[tuple[int, _Partition]] | None = None,
+        parts: Parts | None = None,
     ) -> list[list[tuple[int, float]]]:
         """(rowid, cosine) best first, per query vector, over the cached partitions of the chain's scopes."""
         type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
@@ -682,54 +603,13 @@ class SQLiteStore(AsyncStore):
             allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
         if parts is None:
             parts = self._chain_parts(conn, chain)
-        out: list[list[tuple[int, float]]] = []
-        for q in qs:
-            ids: list[np.ndarray] = []
-            sims: list[np.ndarray] = []
-            for _, part in parts:
-                if not len(part.rowids) or part.matrix.shape[1] != q.shape[0]:
-                    continue
-                s = part.matrix @ q
-                mask = part.live_until > as_of
-                if type_codes is not None:
-                    mask &= np.isin(part.types, type_codes)
-                if allowed is not None:
-                    mask &= np.isin(part.rowids, allowed)
-                ids.append(part.rowids[mask])
-                sims.append(s[mask])
-            if not ids:
-                out.append([])
-                continue
-            all_ids = np.concatenate(ids)
-            all_sims = np.concatenate(sims)
-            if len(all_ids) > limit:
-                top = np.argpartition(-all_sims, limit)[:limit]
-            else:
-                top = np.arange(len(all_ids))
-            top = top[np.argsort(-all_sims[top])]
-            out.append([(int(all_ids[i]), float(all_sims[i])) for i in top])
-        return out
-
-    @staticmethod
-    def _records(conn: sqlite3.Connection, where: str, params: list[Any], rowids: list[int]) -> dict[int, MemoryRecord]:
-        """The rows of ``rowids`` that pass ``where`` (the chain's scope filter), by rowid.
-
-        The ids drive the join (CROSS JOIN fixes the order): one primary-key lookup per id, each row then checked by
-        the scope filter. With ``rowid IN (...) AND <scope filter>`` SQLite scans every row of the chain's scopes
-        through the scope index instead."""
-        if not rowids:
-            return {}
-        rows = conn.execute(
-            f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}",
-            [json.dumps([int(r) for r in rowids]), *params],
-        ).fetchall()
-        return {r[0]: _memory(r) for r in rows}
+        return vector_hits(parts, qs, limit, as_of=as_of, type_codes=type_codes, allowed=allowed)
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         if not rowids:
             return {}
         where, params = scope_filter(chain)
-        return await self._read(lambda conn: self._records(conn, where, params, rowids))
+        return await self._read(lambda conn: read_records(conn, where, params, rowids))
 
     async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
         where, params = scope_filter(chain)

@@ -1,0 +1,181 @@
+"""The SQLite store's per-scope cache, and the reads it serves.
+
+Each scope that holds data gets a partition: its live (not superseded) vectors as one float32 matrix, their rowids,
+type codes and expiry times, for exact vector search in numpy; and the decoded rows searches have read from it. A
+partition belongs to one ``scopes.version``: every write to a scope's memories bumps that version, so a reader that
+finds another version rebuilds the partition (several processes sharing the file stay coherent). Partitions are
+evicted least recently used beyond a byte budget.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..pipeline.base import Vectors
+from ..scope import ReadChain
+from ._sql import scope_filter
+from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _memory
+from .base import MemoryRecord
+
+__all__ = ["PartitionCache", "read_records", "vector_hits"]
+
+
+@dataclass(slots=True)
+class _Partition:
+    version: int
+    rowids: np.ndarray  # int64, ascending
+    matrix: Vectors
+    types: np.ndarray  # int8 type code
+    live_until: np.ndarray  # float64 epoch of valid_until (inf = open); superseded rows are not cached
+    nbytes: int
+    # Decoded rows of this partition, filled as searches read them; valid as long as the partition (same version).
+    records: dict[int, MemoryRecord] = field(default_factory=dict)
+
+
+Parts = list[tuple[int, _Partition]]  # (scope_key, partition) of each scope of a read chain
+
+
+def read_records(conn: sqlite3.Connection, where: str, params: list[Any], rowids: list[int]) -> dict[int, MemoryRecord]:
+    """The rows of ``rowids`` that pass ``where`` (the chain's scope filter), by rowid.
+
+    The ids drive the join (CROSS JOIN fixes the order): one primary-key lookup per id, each row then checked by the
+    scope filter. With ``rowid IN (...) AND <scope filter>`` SQLite scans every row of the chain's scopes through the
+    scope index instead."""
+    if not rowids:
+        return {}
+    rows = conn.execute(
+        f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}",
+        [json.dumps([int(r) for r in rowids]), *params],
+    ).fetchall()
+    return {r[0]: _memory(r) for r in rows}
+
+
+def vector_hits(
+    parts: Parts,
+    qs: list[np.ndarray],
+    limit: int,
+    *,
+    as_of: float,
+    type_codes: np.ndarray | None,
+    allowed: np.ndarray | None,
+) -> list[list[tuple[int, float]]]:
+    """(rowid, cosine) best first, per query vector, over ``parts``: rows live at ``as_of``, of ``type_codes`` and in
+    ``allowed`` (``None``: no restriction)."""
+    out: list[list[tuple[int, float]]] = []
+    for q in qs:
+        ids: list[np.ndarray] = []
+        sims: list[np.ndarray] = []
+        for _, part in parts:
+            if not len(part.rowids) or part.matrix.shape[1] != q.shape[0]:
+                continue
+            s = part.matrix @ q
+            mask = part.live_until > as_of
+            if type_codes is not None:
+                mask &= np.isin(part.types, type_codes)
+            if allowed is not None:
+                mask &= np.isin(part.rowids, allowed)
+            ids.append(part.rowids[mask])
+            sims.append(s[mask])
+        if not ids:
+            out.append([])
+            continue
+        all_ids = np.concatenate(ids)
+        all_sims = np.concatenate(sims)
+        if len(all_ids) > limit:
+            top = np.argpartition(-all_sims, limit)[:limit]
+        else:
+            top = np.arange(len(all_ids))
+        top = top[np.argsort(-all_sims[top])]
+        out.append([(int(all_ids[i]), float(all_sims[i])) for i in top])
+    return out
+
+
+class PartitionCache:
+    """Partitions by scope key, least recently used first; thread-safe (the store's reader threads share it)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._parts: OrderedDict[int, _Partition] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_bytes = max_bytes
+        self._used = 0
+
+    def partition(self, conn: sqlite3.Connection, chain_one: ReadChain, key: int, version: int) -> _Partition:
+        """The partition of scope ``key`` at ``version`` (``chain_one``: the read chain of that one scope)."""
+        with self._lock:
+            part = self._parts.get(key)
+            if part is not None and part.version == version:
+                self._parts.move_to_end(key)
+                return part
+        where, params = scope_filter(chain_one)
+        rows = conn.execute(
+            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec FROM memories m JOIN memory_vectors v "
+            f"ON v.rowid = m.rowid WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
+            [*params, key],
+        ).fetchall()
+        if rows:
+            matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        else:
+            matrix = np.zeros((0, 1), dtype=np.float32)
+        part = _Partition(
+            version=version,
+            rowids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            matrix=matrix,
+            types=np.fromiter((_TYPE_CODE.get(r[1], 9) for r in rows), dtype=np.int8, count=len(rows)),
+            live_until=np.fromiter((_epoch(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
+            nbytes=matrix.nbytes + len(rows) * 17,
+        )
+        with self._lock:
+            old = self._parts.pop(key, None)
+            if old is not None:
+                self._used -= old.nbytes
+            self._parts[key] = part
+            self._used += part.nbytes
+            while self._used > self._max_bytes and len(self._parts) > 1:
+                _, evicted = self._parts.popitem(last=False)
+                self._used -= evicted.nbytes
+        return part
+
+    def records(
+        self, conn: sqlite3.Connection, where: str, params: list[Any], parts: Parts, rowids: list[int]
+    ) -> dict[int, MemoryRecord]:
+        """``read_records`` through the partitions' record caches: a row of one of ``parts`` (live rows of the
+        chain's scopes at the versions just checked) is decoded once per partition version; other rows (e.g.
+        superseded ones) are read every time. Cached records are shared between calls: callers must not mutate
+        them (the engine and the presentation copy what they change)."""
+        out: dict[int, MemoryRecord] = {}
+        missing: list[int] = []
+        for r in rowids:
+            for _, part in parts:
+                rec = part.records.get(r)
+                if rec is not None:
+                    out[r] = rec
+                    break
+            else:
+                missing.append(r)
+        if not missing:
+            return out
+        fetched = read_records(conn, where, params, missing)
+        out.update(fetched)
+        if fetched:
+            ids = np.fromiter(fetched, dtype=np.int64, count=len(fetched))
+            for key, part in parts:
+                inside = ids[np.isin(ids, part.rowids, assume_unique=True)]
+                if not len(inside):
+                    continue
+                added = 0
+                for r in inside.tolist():
+                    rec = fetched[r]
+                    part.records[r] = rec
+                    added += 400 + len(rec.content)  # rough size of a decoded record
+                with self._lock:
+                    if self._parts.get(key) is part:  # still the cached partition: count what it now holds
+                        part.nbytes += added
+                        self._used += added
+        return out
