@@ -62,3 +62,13 @@ async def test_instance_keeps_the_embedder_it_was_built_with(tmp_path: Path) -> 
     with pytest.raises(ConfigurationError, match="MEMSTRATA_EMBEDDER=minilm"):
         async with Memstrata(dsn=dsn, instance_id="emb", embedder="minilm-int8", workers=0):
             pass
+
+
+async def test_server_loads_the_model_before_it_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from memstrata.server.app import create_app
+    from memstrata.settings import Settings
+
+    monkeypatch.setenv("MEMSTRATA_MODEL_CACHE", str(tmp_path / "models"))
+    app = create_app(Settings(dsn=f"sqlite:///{tmp_path / 's.db'}", embedder="minilm-int8", workers=0))
+    async with app.router.lifespan_context(app):
+        assert list((tmp_path / "models").glob("minilm-int8-*.onnx")), "built at startup, not by the first request"

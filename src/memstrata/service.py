@@ -104,6 +104,11 @@ class AsyncMemoryService(ContextFetchMixin):
         """Embed query text (micro-batched across concurrent fetches, cached for repeated queries)."""
         return await self._embedding.queries(texts)
 
+    async def warm_up(self) -> None:
+        """Load the embedder now (for ``minilm-int8`` on a new machine: build its model file, ~2 s), so the first
+        request does not pay for it. Used by the server before it accepts connections."""
+        await self._embedding.documents(["memstrata warm-up"])
+
     # -- instances ------------------------------------------------------------------------------------------------
     async def instance(self, ref: str, *, create: Relationship | None = None) -> InstanceRecord:
         """Look an instance up by id or name; with ``create``, make it on first use."""

@@ -63,6 +63,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await AsyncMemoryService.open(settings)
+        try:
+            await service.warm_up()  # the model loads before the port answers, not in the first request
+        except BaseException:
+            await service.close(drain=False)
+            raise
         state.service = service
         service.start_workers()
         try:
