@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,16 @@ def test_int8_builds_once_and_stays_close_to_fp32(tmp_path: Path) -> None:
     assert cos.min() > 0.97, cos
     sims = v1 @ v1.T
     assert sims[0, 1] > sims[0, 2] + 0.2  # coffee is nearer coffee than trains
+
+
+def test_int8_build_removes_stale_build_directories(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    stale, fresh = cache / ".build-stale", cache / ".build-fresh"
+    stale.mkdir(parents=True)
+    fresh.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    MiniLMEmbedder(quantized=True, cache_dir=cache).embed(["hello"])
+    assert not stale.exists() and fresh.exists()  # a builder killed long ago vs one that may still be running
 
 
 def test_int8_cache_that_cannot_be_created_says_so(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -146,6 +148,9 @@ def quantized_model(source: Path, cache_dir: Path) -> Path:
         raise EmbedderUnavailableError(
             f"cannot create the model cache {cache_dir} ({exc}); set MEMSTRATA_MODEL_CACHE to a writable directory"
         ) from exc
+    for stale in cache_dir.glob(".build-*"):  # left by a builder that was killed; a live one is younger
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
         folded, out = Path(tmp) / "folded.onnx", Path(tmp) / "int8.onnx"
         opts = ort.SessionOptions()
