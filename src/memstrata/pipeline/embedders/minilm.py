@@ -15,6 +15,7 @@ embedder it was built with (see ``docs/retrieval.md`` for its retrieval figures)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -149,8 +150,9 @@ def quantized_model(source: Path, cache_dir: Path) -> Path:
             f"cannot create the model cache {cache_dir} ({exc}); set MEMSTRATA_MODEL_CACHE to a writable directory"
         ) from exc
     for stale in cache_dir.glob(".build-*"):  # left by a builder that was killed; a live one is younger
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another process may be removing it too
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
         folded, out = Path(tmp) / "folded.onnx", Path(tmp) / "int8.onnx"
         opts = ort.SessionOptions()
