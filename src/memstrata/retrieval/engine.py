@@ -26,7 +26,6 @@ Every component can be switched off for ablation (:mod:`.features`).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from ..scope import _RANK, ReadChain
 from ..store.base import AsyncStore, MemoryRecord, SearchFilters
 from .features import Features
 from .query import QueryPlan, plan_query, subqueries
-from .scoring import Candidate, RankingWeights, fuse, fuse_scores, reweight
+from .scoring import Candidate, RankingWeights, fuse, fuse_scores, reweight, score_factors
 
 __all__ = ["Ranked", "RetrievalEngine"]
 
@@ -212,38 +211,26 @@ class RetrievalEngine:
                 if gain > 0:
                     base[rowid] = base[rowid] + gain
                     cands[rowid].parts["neighbour"] = gain
-        # reweight() inlined (same arithmetic, in the same order): fused × scope × confidence mix × recency mix. The
-        # score explanation (``Candidate.parts``) is completed by ``_explain`` for the returned items only.
-        scope_w, conf_share, rec_share = w.scope, w.confidence, w.recency
-        conf_keep, rec_keep, half_life = 1.0 - conf_share, 1.0 - rec_share, w.recency_half_life_days
-        pow_, min_, max_ = math.pow, min, max
+        # Final scores as reweight() computes them; the score explanation (``Candidate.parts``) is completed by
+        # ``_explain`` for the returned items only.
         keyed: list[tuple[float, int, Ranked]] = []
         for rowid, b in base.items():
             c, rec = cands[rowid], records[rowid]
             c.parts["fused_raw"] = c.fused
             c.fused = b
-            age_days = max_((now - rec.created_at).total_seconds() / 86400.0, 0.0)
-            c.score = score = (
-                b
-                * scope_w[rec.scope.level]
-                * (conf_keep + conf_share * max_(0.0, min_(1.0, rec.confidence)))
-                * (rec_keep + rec_share * pow_(0.5, age_days / half_life))
-            )
+            scope_w, conf_w, rec_w = score_factors(rec.scope.level, rec.confidence, rec.created_at, now, w)
+            c.score = score = b * scope_w * conf_w * rec_w
             keyed.append((-score, rowid, Ranked(rec, c)))
         keyed.sort()  # by score, then rowid (unique: the Ranked items are never compared)
         return [k[2] for k in keyed]
 
     def _explain(self, ranked: list[Ranked], now: datetime) -> None:
         """The parts of each item's score (as ``reweight`` records them), after ``_rank`` (same ``now``)."""
-        w = self.weights
         for r in ranked:
             c, rec = r.candidate, r.record
-            parts = c.parts
-            fused_raw = parts.pop("fused_raw")
-            score = c.score
-            reweight(c, level=rec.scope.level, confidence=rec.confidence, created_at=rec.created_at, now=now, weights=w)
-            c.score = score  # the same value: reweight repeats _rank's arithmetic
-            c.parts = {**parts, **c.parts, "fused_raw": fused_raw}
+            fused_raw = c.parts.pop("fused_raw")
+            scope_w, conf_w, rec_w = score_factors(rec.scope.level, rec.confidence, rec.created_at, now, self.weights)
+            c.parts = {**c.parts, "scope": scope_w, "confidence": conf_w, "recency": rec_w, "fused_raw": fused_raw}
 
     async def _expand(
         self,

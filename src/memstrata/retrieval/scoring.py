@@ -17,6 +17,7 @@ __all__ = [
     "fuse_scores",
     "pack_budget",
     "reweight",
+    "score_factors",
 ]
 
 
@@ -149,14 +150,22 @@ def recency_factor(created_at: datetime, now: datetime, half_life_days: float) -
     return math.pow(0.5, age_days / half_life_days)
 
 
-def reweight(
-    c: Candidate, *, level: ScopeLevel, confidence: float, created_at: datetime, now: datetime, weights: RankingWeights
-) -> float:
-    """Final score = fused × scope precedence × (confidence and recency mixes)."""
+def score_factors(
+    level: ScopeLevel, confidence: float, created_at: datetime, now: datetime, weights: RankingWeights
+) -> tuple[float, float, float]:
+    """The factors a fused score is multiplied by: (scope precedence, confidence mix, recency mix)."""
     scope_w = weights.scope[level]
     conf_w = (1.0 - weights.confidence) + weights.confidence * max(0.0, min(1.0, confidence))
     rec = recency_factor(created_at, now, weights.recency_half_life_days)
     rec_w = (1.0 - weights.recency) + weights.recency * rec
+    return scope_w, conf_w, rec_w
+
+
+def reweight(
+    c: Candidate, *, level: ScopeLevel, confidence: float, created_at: datetime, now: datetime, weights: RankingWeights
+) -> float:
+    """Final score = fused × scope precedence × (confidence and recency mixes)."""
+    scope_w, conf_w, rec_w = score_factors(level, confidence, created_at, now, weights)
     c.parts = {"scope": scope_w, "confidence": conf_w, "recency": rec_w}
     c.score = c.fused * scope_w * conf_w * rec_w
     return c.score

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import numpy as np
 
 __all__ = ["run_load_bench"]
@@ -122,14 +121,15 @@ class _Server:
 
     async def wait_ready(self, timeout: float = 120.0) -> float:
         t0 = time.perf_counter()
-        async with httpx.AsyncClient() as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as http:
             while time.perf_counter() - t0 < timeout:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
                 try:
-                    if (await http.get(f"{self.url}/health", timeout=1.0)).status_code == 200:
-                        return time.perf_counter() - t0
-                except httpx.HTTPError:
+                    async with http.get(f"{self.url}/health") as r:
+                        if r.status == 200:
+                            return time.perf_counter() - t0
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"server not ready after {timeout}s; see {self.log.name}")
@@ -214,8 +214,8 @@ async def _client(
 
 
 async def _queue_depth(url: str) -> int:
-    async with httpx.AsyncClient() as http:
-        text = (await http.get(f"{url}/metrics")).text
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
+        text = await r.text()
     for line in text.splitlines():
         if line.startswith('memstrata_ingestion_jobs{status="queued"}'):
             return int(float(line.split()[-1]))

@@ -28,6 +28,7 @@ __all__ = [
     "NewMemory",
     "ProcessedJob",
     "SearchFilters",
+    "candidate_ids",
 ]
 
 
@@ -162,6 +163,14 @@ class MessageRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def candidate_ids(rowids: Sequence[int], hits: Sequence[Sequence[tuple[int, float]]]) -> list[int]:
+    """``rowids`` then the rowids of ``hits`` (lists of (rowid, score)), each once, in first-seen order."""
+    wanted = dict.fromkeys(rowids)
+    for h in hits:
+        wanted.update(dict.fromkeys(r for r, _ in h))
+    return list(wanted)
+
+
 class AsyncStore:
     """Base class of the storage backends. Methods raise ``NotImplementedError`` until a backend defines them."""
 
@@ -275,10 +284,7 @@ class AsyncStore:
         hits = list(
             await asyncio.gather(*(self.search_vector(chain, v, limit=limit, filters=filters) for v in vectors))
         )
-        wanted = dict.fromkeys(rowids)
-        for h in hits:
-            wanted.update(dict.fromkeys(r for r, _ in h))
-        return hits, await self.get_memories(chain, list(wanted))
+        return hits, await self.get_memories(chain, candidate_ids(rowids, hits))
 
     async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
         raise NotImplementedError

@@ -39,6 +39,7 @@ from .base import (
     MessageRecord,
     ProcessedJob,
     SearchFilters,
+    candidate_ids,
 )
 
 __all__ = ["SQLiteStore"]
@@ -549,9 +550,8 @@ class SQLiteStore(AsyncStore):
     async def search_vector(
         self, chain: ReadChain, vector: Vectors, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        as_of = filters.as_of.timestamp() if filters.as_of else time.time()
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        return await self._read(lambda conn: self._vector_hits(conn, chain, [q], limit, filters, as_of)[0])
+        return await self._read(lambda conn: self._vector_hits(conn, chain, [q], limit, filters)[0])
 
     async def search_vectors_with_records(
         self,
@@ -563,17 +563,13 @@ class SQLiteStore(AsyncStore):
         rowids: Sequence[int] = (),
     ) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
         """One round trip to a reader thread: the vector searches and the records of their hits and of ``rowids``."""
-        as_of = filters.as_of.timestamp() if filters.as_of else time.time()
         qs = [np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]
         where, params = scope_filter(chain)
 
         def run(conn: sqlite3.Connection) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
             parts = self._chain_parts(conn, chain)
-            hits = self._vector_hits(conn, chain, qs, limit, filters, as_of, parts)
-            wanted = dict.fromkeys(rowids)
-            for h in hits:
-                wanted.update(dict.fromkeys(r for r, _ in h))
-            return hits, self._cache.records(conn, where, params, parts, list(wanted))
+            hits = self._vector_hits(conn, chain, qs, limit, filters, parts)
+            return hits, self._cache.records(conn, where, params, parts, candidate_ids(rowids, hits))
 
         return await self._read(run)
 
@@ -590,10 +586,10 @@ class SQLiteStore(AsyncStore):
         qs: list[np.ndarray],
         limit: int,
         filters: SearchFilters,
-        as_of: float,
         parts: Parts | None = None,
     ) -> list[list[tuple[int, float]]]:
         """(rowid, cosine) best first, per query vector, over the cached partitions of the chain's scopes."""
+        as_of = filters.as_of.timestamp() if filters.as_of else time.time()
         type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
         allowed: np.ndarray | None = None
         if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:

@@ -40,9 +40,8 @@ _TOKENIZER = Path(__file__).parent / "data" / "tokenizer.json"
 class MiniLMEmbedder:
     """384-dimensional sentence embeddings; batched; thread-safe (onnxruntime sessions are)."""
 
-    name = "minilm"
     dimensions = 384
-    quiet_max_batch = 8  # batches up to this size (queries) use the single-thread session
+    query_max_batch = 8  # batches up to this size (queries) use the single-thread session
 
     def __init__(
         self,
@@ -60,7 +59,7 @@ class MiniLMEmbedder:
         self.threads = threads
         self.batch_size = batch_size
         self._session: Any = None
-        self._quiet_session: Any = None
+        self._query_session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
@@ -93,7 +92,7 @@ class MiniLMEmbedder:
                 opts.log_severity_level = 3
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 sessions.append(ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"]))
-            self._session, self._quiet_session = sessions
+            self._session, self._query_session = sessions
             self._tokenizer = tok
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -114,7 +113,7 @@ class MiniLMEmbedder:
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        session = self._quiet_session if len(texts) <= self.quiet_max_batch else self._session
+        session = self._query_session if len(texts) <= self.query_max_batch else self._session
         hidden: Vectors = np.asarray(session.run(None, feeds)[0], dtype=np.float32)
         m = mask[..., None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
