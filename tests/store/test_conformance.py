@@ -292,6 +292,25 @@ async def test_search_lexical_and_vector_stay_in_chain(store: AsyncStore) -> Non
     }
 
 
+async def test_lexical_scores_depend_only_on_the_callers_data(store: AsyncStore) -> None:
+    """Another tenant's writes (another user, another customer, another instance) change neither the hits nor the
+    scores of a lexical search: no statistic of data the caller cannot read leaks into its scores."""
+    i = "inst_lx"
+    alice = U(i, "acme", "alice")
+    await write(store, [(alice, [new_memory("alice plays chess on sundays"), new_memory("alice bakes bread")])])
+    chain = user_chain(i, Relationship.B2B, user_id="alice", customer_id="acme")
+    before = await store.search_lexical(chain, "chess bread sundays", limit=10, filters=F())
+    assert len(before) == 2
+
+    def noise() -> list[Any]:
+        return [new_memory(f"chess club {n} meets on sundays") for n in range(30)] + [new_memory("sourdough bread")]
+
+    await write(store, [(U(i, "acme", "bob"), noise()), (C(i, "globex"), noise()), (CL("inst_other"), noise())])
+    after = await store.search_lexical(chain, "chess bread sundays", limit=10, filters=F())
+    assert [r for r, _ in after] == [r for r, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before], rel=1e-9)
+
+
 async def test_search_records_follow_every_write(store: AsyncStore) -> None:
     """The records a search returns (a backend may cache them per scope version) show each later write: update,
     merge, supersession, deletion, a new memory; and they never include a row outside the chain."""

@@ -16,7 +16,16 @@ from .config import ServerSettings
 from .metrics import ServerMetrics
 from .ratelimit import TokenBucketLimiter
 
-__all__ = ["Caller", "ServerState", "admin_guard", "api_key_auth", "authenticate", "get_state", "require_admin"]
+__all__ = [
+    "Caller",
+    "ServerState",
+    "admin_guard",
+    "api_key_auth",
+    "authenticate",
+    "get_state",
+    "require_admin",
+    "state_of",
+]
 
 api_key_auth = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an instance API key: ms_...")
 admin_auth = HTTPBearer(auto_error=False, scheme_name="AdminToken", description="MEMSTRATA_ADMIN_TOKEN")
@@ -54,10 +63,16 @@ class Caller:
     correlation_id: str
 
 
-def get_state(request: Request) -> ServerState:
+def state_of(request: Request) -> ServerState:
     """The :class:`ServerState` of the app serving ``request``."""
     state: ServerState = request.app.state.memstrata
     return state
+
+
+async def get_state(request: Request) -> ServerState:
+    """Dependency form of :func:`state_of`. A coroutine: FastAPI runs a plain ``def`` dependency on its thread pool,
+    a thread hop per request for a lookup."""
+    return state_of(request)
 
 
 def correlation_id(request: Request) -> str:
@@ -76,7 +91,7 @@ async def authenticate(
         PermissionDeniedError: an ``X-Instance-ID`` header names another instance than the key's (403).
         RateLimitError: the key is over its rate (429 with ``Retry-After``).
     """
-    state = get_state(request)
+    state = state_of(request)
     if creds is None or not creds.credentials:
         state.metrics.auth_failures.inc()
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
@@ -123,7 +138,7 @@ async def require_admin(
         PermissionDeniedError: the server has no admin token configured (code ``admin_disabled``, 403).
         AuthenticationError: missing or wrong admin token (401).
     """
-    token = get_state(request).settings.admin_token
+    token = state_of(request).settings.admin_token
     if not token:
         raise PermissionDeniedError(
             "the admin API is disabled: start the server with MEMSTRATA_ADMIN_TOKEN set", code="admin_disabled"

@@ -1,10 +1,11 @@
 """The SQLite store's per-scope cache, and the reads it serves.
 
 Each scope that holds data gets a partition: its live (not superseded) vectors as one float32 matrix, their rowids,
-type codes and expiry times, for exact vector search in numpy; and the decoded rows searches have read from it. A
-partition belongs to one ``scopes.version``: every write to a scope's memories bumps that version, so a reader that
-finds another version rebuilds the partition (several processes sharing the file stay coherent). Partitions are
-evicted least recently used beyond a byte budget.
+type codes and expiry times, for exact vector search in numpy; the postings of their lexical text (the FTS5 row: the
+content, or the content with its searchable context), for tenant-local BM25 (:mod:`._lexical`); and the decoded rows
+searches have read from it. A partition belongs to one ``scopes.version``: every write to a scope's memories bumps
+that version, so a reader that finds another version rebuilds the partition (several processes sharing the file stay
+coherent). Partitions are evicted least recently used beyond a byte budget.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import numpy as np
 
 from ..pipeline.base import Vectors
 from ..scope import ReadChain
+from ._lexical import LexicalIndex, Vocabulary, bm25_hits
 from ._sql import scope_filter
 from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _memory
 from .base import MemoryRecord
 
-__all__ = ["PartitionCache", "read_records", "vector_hits"]
+__all__ = ["PartitionCache", "lexical_hits", "read_records", "vector_hits"]
 
 
 @dataclass(slots=True)
@@ -34,6 +36,7 @@ class _Partition:
     matrix: Vectors
     types: np.ndarray  # int8 type code
     live_until: np.ndarray  # float64 epoch of valid_until (inf = open); superseded rows are not cached
+    lexical: LexicalIndex
     nbytes: int
     # Decoded rows of this partition, filled as searches read them; valid as long as the partition (same version).
     records: dict[int, MemoryRecord] = field(default_factory=dict)
@@ -57,6 +60,41 @@ def read_records(conn: sqlite3.Connection, where: str, params: list[Any], rowids
     return {r[0]: _memory(r) for r in rows}
 
 
+def _eligible(
+    part: _Partition, *, as_of: float, type_codes: np.ndarray | None, allowed: np.ndarray | None
+) -> np.ndarray:
+    """Mask of the partition's rows live at ``as_of``, of ``type_codes`` and in ``allowed`` (``None``: any)."""
+    mask: np.ndarray = part.live_until > as_of
+    if type_codes is not None:
+        mask &= np.isin(part.types, type_codes)
+    if allowed is not None:
+        mask &= np.isin(part.rowids, allowed)
+    return mask
+
+
+def lexical_hits(
+    parts: Parts,
+    query: list[int],
+    limit: int,
+    *,
+    as_of: float,
+    type_codes: np.ndarray | None,
+    allowed: np.ndarray | None,
+) -> list[tuple[int, float]]:
+    """(rowid, BM25) best first over ``parts`` for the term ids ``query``; statistics from the parts only."""
+    if not query:
+        return []
+    return bm25_hits(
+        [
+            (p.rowids, p.lexical, _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed))
+            for _, p in parts
+            if len(p.rowids)
+        ],
+        query,
+        limit,
+    )
+
+
 def vector_hits(
     parts: Parts,
     qs: list[np.ndarray],
@@ -76,11 +114,7 @@ def vector_hits(
             if not len(part.rowids) or part.matrix.shape[1] != q.shape[0]:
                 continue
             s = part.matrix @ q
-            mask = part.live_until > as_of
-            if type_codes is not None:
-                mask &= np.isin(part.types, type_codes)
-            if allowed is not None:
-                mask &= np.isin(part.rowids, allowed)
+            mask = _eligible(part, as_of=as_of, type_codes=type_codes, allowed=allowed)
             ids.append(part.rowids[mask])
             sims.append(s[mask])
         if not ids:
@@ -105,6 +139,7 @@ class PartitionCache:
         self._lock = threading.Lock()
         self._max_bytes = max_bytes
         self._used = 0
+        self.vocabulary = Vocabulary()
 
     def partition(self, conn: sqlite3.Connection, chain_one: ReadChain, key: int, version: int) -> _Partition:
         """The partition of scope ``key`` at ``version`` (``chain_one``: the read chain of that one scope)."""
@@ -115,21 +150,24 @@ class PartitionCache:
                 return part
         where, params = scope_filter(chain_one)
         rows = conn.execute(
-            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec FROM memories m JOIN memory_vectors v "
-            f"ON v.rowid = m.rowid WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
+            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec, f.content FROM memories m JOIN memory_vectors v "
+            f"ON v.rowid = m.rowid JOIN memories_fts f ON f.rowid = m.rowid "
+            f"WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
             [*params, key],
         ).fetchall()
         if rows:
             matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         else:
             matrix = np.zeros((0, 1), dtype=np.float32)
+        lexical = self.vocabulary.index([r[4] for r in rows])
         part = _Partition(
             version=version,
             rowids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
             matrix=matrix,
             types=np.fromiter((_TYPE_CODE.get(r[1], 9) for r in rows), dtype=np.int8, count=len(rows)),
             live_until=np.fromiter((_epoch(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
-            nbytes=matrix.nbytes + len(rows) * 17,
+            lexical=lexical,
+            nbytes=matrix.nbytes + len(rows) * 17 + lexical.nbytes,
         )
         with self._lock:
             old = self._parts.pop(key, None)

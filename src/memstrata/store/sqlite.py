@@ -27,7 +27,7 @@ from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope
 from . import migrations
 from ._sql import dumps, fts_terms, parse_ts, scope_filter, search_filter, to_ts
-from ._sqlite_cache import PartitionCache, Parts, read_records, vector_hits
+from ._sqlite_cache import PartitionCache, Parts, lexical_hits, read_records, vector_hits
 from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _instance, _job, _key, _memory, _now
 from .base import (
     AsyncStore,
@@ -525,27 +525,41 @@ class SQLiteStore(AsyncStore):
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
+        """BM25 over the chain's cached partitions, with statistics from the chain's own data (``_lexical``).
+        Searches of history (``include_superseded`` or ``as_of``) need rows the partitions do not hold: they go to
+        FTS5, whose statistics are the whole table's."""
         terms = fts_terms(query)
         if not terms:
             return []
-        where, params = scope_filter(chain)
-        extra, extra_params = search_filter(filters)
+        if filters.include_superseded or filters.as_of is not None:
+            return await self._read(lambda conn: self._fts_hits(conn, chain, terms, limit, filters))
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
-            keys = [k for k, _ in self._chain_keys(conn, chain)]
-            if not keys:
-                return []
-            text = " OR ".join(f'"{t}"' for t in terms)
-            match = f"skey : ({' OR '.join(f'k{k}' for k in keys)}) AND content : ({text})"
-            rows = conn.execute(
-                f"SELECT f.rowid, bm25(memories_fts, 1.0, 0.0, 0.0) AS r FROM memories_fts f "
-                f"JOIN memories m ON m.rowid = f.rowid WHERE memories_fts MATCH ? AND {where}{extra} "
-                f"ORDER BY r LIMIT ?",
-                [match, *params, *extra_params, limit],
-            ).fetchall()
-            return [(int(r[0]), -float(r[1])) for r in rows]
+            parts = self._chain_parts(conn, chain)
+            type_codes, allowed = self._row_filters(conn, chain, filters)
+            ids = self._cache.vocabulary.query_ids(terms)
+            # Like FTS5 and PostgreSQL, lexical search keeps expired memories (the vector search drops them).
+            return lexical_hits(parts, ids, limit, as_of=-np.inf, type_codes=type_codes, allowed=allowed)
 
         return await self._read(run)
+
+    def _fts_hits(
+        self, conn: sqlite3.Connection, chain: ReadChain, terms: list[str], limit: int, filters: SearchFilters
+    ) -> list[tuple[int, float]]:
+        keys = [k for k, _ in self._chain_keys(conn, chain)]
+        if not keys:
+            return []
+        where, params = scope_filter(chain)
+        extra, extra_params = search_filter(filters)
+        text = " OR ".join(f'"{t}"' for t in terms)
+        match = f"skey : ({' OR '.join(f'k{k}' for k in keys)}) AND content : ({text})"
+        rows = conn.execute(
+            f"SELECT f.rowid, bm25(memories_fts, 1.0, 0.0, 0.0) AS r FROM memories_fts f "
+            f"JOIN memories m ON m.rowid = f.rowid WHERE memories_fts MATCH ? AND {where}{extra} "
+            f"ORDER BY r LIMIT ?",
+            [match, *params, *extra_params, limit],
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
 
     async def search_vector(
         self, chain: ReadChain, vector: Vectors, *, limit: int, filters: SearchFilters
@@ -590,6 +604,17 @@ class SQLiteStore(AsyncStore):
     ) -> list[list[tuple[int, float]]]:
         """(rowid, cosine) best first, per query vector, over the cached partitions of the chain's scopes."""
         as_of = filters.as_of.timestamp() if filters.as_of else time.time()
+        type_codes, allowed = self._row_filters(conn, chain, filters)
+        if parts is None:
+            parts = self._chain_parts(conn, chain)
+        return vector_hits(parts, qs, limit, as_of=as_of, type_codes=type_codes, allowed=allowed)
+
+    @staticmethod
+    def _row_filters(
+        conn: sqlite3.Connection, chain: ReadChain, filters: SearchFilters
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(type codes, allowed rowids) restricting a search over cached partitions; ``None``: no restriction. The
+        filters partitions cannot answer (metadata, conversation, history) are resolved in SQL."""
         type_codes = np.array([_TYPE_CODE[t] for t in filters.types if t in _TYPE_CODE]) if filters.types else None
         allowed: np.ndarray | None = None
         if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
@@ -597,9 +622,7 @@ class SQLiteStore(AsyncStore):
             extra, extra_params = search_filter(filters)
             rows = conn.execute(f"SELECT m.rowid FROM memories m WHERE {where}{extra}", [*params, *extra_params])
             allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
-        if parts is None:
-            parts = self._chain_parts(conn, chain)
-        return vector_hits(parts, qs, limit, as_of=as_of, type_codes=type_codes, allowed=allowed)
+        return type_codes, allowed
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         if not rowids:

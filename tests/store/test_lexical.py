@@ -1,0 +1,108 @@
+"""The SQLite store's in-memory BM25 (``memstrata.store._lexical``): FTS5's tokens, the BM25 formula, eligibility."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memstrata.store._lexical import K1, B, Vocabulary, bm25_hits
+
+WORDS = """hiking hikes hiked hiker running runs ran connection connections connected generously happiness
+relational conditional rational valenci digitizer operator sensitiviti hopeful goodness formalize electrical
+Café naïve ÉCOLE über résumé x y ab abc cats ponies caresses agreed plastered motoring sing conflated troubling
+sized hopping falling filing failing controll roll feudalism decisiveness adjustable defensible irritant
+replacement adjustment dependent adoption homologou communism activate angulariti homologous effective bowdlerize
+1999 3d mp3 co2""".split()
+
+
+def fts5_terms(words: list[str]) -> list[list[str]]:
+    """The terms SQLite FTS5 (``porter unicode61 remove_diacritics 2``) indexes for each word."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(content, tokenize = 'porter unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    out = []
+    for w in words:
+        conn.execute("DELETE FROM t")
+        conn.execute("INSERT INTO t VALUES (?)", (w,))
+        out.append([r[0] for r in conn.execute("SELECT term FROM v ORDER BY offset")])
+    return out
+
+
+def test_tokens_and_stems_match_fts5() -> None:
+    voc = Vocabulary()
+    mine = [[voc.stem(t) for t in voc.tokens(w)] for w in WORDS]
+    assert mine == fts5_terms(WORDS)
+
+
+def test_tokens_fold_case_and_accents_and_split_on_punctuation() -> None:
+    assert Vocabulary.tokens("Café_au-lait, NAÏVE résumé! x2") == ["cafe", "au", "lait", "naive", "resume", "x2"]
+    voc = Vocabulary()
+    assert len(set(voc.ids("hiking hikes hiked Hiking"))) == 1
+    assert voc.query_ids(["hikes", "unseen"]) == voc.ids("hike")  # words no document has are dropped
+
+
+def oracle(docs: list[list[str]], eligible: list[bool], query: list[str]) -> dict[int, float]:
+    """BM25 written out term by term: Lucene's idf, FTS5's k1 and b."""
+    n = len(docs)
+    avgdl = sum(len(d) for d in docs) / n
+    out: dict[int, float] = {}
+    for i, d in enumerate(docs):
+        score = 0.0
+        for q in query:
+            tf = d.count(q)
+            if not tf:
+                continue
+            df = sum(1 for other in docs if q in other)
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(d) / avgdl))
+        if score > 0 and eligible[i]:
+            out[i] = score
+    return out
+
+
+VOCAB = ["alpha", "beta", "gamma", "delta", "omega"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 12), max_size=2),
+    query=st.lists(st.sampled_from([*VOCAB, "zeta"]), min_size=1, max_size=4),
+    eligible_bits=st.integers(0, 2**12 - 1),
+    limit=st.integers(1, 12),
+)
+def test_bm25_matches_the_formula_across_partitions(
+    docs: list[list[str]], cuts: list[int], query: list[str], eligible_bits: int, limit: int
+) -> None:
+    voc = Vocabulary()
+    eligible = [bool(eligible_bits >> i & 1) for i in range(len(docs))]
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(docs)), len(docs)]
+    parts = []
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        if lo == hi:
+            continue
+        rowids = np.arange(lo, hi, dtype=np.int64) + 100  # rowid = document number + 100
+        parts.append((rowids, voc.index([" ".join(d) for d in docs[lo:hi]]), np.array(eligible[lo:hi], dtype=bool)))
+    got = bm25_hits(parts, voc.query_ids(query), limit)
+    want = oracle(docs, eligible, query)
+    assert len(got) == min(limit, len(want))
+    for rowid, score in got:
+        assert score == pytest.approx(want[rowid - 100], rel=1e-5)
+    scores = [s for _, s in got]
+    assert scores == sorted(scores, reverse=True)
+    if got:  # the best ``limit``: nothing left out scores higher than the last one returned
+        kept = {r - 100 for r, _ in got}
+        assert all(s <= scores[-1] * (1 + 1e-5) for i, s in want.items() if i not in kept)
+
+
+def test_no_query_terms_or_no_documents() -> None:
+    voc = Vocabulary()
+    idx = voc.index(["alpha beta"])
+    assert bm25_hits([(np.array([1]), idx, np.array([True]))], [], 10) == []
+    assert bm25_hits([], voc.query_ids(["alpha"]), 10) == []
+    assert bm25_hits([(np.array([1]), idx, np.array([False]))], voc.query_ids(["alpha"]), 10) == []
