@@ -36,16 +36,30 @@ _WORD = re.compile(r"[^\W_]+")
 
 @dataclass(slots=True)
 class LexicalIndex:
-    """One partition's postings, one entry per (document, distinct term), documents in partition order."""
+    """One partition's postings: one entry per (distinct term, document), sorted by term then document."""
 
-    terms: np.ndarray  # int32 term id of each entry
+    terms: np.ndarray  # int32 term id of each entry (ascending)
     docs: np.ndarray  # int32 document index (row of the partition) of each entry
     tfs: np.ndarray  # float32 term frequency of each entry
     lengths: np.ndarray  # float32 token count of each document
+    total_length: float  # sum of ``lengths``
 
     @property
     def nbytes(self) -> int:
         return int(self.terms.nbytes + self.docs.nbytes + self.tfs.nbytes + self.lengths.nbytes)
+
+    def postings(self, uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entry indexes, slot in ``uniq``) of the entries of the sorted term ids ``uniq``."""
+        lo = np.searchsorted(self.terms, uniq, "left")
+        hi = np.searchsorted(self.terms, uniq, "right")
+        counts = hi - lo
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        slots = np.repeat(np.arange(len(uniq)), counts)
+        # entry index = lo of its term + its rank inside the term's run
+        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        return starts + np.arange(total), slots
 
 
 class Vocabulary:
@@ -116,50 +130,54 @@ class Vocabulary:
             terms.extend(counts)
             tfs.extend(counts.values())
             docs.extend([i] * len(counts))
+        term_arr = np.array(terms, dtype=np.int32)
+        order = np.argsort(term_arr, kind="stable")  # by term, documents ascending within a term
         return LexicalIndex(
-            terms=np.array(terms, dtype=np.int32),
-            docs=np.array(docs, dtype=np.int32),
-            tfs=np.array(tfs, dtype=np.float32),
+            terms=term_arr[order],
+            docs=np.array(docs, dtype=np.int32)[order],
+            tfs=np.array(tfs, dtype=np.float32)[order],
             lengths=lengths,
+            total_length=float(lengths.sum()),
         )
 
 
 def bm25_hits(
-    parts: Sequence[tuple[np.ndarray, LexicalIndex, np.ndarray]],
+    parts: Sequence[tuple[np.ndarray, LexicalIndex, np.ndarray | None]],
     query: Sequence[int],
     limit: int,
 ) -> list[tuple[int, float]]:
-    """(rowid, BM25 score) best first over ``parts`` — (rowids, index, eligible mask) per partition of the read
-    chain. Statistics come from every document of the parts; only eligible documents are returned."""
+    """(rowid, BM25 score) best first over ``parts`` — (rowids, index, eligible mask or ``None`` for all) per
+    partition of the read chain. Statistics come from every document of the parts; only eligible ones are returned."""
     if not query or limit <= 0:
         return []
     uniq, weight = np.unique(np.asarray(query, dtype=np.int32), return_counts=True)
     n_docs = sum(len(rowids) for rowids, _, _ in parts)
     if n_docs == 0:
         return []
-    avgdl = float(sum(float(index.lengths.sum()) for _, index, _ in parts)) / n_docs
-    matched: list[tuple[np.ndarray, LexicalIndex, np.ndarray, np.ndarray]] = []
+    avgdl = sum(index.total_length for _, index, _ in parts) / n_docs
+    matched: list[tuple[np.ndarray, LexicalIndex, np.ndarray | None, np.ndarray, np.ndarray]] = []
     df = np.zeros(len(uniq), dtype=np.float64)
     for rowids, index, eligible in parts:
-        sel = np.flatnonzero(np.isin(index.terms, uniq))
+        sel, slot = index.postings(uniq)
         if not len(sel):
             continue
-        slot = np.searchsorted(uniq, index.terms[sel])
         df += np.bincount(slot, minlength=len(uniq))
-        matched.append((rowids, index, eligible, sel))
+        matched.append((rowids, index, eligible, sel, slot))
     if not matched:
         return []
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
     qw = idf * weight
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    for rowids, index, eligible, sel in matched:
-        slot = np.searchsorted(uniq, index.terms[sel])
+    for rowids, index, eligible, sel, slot in matched:
         docs = index.docs[sel]
         tf = index.tfs[sel]
         norm = K1 * (1.0 - B + B * index.lengths[docs] / avgdl)
         part_scores = np.bincount(docs, weights=qw[slot] * tf * (K1 + 1.0) / (tf + norm), minlength=len(rowids))
-        hit = np.flatnonzero((part_scores > 0) & eligible)
+        keep = part_scores > 0
+        if eligible is not None:
+            keep &= eligible
+        hit = np.flatnonzero(keep)
         ids.append(rowids[hit])
         scores.append(part_scores[hit])
     all_ids = np.concatenate(ids)

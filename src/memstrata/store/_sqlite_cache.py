@@ -84,9 +84,14 @@ def lexical_hits(
     """(rowid, BM25) best first over ``parts`` for the term ids ``query``; statistics from the parts only."""
     if not query:
         return []
+    everything = as_of == -np.inf and type_codes is None and allowed is None
     return bm25_hits(
         [
-            (p.rowids, p.lexical, _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed))
+            (
+                p.rowids,
+                p.lexical,
+                None if everything else _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed),
+            )
             for _, p in parts
             if len(p.rowids)
         ],
