@@ -187,4 +187,4 @@ def bm25_hits(
     else:
         top = np.arange(len(all_ids))
     top = top[np.lexsort((all_ids[top], -all_scores[top]))]
-    return [(int(all_ids[i]), float(all_scores[i])) for i in top]
+    return list(zip(all_ids[top].tolist(), all_scores[top].tolist(), strict=True))

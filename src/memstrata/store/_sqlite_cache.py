@@ -132,7 +132,7 @@ def vector_hits(
         else:
             top = np.arange(len(all_ids))
         top = top[np.argsort(-all_sims[top])]
-        out.append([(int(all_ids[i]), float(all_sims[i])) for i in top])
+        out.append(list(zip(all_ids[top].tolist(), all_sims[top].tolist(), strict=True)))
     return out
 
 
