@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.store.helpers import new_memory, write
 
+from memstrata.scope import Relationship, Scope, ScopeLevel, user_chain
 from memstrata.store._lexical import K1, B, Vocabulary, bm25_hits
+from memstrata.store.base import SearchFilters
+from memstrata.store.sqlite import SQLiteStore
+
+
+def U(inst: str, cust: str, user: str) -> Scope:
+    return Scope(inst, ScopeLevel.USER, cust, user)
+
+
+def C(inst: str, cust: str) -> Scope:
+    return Scope(inst, ScopeLevel.CUSTOMER, cust)
+
+
+def CL(inst: str) -> Scope:
+    return Scope(inst, ScopeLevel.CLIENT)
+
 
 WORDS = """hiking hikes hiked hiker running runs ran connection connections connected generously happiness
 relational conditional rational valenci digitizer operator sensitiviti hopeful goodness formalize electrical
@@ -43,7 +61,8 @@ def test_tokens_fold_case_and_accents_and_split_on_punctuation() -> None:
     assert Vocabulary.tokens("Café_au-lait, NAÏVE résumé! x2") == ["cafe", "au", "lait", "naive", "resume", "x2"]
     voc = Vocabulary()
     assert len(set(voc.ids("hiking hikes hiked Hiking"))) == 1
-    assert voc.query_ids(["hikes", "unseen"]) == voc.ids("hike")  # words no document has are dropped
+    assert voc.query_stems(["Hikes", "unseen words"]) == ["hike", "unseen", "word"]
+    assert voc.stem_id("hike") == voc.ids("hike")[0] and voc.stem_id("unseen") == -1
 
 
 def oracle(docs: list[list[str]], eligible: list[bool], query: list[str]) -> dict[int, float]:
@@ -75,10 +94,13 @@ VOCAB = ["alpha", "beta", "gamma", "delta", "omega"]
     query=st.lists(st.sampled_from([*VOCAB, "zeta"]), min_size=1, max_size=4),
     eligible_bits=st.integers(0, 2**12 - 1),
     limit=st.integers(1, 12),
+    vocabularies=st.booleans(),
 )
 def test_bm25_matches_the_formula_across_partitions(
-    docs: list[list[str]], cuts: list[int], query: list[str], eligible_bits: int, limit: int
+    docs: list[list[str]], cuts: list[int], query: list[str], eligible_bits: int, limit: int, vocabularies: bool
 ) -> None:
+    """Several partitions, optionally each numbered by its own vocabulary (as after the cache replaced a full one),
+    score like one corpus."""
     voc = Vocabulary()
     eligible = [bool(eligible_bits >> i & 1) for i in range(len(docs))]
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(docs)), len(docs)]
@@ -87,8 +109,12 @@ def test_bm25_matches_the_formula_across_partitions(
         if lo == hi:
             continue
         rowids = np.arange(lo, hi, dtype=np.int64) + 100  # rowid = document number + 100
-        parts.append((rowids, voc.index([" ".join(d) for d in docs[lo:hi]]), np.array(eligible[lo:hi], dtype=bool)))
-    got = bm25_hits(parts, voc.query_ids(query), limit)
+        part_voc = Vocabulary() if vocabularies else voc
+        if vocabularies:
+            part_voc.ids("zeta omega")  # another numbering than the shared vocabulary's
+        index = part_voc.index([" ".join(d) for d in docs[lo:hi]])
+        parts.append((rowids, index, np.array(eligible[lo:hi], dtype=bool)))
+    got = bm25_hits(parts, voc.query_stems(query), limit)
     want = oracle(docs, eligible, query)
     assert len(got) == min(limit, len(want))
     for rowid, score in got:
@@ -104,5 +130,35 @@ def test_no_query_terms_or_no_documents() -> None:
     voc = Vocabulary()
     idx = voc.index(["alpha beta"])
     assert bm25_hits([(np.array([1]), idx, np.array([True]))], [], 10) == []
-    assert bm25_hits([], voc.query_ids(["alpha"]), 10) == []
-    assert bm25_hits([(np.array([1]), idx, np.array([False]))], voc.query_ids(["alpha"]), 10) == []
+    assert bm25_hits([], ["alpha"], 10) == []
+    assert bm25_hits([(np.array([1]), idx, np.array([False]))], ["alpha"], 10) == []
+    hits = bm25_hits([(np.array([1]), idx, None)], ["alpha"], 10)  # None: every document is eligible
+    assert [r for r, _ in hits] == [1] and hits[0][1] > 0
+
+
+async def test_store_search_is_the_same_when_the_vocabulary_is_replaced(tmp_path: Path) -> None:
+    """A store whose vocabulary fills up (here: after 5 tokens) keeps indexing with fresh ones; its lexical searches
+    return what an unbounded store returns."""
+    texts = [
+        "alice plays chess on sundays",
+        "alice bakes sourdough bread",
+        "the chess club meets on sundays at noon",
+        "bread and chess",
+    ]
+    scopes = [U("inst_v", "acme", "alice"), C("inst_v", "acme"), CL("inst_v")]
+    chain = user_chain("inst_v", Relationship.B2B, user_id="alice", customer_id="acme")
+    results = []
+    for cap in (2_000_000, 5):
+        store = SQLiteStore(f"sqlite:///{tmp_path / f'v{cap}.db'}", vocabulary_tokens=cap)
+        await store.open()
+        try:
+            # each scope sees the words in another order, so fresh vocabularies number them differently
+            batches = [(s, [new_memory(f"{t} {i}") for t in texts[i:] + texts[:i]]) for i, s in enumerate(scopes)]
+            await write(store, batches)
+            got = []
+            for q in ("chess sundays", "bread", "alice chess bread noon", "nothing here"):
+                got.append(await store.search_lexical(chain, q, limit=10, filters=SearchFilters()))
+            results.append(got)
+        finally:
+            await store.close()
+    assert results[0] == results[1] and any(results[0])

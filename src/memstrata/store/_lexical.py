@@ -43,13 +43,14 @@ class LexicalIndex:
     tfs: np.ndarray  # float32 term frequency of each entry
     lengths: np.ndarray  # float32 token count of each document
     total_length: float  # sum of ``lengths``
+    vocabulary: Vocabulary  # the one that numbered ``terms``
 
     @property
     def nbytes(self) -> int:
         return int(self.terms.nbytes + self.docs.nbytes + self.tfs.nbytes + self.lengths.nbytes)
 
     def postings(self, uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(entry indexes, slot in ``uniq``) of the entries of the sorted term ids ``uniq``."""
+        """(entry indexes, slot in ``uniq``) of the entries of the term ids ``uniq`` (-1: a term not indexed)."""
         lo = np.searchsorted(self.terms, uniq, "left")
         hi = np.searchsorted(self.terms, uniq, "right")
         counts = hi - lo
@@ -63,9 +64,11 @@ class LexicalIndex:
 
 
 class Vocabulary:
-    """Token → term id (the stem's id), shared by every partition of one cache; thread-safe."""
+    """Token → term id (the stem's id), shared by the partitions of one cache; thread-safe. It only grows: the cache
+    replaces it with a fresh one (and re-indexes its partitions as they are read) once it holds ``max_tokens``."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_tokens: int = 2_000_000) -> None:
+        self.max_tokens = max_tokens
         self._stem_ids: dict[str, int] = {}
         self._token_ids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -86,6 +89,14 @@ class Vocabulary:
             self._token_ids[token] = tid
             return tid
 
+    @property
+    def full(self) -> bool:
+        return len(self._token_ids) >= self.max_tokens
+
+    def stem_id(self, stem: str) -> int:
+        """The term id of a stem; -1 when no document of this vocabulary has it."""
+        return self._stem_ids.get(stem, -1)
+
     @staticmethod
     def tokens(text: str) -> list[str]:
         """The case-folded, accent-free words of ``text`` (FTS5 ``unicode61 remove_diacritics 2``)."""
@@ -103,17 +114,9 @@ class Vocabulary:
             out.append(tid if tid is not None else self._new(tok))
         return out
 
-    def query_ids(self, terms: Sequence[str]) -> list[int]:
-        """The term ids of query words, one per occurrence; words no document has are left out."""
-        out: list[int] = []
-        for term in terms:
-            for tok in self.tokens(term):
-                tid = self._token_ids.get(tok)
-                if tid is None:
-                    tid = self._stem_ids.get(self.stem(tok))
-                if tid is not None:
-                    out.append(tid)
-        return out
+    def query_stems(self, terms: Sequence[str]) -> list[str]:
+        """The stems of query words, one per token (a stem twice counts twice, as in FTS5)."""
+        return [self.stem(tok) for term in terms for tok in self.tokens(term)]
 
     def index(self, contents: Sequence[str]) -> LexicalIndex:
         """The postings of ``contents`` (one partition's documents, in order)."""
@@ -138,30 +141,41 @@ class Vocabulary:
             tfs=np.array(tfs, dtype=np.float32)[order],
             lengths=lengths,
             total_length=float(lengths.sum()),
+            vocabulary=self,
         )
 
 
 def bm25_hits(
     parts: Sequence[tuple[np.ndarray, LexicalIndex, np.ndarray | None]],
-    query: Sequence[int],
+    stems: Sequence[str],
     limit: int,
 ) -> list[tuple[int, float]]:
     """(rowid, BM25 score) best first over ``parts`` — (rowids, index, eligible mask or ``None`` for all) per
-    partition of the read chain. Statistics come from every document of the parts; only eligible ones are returned."""
-    if not query or limit <= 0:
+    partition of the read chain — for the query ``stems``. Statistics come from every document of the parts; only
+    eligible ones are returned. Terms are matched by stem, so parts indexed by different vocabularies mix safely."""
+    if not stems or limit <= 0:
         return []
-    uniq, weight = np.unique(np.asarray(query, dtype=np.int32), return_counts=True)
+    counts: dict[str, int] = {}
+    for st in stems:
+        counts[st] = counts.get(st, 0) + 1
+    uniq_stems = list(counts)
+    weight = np.array(list(counts.values()), dtype=np.float64)
     n_docs = sum(len(rowids) for rowids, _, _ in parts)
     if n_docs == 0:
         return []
     avgdl = sum(index.total_length for _, index, _ in parts) / n_docs
     matched: list[tuple[np.ndarray, LexicalIndex, np.ndarray | None, np.ndarray, np.ndarray]] = []
-    df = np.zeros(len(uniq), dtype=np.float64)
+    df = np.zeros(len(uniq_stems), dtype=np.float64)
+    ids_by_vocabulary: dict[int, np.ndarray] = {}
     for rowids, index, eligible in parts:
+        voc = index.vocabulary
+        uniq = ids_by_vocabulary.get(id(voc))
+        if uniq is None:
+            uniq = ids_by_vocabulary[id(voc)] = np.array([voc.stem_id(st) for st in uniq_stems], dtype=np.int64)
         sel, slot = index.postings(uniq)
         if not len(sel):
             continue
-        df += np.bincount(slot, minlength=len(uniq))
+        df += np.bincount(slot, minlength=len(uniq_stems))
         matched.append((rowids, index, eligible, sel, slot))
     if not matched:
         return []

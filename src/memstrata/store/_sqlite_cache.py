@@ -74,15 +74,15 @@ def _eligible(
 
 def lexical_hits(
     parts: Parts,
-    query: list[int],
+    stems: list[str],
     limit: int,
     *,
     as_of: float,
     type_codes: np.ndarray | None,
     allowed: np.ndarray | None,
 ) -> list[tuple[int, float]]:
-    """(rowid, BM25) best first over ``parts`` for the term ids ``query``; statistics from the parts only."""
-    if not query:
+    """(rowid, BM25) best first over ``parts`` for the query ``stems``; statistics from the parts only."""
+    if not stems:
         return []
     everything = as_of == -np.inf and type_codes is None and allowed is None
     return bm25_hits(
@@ -95,7 +95,7 @@ def lexical_hits(
             for _, p in parts
             if len(p.rowids)
         ],
-        query,
+        stems,
         limit,
     )
 
@@ -139,12 +139,12 @@ def vector_hits(
 class PartitionCache:
     """Partitions by scope key, least recently used first; thread-safe (the store's reader threads share it)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, *, vocabulary_tokens: int = 2_000_000) -> None:
         self._parts: OrderedDict[int, _Partition] = OrderedDict()
         self._lock = threading.Lock()
         self._max_bytes = max_bytes
         self._used = 0
-        self.vocabulary = Vocabulary()
+        self.vocabulary = Vocabulary(vocabulary_tokens)
 
     def partition(self, conn: sqlite3.Connection, chain_one: ReadChain, key: int, version: int) -> _Partition:
         """The partition of scope ``key`` at ``version`` (``chain_one``: the read chain of that one scope)."""
@@ -164,7 +164,13 @@ class PartitionCache:
             matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         else:
             matrix = np.zeros((0, 1), dtype=np.float32)
-        lexical = self.vocabulary.index([r[4] for r in rows])
+        vocabulary = self.vocabulary
+        if vocabulary.full:  # bound its memory: a fresh vocabulary; older partitions keep theirs until re-read
+            with self._lock:
+                if self.vocabulary is vocabulary:
+                    self.vocabulary = Vocabulary(vocabulary.max_tokens)
+                vocabulary = self.vocabulary
+        lexical = vocabulary.index([r[4] for r in rows])
         part = _Partition(
             version=version,
             rowids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),

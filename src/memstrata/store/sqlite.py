@@ -50,7 +50,14 @@ T = TypeVar("T")
 class SQLiteStore(AsyncStore):
     """Storage in one SQLite file. ``dsn`` is ``sqlite:///path/to/file.db`` or ``sqlite:///:memory:``."""
 
-    def __init__(self, dsn: str, *, read_threads: int = 4, cache_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        read_threads: int = 4,
+        cache_bytes: int = 512 * 1024 * 1024,
+        vocabulary_tokens: int = 2_000_000,
+    ) -> None:
         self.dsn = dsn
         path = dsn.removeprefix("sqlite://")
         if path.startswith("/") and not path.startswith("//"):
@@ -70,7 +77,7 @@ class SQLiteStore(AsyncStore):
         self._keepalive: sqlite3.Connection | None = None
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._cache = PartitionCache(cache_bytes)
+        self._cache = PartitionCache(cache_bytes, vocabulary_tokens=vocabulary_tokens)
         self._audit_buf: list[tuple[str, str | None, str, str]] = []
         self._audit_task: asyncio.Task[None] | None = None
 
@@ -537,9 +544,9 @@ class SQLiteStore(AsyncStore):
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
             parts = self._chain_parts(conn, chain)
             type_codes, allowed = self._row_filters(conn, chain, filters)
-            ids = self._cache.vocabulary.query_ids(terms)
+            stems = self._cache.vocabulary.query_stems(terms)
             # Like FTS5 and PostgreSQL, lexical search keeps expired memories (the vector search drops them).
-            return lexical_hits(parts, ids, limit, as_of=-np.inf, type_codes=type_codes, allowed=allowed)
+            return lexical_hits(parts, stems, limit, as_of=-np.inf, type_codes=type_codes, allowed=allowed)
 
         return await self._read(run)
 
