@@ -36,8 +36,10 @@ class _Partition:
     matrix: Vectors
     types: np.ndarray  # int8 type code
     live_until: np.ndarray  # float64 epoch of valid_until (inf = open); superseded rows are not cached
-    lexical: LexicalIndex
     nbytes: int
+    # Postings of the rows' lexical text, built by the first lexical search of this version (ingestion reads the
+    # vectors of the scopes it writes to and never needs them).
+    lexical: LexicalIndex | None = None
     # Decoded rows of this partition, filled as searches read them; valid as long as the partition (same version).
     records: dict[int, MemoryRecord] = field(default_factory=dict)
 
@@ -85,19 +87,15 @@ def lexical_hits(
     if not stems:
         return []
     everything = as_of == -np.inf and type_codes is None and allowed is None
-    return bm25_hits(
-        [
-            (
-                p.rowids,
-                p.lexical,
-                None if everything else _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed),
-            )
-            for _, p in parts
-            if len(p.rowids)
-        ],
-        stems,
-        limit,
-    )
+    entries: list[tuple[np.ndarray, LexicalIndex, np.ndarray | None]] = []
+    for _, p in parts:
+        if not len(p.rowids):
+            continue
+        if p.lexical is None:
+            raise RuntimeError("lexical search of a partition without postings: call PartitionCache.index_lexical")
+        mask = None if everything else _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed)
+        entries.append((p.rowids, p.lexical, mask))
+    return bm25_hits(entries, stems, limit)
 
 
 def vector_hits(
@@ -155,30 +153,21 @@ class PartitionCache:
                 return part
         where, params = scope_filter(chain_one)
         rows = conn.execute(
-            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec, f.content FROM memories m JOIN memory_vectors v "
-            f"ON v.rowid = m.rowid JOIN memories_fts f ON f.rowid = m.rowid "
-            f"WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
+            f"SELECT m.rowid, m.memory_type, m.valid_until, v.vec FROM memories m JOIN memory_vectors v "
+            f"ON v.rowid = m.rowid WHERE {where} AND m.scope_key = ? AND m.superseded_by IS NULL ORDER BY m.rowid",
             [*params, key],
         ).fetchall()
         if rows:
             matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         else:
             matrix = np.zeros((0, 1), dtype=np.float32)
-        vocabulary = self.vocabulary
-        if vocabulary.full:  # bound its memory: a fresh vocabulary; older partitions keep theirs until re-read
-            with self._lock:
-                if self.vocabulary is vocabulary:
-                    self.vocabulary = Vocabulary(vocabulary.max_tokens)
-                vocabulary = self.vocabulary
-        lexical = vocabulary.index([r[4] for r in rows])
         part = _Partition(
             version=version,
             rowids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
             matrix=matrix,
             types=np.fromiter((_TYPE_CODE.get(r[1], 9) for r in rows), dtype=np.int8, count=len(rows)),
             live_until=np.fromiter((_epoch(r[2]) for r in rows), dtype=np.float64, count=len(rows)),
-            lexical=lexical,
-            nbytes=matrix.nbytes + len(rows) * 17 + lexical.nbytes,
+            nbytes=matrix.nbytes + len(rows) * 17,
         )
         with self._lock:
             old = self._parts.pop(key, None)
@@ -190,6 +179,30 @@ class PartitionCache:
                 _, evicted = self._parts.popitem(last=False)
                 self._used -= evicted.nbytes
         return part
+
+    def index_lexical(self, conn: sqlite3.Connection, parts: Parts) -> None:
+        """Give each of ``parts`` its postings (read from the FTS5 rows: the same text FTS5 indexes), if it has none."""
+        for key, part in parts:
+            if part.lexical is not None or not len(part.rowids):
+                continue
+            ids = part.rowids.tolist()
+            text = dict(
+                conn.execute(
+                    "SELECT f.rowid, f.content FROM json_each(?) ids CROSS JOIN memories_fts f ON f.rowid = ids.value",
+                    [json.dumps(ids)],
+                ).fetchall()
+            )
+            vocabulary = self.vocabulary
+            if vocabulary.full:  # bound its memory: a fresh vocabulary; older partitions keep theirs until rebuilt
+                with self._lock:
+                    if self.vocabulary is vocabulary:
+                        self.vocabulary = Vocabulary(vocabulary.max_tokens)
+                    vocabulary = self.vocabulary
+            part.lexical = vocabulary.index([text.get(r, "") for r in ids])
+            with self._lock:
+                if self._parts.get(key) is part:  # still the cached partition: count what it now holds
+                    part.nbytes += part.lexical.nbytes
+                    self._used += part.lexical.nbytes
 
     def records(
         self, conn: sqlite3.Connection, where: str, params: list[Any], parts: Parts, rowids: list[int]

@@ -543,6 +543,7 @@ class SQLiteStore(AsyncStore):
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
             parts = self._chain_parts(conn, chain)
+            self._cache.index_lexical(conn, parts)
             type_codes, allowed = self._row_filters(conn, chain, filters)
             stems = self._cache.vocabulary.query_stems(terms)
             # Like FTS5 and PostgreSQL, lexical search keeps expired memories (the vector search drops them).
