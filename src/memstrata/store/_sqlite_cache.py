@@ -198,11 +198,14 @@ class PartitionCache:
                     if self.vocabulary is vocabulary:
                         self.vocabulary = Vocabulary(vocabulary.max_tokens)
                     vocabulary = self.vocabulary
-            part.lexical = vocabulary.index([text.get(r, "") for r in ids])
+            lexical = vocabulary.index([text.get(r, "") for r in ids])
             with self._lock:
+                if part.lexical is not None:  # another reader indexed it meanwhile
+                    continue
+                part.lexical = lexical
                 if self._parts.get(key) is part:  # still the cached partition: count what it now holds
-                    part.nbytes += part.lexical.nbytes
-                    self._used += part.lexical.nbytes
+                    part.nbytes += lexical.nbytes
+                    self._used += lexical.nbytes
 
     def records(
         self, conn: sqlite3.Connection, where: str, params: list[Any], parts: Parts, rowids: list[int]
