@@ -13,8 +13,10 @@
    ``--duration`` seconds after ``--warmup``: with probability ``--fetch-ratio`` a user context fetch
    (``POST /v1/context/user/fetch``, a random (customer, user), a distinct question each time so no cache helps),
    otherwise a create (``POST /api/v1/memories/create``, a 1-2 sentence chat turn for a random user).
-4. **Report.** Throughput, fetch and create latency percentiles, errors by status, and the ingestion backlog left
-   when the load stopped. The server is then stopped with SIGINT (its workers drain what they hold).
+4. **Report.** Throughput, fetch and create latency percentiles, errors by status, the ingestion backlog left
+   when the load stopped, and the CPU of the measured window (Linux ``/proc``): how busy the machine was, and the
+   CPU time of the server's processes (ingestion included) and of the load generator per completed request. The
+   server is then stopped with SIGINT (its workers drain what they hold).
 
 The load generator runs in this process, on the same machine as the server: both compete for the same cores.
 """
@@ -213,6 +215,60 @@ async def _client(
             await asyncio.sleep(rng.expovariate(1000.0 / think_ms))
 
 
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) CPU clock ticks of the whole machine since boot, from /proc/stat (Linux); None elsewhere."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _tree_cpu_seconds(root: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants (Linux /proc)."""
+    try:
+        parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            parents[int(entry)] = int(fields[1])
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    members, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in members:
+                members.add(pid)
+                frontier.append(pid)
+    return sum(ticks.get(pid, 0) for pid in members) / os.sysconf("SC_CLK_TCK")
+
+
+async def _cpu_window(server_pid: int, measure_from: float, stop_at: float) -> dict[str, float | None]:
+    """CPU used during the measured window: the machine's busy share, the server's and the load generator's."""
+    await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+    m0, s0, g0 = _machine_ticks(), _tree_cpu_seconds(server_pid), time.process_time()
+    await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+    m1, s1, g1 = _machine_ticks(), _tree_cpu_seconds(server_pid), time.process_time()
+    busy = None
+    if m0 is not None and m1 is not None and m1[1] > m0[1]:
+        busy = 100.0 * (m1[0] - m0[0]) / (m1[1] - m0[1]) * (os.cpu_count() or 1)
+    return {
+        "machine_busy_percent": busy,  # of one core: 200 = two cores fully busy
+        "server_cpu_s": None if s0 is None or s1 is None else s1 - s0,
+        "loadgen_cpu_s": g1 - g0,
+    }
+
+
 async def _queue_depth(url: str) -> int:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
         text = await r.text()
@@ -261,6 +317,7 @@ async def run_load_bench(
             ) as http:
                 start = time.perf_counter()
                 measure_from, stop_at = start + warmup, start + warmup + duration
+                cpu_task = asyncio.ensure_future(_cpu_window(server.proc.pid, measure_from, stop_at))
                 await asyncio.gather(
                     *(
                         _client(
@@ -277,6 +334,7 @@ async def run_load_bench(
                     )
                 )
                 measured = time.perf_counter() - measure_from
+                cpu = await cpu_task
             backlog = await _queue_depth(server.url)
             load_after = os.getloadavg()[0]
         finally:
@@ -318,6 +376,13 @@ async def run_load_bench(
         },
         "errors": sum(res.errors.values()),
         "errors_by_kind": dict(res.errors),
+        "cpu": {
+            "machine_busy_percent": cpu["machine_busy_percent"],
+            "server_ms_per_request": (
+                cpu["server_cpu_s"] * 1000 / done if cpu["server_cpu_s"] is not None and done else None
+            ),
+            "loadgen_ms_per_request": (cpu["loadgen_cpu_s"] or 0.0) * 1000 / done if done else None,
+        },
         "ingestion_backlog_at_end": backlog,
         "server_stop_s": round(stop_s, 2),
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
@@ -340,6 +405,13 @@ async def run_load_bench(
     t.add_row("create latency p50 / p95 / p99", f"{c['p50_ms']:.1f} / {c['p95_ms']:.1f} / {c['p99_ms']:.1f} ms")
     t.add_row("errors", f"{figures['errors']} {dict(res.errors) or ''}")
     t.add_row("ingestion backlog when load stopped", str(backlog))
+    cpu_f = figures["cpu"]
+    if cpu_f["machine_busy_percent"] is not None and cpu_f["server_ms_per_request"] is not None:
+        t.add_row(
+            "CPU while measured: machine busy / server and load generator per request",
+            f"{cpu_f['machine_busy_percent']:.0f} % of {100 * (os.cpu_count() or 1)} % / "
+            f"{cpu_f['server_ms_per_request']:.2f} ms and {cpu_f['loadgen_ms_per_request']:.2f} ms",
+        )
     t.add_row("machine load average (1 min) before / after", f"{load_before:.1f} / {load_after:.1f}")
     t.add_row("prefill / server start / server stop", f"{prefill_s:.1f} s / {startup_s:.1f} s / {stop_s:.1f} s")
     console.print(t)

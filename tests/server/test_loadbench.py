@@ -1,0 +1,38 @@
+"""``memstrata bench-server`` end to end on a tiny configuration: a real server subprocess, real HTTP clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from memstrata.server.loadbench import _machine_ticks, _tree_cpu_seconds, run_load_bench
+
+
+def test_tree_cpu_counts_this_process() -> None:
+    before = _tree_cpu_seconds(os.getpid())
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.3:  # burn CPU
+        pass
+    after = _tree_cpu_seconds(os.getpid())
+    if before is None or after is None:
+        pytest.skip("no /proc")
+    assert after - before >= 0.2
+    ticks = _machine_ticks()
+    assert ticks is not None and 0 < ticks[0] <= ticks[1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU figures read /proc")
+async def test_bench_server_reports_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")  # the bench is about the server here, not the model
+    figures = await run_load_bench(clients=4, duration=2.0, memories=300, customers=3, warmup=0.5)
+    assert figures["errors"] == 0, figures["errors_by_kind"]
+    assert figures["fetch"]["count"] > 0 and figures["create"]["count"] > 0
+    assert figures["fetch"]["mean_items"] > 0
+    assert figures["fetch"]["p50_ms"] <= figures["fetch"]["p95_ms"] <= figures["fetch"]["p99_ms"]
+    cpu = figures["cpu"]
+    assert 0 < cpu["machine_busy_percent"] <= 100 * (os.cpu_count() or 1) + 1
+    assert cpu["server_ms_per_request"] > 0 and cpu["loadgen_ms_per_request"] > 0
+    assert figures["ingestion_backlog_at_end"] >= 0
