@@ -3,10 +3,15 @@ through one is ingested and readable through either (the queue and the vector ca
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.server.helpers import ADMIN_TOKEN, SubprocessServer, admin_create_instance
 
 
@@ -50,3 +55,68 @@ def test_two_server_processes_share_port_and_database(tmp_path: Path) -> None:
                 assert f"{i}41" in texts
     finally:
         assert server.stop() is not None
+
+
+def _children(ppid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read()
+            except OSError:
+                continue
+            if int(fields[1]) == ppid and b"spawn_main" in cmd:
+                out.append(int(entry))
+    return out
+
+
+def _established_inodes(port: int) -> set[str]:
+    """Socket inodes of established loopback TCP connections whose local port is ``port`` (server side)."""
+    inodes = set()
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "01" and int(cols[1].split(":")[1], 16) == port:
+                inodes.add(cols[9])
+    return inodes
+
+
+def _sockets_of(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                found.add(target[8:-1])
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_connections_opened_together_spread_over_the_processes(tmp_path: Path) -> None:
+    """Keep-alive connections opened at the same moment (a client pool warming up) land on both processes: each
+    process has its own SO_REUSEPORT socket. Then SIGINT stops the whole group gracefully (exit code 0)."""
+    env = {"MEMSTRATA_DSN": f"sqlite:///{tmp_path / 'rp.db'}", "MEMSTRATA_EMBEDDER": "hashing"}
+    server = SubprocessServer(env, tmp_path / "server.log", extra_args=["--processes", "2"]).start()
+    assert server.proc is not None
+    socks: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(children := _children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(children) == 2
+        # 16 connections in one burst (as a client pool opens them): all wait in the accept queue together.
+        socks = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(16)]
+        for s in socks:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        for s in socks:
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        established = _established_inodes(server.port)
+        per_process = [len(_sockets_of(pid) & established) for pid in children]
+        assert sum(per_process) == 16 and min(per_process) >= 1, per_process
+    finally:
+        for s in socks:
+            s.close()
+        assert server.stop() == 0, (tmp_path / "server.log").read_text()[-3000:]

@@ -214,7 +214,11 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
         processes: Annotated[
-            int, typer.Option(help="server processes sharing the port and the database (each runs its own workers)")
+            int,
+            typer.Option(
+                help="server processes sharing the port (SO_REUSEPORT: the kernel spreads connections over them) and "
+                "the database; each runs its own ingestion workers"
+            ),
         ] = 1,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by MEMSTRATA_DSN."""
@@ -229,13 +233,19 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
             raise typer.BadParameter("--processes must be at least 1")
         if workers_ingest is not None:
             os.environ["MEMSTRATA_WORKERS"] = str(workers_ingest)  # read by every process's Settings
-        # Several processes: uvicorn forks workers that each build the app from the environment. The ingestion
-        # queue and the vector cache are multi-process safe; rate limits and metrics are per process.
-        application: Any = "memstrata.server.app:create_app" if processes > 1 else create_app(Settings())
+        if processes > 1:
+            # Each process binds the port itself (SO_REUSEPORT), builds the app from the environment and runs its
+            # own ingestion workers; the queue and the vector cache are multi-process safe; rate limits and metrics
+            # are per process. See memstrata/server/processes.py for why not uvicorn's shared-socket workers.
+            from .processes import run_processes
+
+            try:
+                code = run_processes(processes, host, port, log_level)
+            except (OSError, ValueError) as exc:
+                raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
+            raise typer.Exit(code)
         uvicorn.run(
-            application,
-            factory=processes > 1,
-            workers=processes if processes > 1 else None,
+            create_app(Settings()),
             host=host,
             port=port,
             log_level=log_level,
