@@ -73,13 +73,13 @@ def _children(ppid: int) -> list[int]:
     return out
 
 
-def _established_inodes(port: int) -> set[str]:
-    """Socket inodes of established loopback TCP connections whose local port is ``port`` (server side)."""
+def _inodes(port: int, state: str) -> set[str]:
+    """Socket inodes of loopback TCP sockets whose local port is ``port``, in ``state`` (01 established, 0A listen)."""
     inodes = set()
     with open("/proc/net/tcp") as fh:
         for line in fh.readlines()[1:]:
             cols = line.split()
-            if cols[3] == "01" and int(cols[1].split(":")[1], 16) == port:
+            if cols[3] == state and int(cols[1].split(":")[1], 16) == port:
                 inodes.add(cols[9])
     return inodes
 
@@ -104,16 +104,20 @@ def test_connections_opened_together_spread_over_the_processes(tmp_path: Path) -
     socks: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 30
-        while len(children := _children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # both processes started and listening (each has its own socket)
+            children = _children(server.proc.pid)
+            listening = _inodes(server.port, "0A")
+            if len(children) == 2 and all(_sockets_of(pid) & listening for pid in children):
+                break
             time.sleep(0.1)
-        assert len(children) == 2
+        assert len(children) == 2 and all(_sockets_of(pid) & listening for pid in children)
         # 16 connections in one burst (as a client pool opens them): all wait in the accept queue together.
         socks = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(16)]
         for s in socks:
             s.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
         for s in socks:
             assert s.recv(65536).startswith(b"HTTP/1.1 200")
-        established = _established_inodes(server.port)
+        established = _inodes(server.port, "01")
         per_process = [len(_sockets_of(pid) & established) for pid in children]
         assert sum(per_process) == 16 and min(per_process) >= 1, per_process
     finally:

@@ -98,6 +98,8 @@ class _Supervisor:
 
     def check(self) -> None:
         """Restart a process that died while serving; stop everything when one dies during startup."""
+        if self.stopping:  # exits are expected now (a signal may arrive while the caller sleeps)
+            return
         for i, p in enumerate(self.procs):
             if p.is_alive():
                 continue
