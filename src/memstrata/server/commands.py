@@ -228,6 +228,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
 
         from ..settings import Settings
         from .app import create_app
+        from .processes import run_processes, uvicorn_options
 
         if processes < 1:
             raise typer.BadParameter("--processes must be at least 1")
@@ -237,23 +238,12 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
             # Each process binds the port itself (SO_REUSEPORT), builds the app from the environment and runs its
             # own ingestion workers; the queue and the vector cache are multi-process safe; rate limits and metrics
             # are per process. See memstrata/server/processes.py for why not uvicorn's shared-socket workers.
-            from .processes import run_processes
-
             try:
                 code = run_processes(processes, host, port, log_level)
             except (OSError, ValueError) as exc:
                 raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
             raise typer.Exit(code)
-        uvicorn.run(
-            create_app(Settings()),
-            host=host,
-            port=port,
-            log_level=log_level,
-            lifespan="on",
-            ws="none",
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+        uvicorn.run(create_app(Settings()), **uvicorn_options(host, port, log_level))
 
     @app.command("bench-server")
     def bench_server(

@@ -22,11 +22,24 @@ import socket
 import time
 from typing import Any
 
-__all__ = ["reuseport_socket", "run_processes"]
+__all__ = ["reuseport_socket", "run_processes", "uvicorn_options"]
 
 log = logging.getLogger("memstrata.server")
 
 STARTUP_SECONDS = 15.0  # a process that dies sooner is a startup failure: no restart
+
+
+def uvicorn_options(host: str, port: int, log_level: str, graceful_seconds: int = 30) -> dict[str, Any]:
+    """The uvicorn settings of every ``memstrata serve`` process (one process or several)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "lifespan": "on",
+        "ws": "none",
+        "server_header": False,
+        "timeout_graceful_shutdown": graceful_seconds,
+    }
 
 
 def reuseport_socket(host: str, port: int) -> socket.socket:
@@ -52,16 +65,7 @@ def _serve_one(host: str, port: int, log_level: str, graceful_seconds: int) -> N
     from .app import create_app
 
     sock = reuseport_socket(host, port)
-    config = uvicorn.Config(
-        create_app(Settings()),
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="on",
-        ws="none",
-        server_header=False,
-        timeout_graceful_shutdown=graceful_seconds,
-    )
+    config = uvicorn.Config(create_app(Settings()), **uvicorn_options(host, port, log_level, graceful_seconds))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after its graceful shutdown

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer
 
-__all__ = ["LexicalIndex", "Vocabulary", "bm25_hits"]
+__all__ = ["LexicalIndex", "Vocabulary", "best_first", "bm25_hits"]
 
 K1 = 1.2
 B = 0.75
@@ -194,6 +194,13 @@ def bm25_hits(
         hit = np.flatnonzero(keep)
         ids.append(rowids[hit])
         scores.append(part_scores[hit])
+    return best_first(ids, scores, limit)
+
+
+def best_first(ids: list[np.ndarray], scores: list[np.ndarray], limit: int) -> list[tuple[int, float]]:
+    """The ``limit`` best (rowid, score) of per-partition arrays, best first, ties by rowid."""
+    if not ids:
+        return []
     all_ids = np.concatenate(ids)
     all_scores = np.concatenate(scores)
     if len(all_ids) > limit:

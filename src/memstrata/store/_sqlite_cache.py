@@ -21,7 +21,7 @@ import numpy as np
 
 from ..pipeline.base import Vectors
 from ..scope import ReadChain
-from ._lexical import LexicalIndex, Vocabulary, bm25_hits
+from ._lexical import LexicalIndex, Vocabulary, best_first, bm25_hits
 from ._sql import scope_filter
 from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _memory
 from .base import MemoryRecord
@@ -79,21 +79,22 @@ def lexical_hits(
     stems: list[str],
     limit: int,
     *,
-    as_of: float,
     type_codes: np.ndarray | None,
     allowed: np.ndarray | None,
 ) -> list[tuple[int, float]]:
-    """(rowid, BM25) best first over ``parts`` for the query ``stems``; statistics from the parts only."""
+    """(rowid, BM25) best first over ``parts`` for the query ``stems``; statistics from the parts only. Like FTS5
+    and PostgreSQL, lexical search keeps expired memories (the vector search drops them)."""
     if not stems:
         return []
-    everything = as_of == -np.inf and type_codes is None and allowed is None
     entries: list[tuple[np.ndarray, LexicalIndex, np.ndarray | None]] = []
     for _, p in parts:
         if not len(p.rowids):
             continue
         if p.lexical is None:
             raise RuntimeError("lexical search of a partition without postings: call PartitionCache.index_lexical")
-        mask = None if everything else _eligible(p, as_of=as_of, type_codes=type_codes, allowed=allowed)
+        mask = None
+        if type_codes is not None or allowed is not None:
+            mask = _eligible(p, as_of=-np.inf, type_codes=type_codes, allowed=allowed)
         entries.append((p.rowids, p.lexical, mask))
     return bm25_hits(entries, stems, limit)
 
@@ -120,17 +121,7 @@ def vector_hits(
             mask = _eligible(part, as_of=as_of, type_codes=type_codes, allowed=allowed)
             ids.append(part.rowids[mask])
             sims.append(s[mask])
-        if not ids:
-            out.append([])
-            continue
-        all_ids = np.concatenate(ids)
-        all_sims = np.concatenate(sims)
-        if len(all_ids) > limit:
-            top = np.argpartition(-all_sims, limit)[:limit]
-        else:
-            top = np.arange(len(all_ids))
-        top = top[np.argsort(-all_sims[top])]
-        out.append(list(zip(all_ids[top].tolist(), all_sims[top].tolist(), strict=True)))
+        out.append(best_first(ids, sims, limit))
     return out
 
 

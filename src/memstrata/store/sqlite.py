@@ -546,8 +546,7 @@ class SQLiteStore(AsyncStore):
             self._cache.index_lexical(conn, parts)
             type_codes, allowed = self._row_filters(conn, chain, filters)
             stems = self._cache.vocabulary.query_stems(terms)
-            # Like FTS5 and PostgreSQL, lexical search keeps expired memories (the vector search drops them).
-            return lexical_hits(parts, stems, limit, as_of=-np.inf, type_codes=type_codes, allowed=allowed)
+            return lexical_hits(parts, stems, limit, type_codes=type_codes, allowed=allowed)
 
         return await self._read(run)
 
