@@ -84,3 +84,12 @@ async def test_server_loads_the_model_before_it_serves(tmp_path: Path, monkeypat
     app = create_app(Settings(dsn=f"sqlite:///{tmp_path / 's.db'}", embedder="minilm-int8", workers=0))
     async with app.router.lifespan_context(app):
         assert list((tmp_path / "models").glob("minilm-int8-*.onnx")), "built at startup, not by the first request"
+
+
+def test_serial_embedding_gives_the_same_vectors(tmp_path: Path) -> None:
+    emb = MiniLMEmbedder(quantized=True, cache_dir=tmp_path / "models")
+    texts = [f"{s} (variant {i})" for i in range(5) for s in SENTENCES]  # 25 texts: above the query batch size
+    assert len(texts) > emb.query_max_batch
+    parallel, serial = emb.embed(texts), emb.embed_serial(texts)
+    np.testing.assert_array_equal(parallel, serial)
+    np.testing.assert_array_equal(emb.embed_serial(texts[::-1]), serial[::-1])  # input order kept
