@@ -725,8 +725,14 @@ class AsyncMemoryService(ContextFetchMixin):
         for res in results:
             if res.status == "failed":
                 await self.store.fail_job(res.ingestion_id, res.error_message or "failed", final=True, claim=res.claim)
-            else:
-                await self.store.complete_job(res)
+        # The batch's results in one store call (one write transaction on SQLite); a job whose writes fail is
+        # retried like a job whose processing failed, until its attempts run out.
+        attempts = {job.ingestion_id: job.attempts for job in jobs}
+        stored = await self.store.complete_jobs([res for res in results if res.status != "failed"])
+        for res, error in stored:
+            log.error("ingestion %s: storing its result failed: %s", res.ingestion_id, error)
+            final = attempts.get(res.ingestion_id, 0) >= self.settings.max_attempts
+            await self.store.fail_job(res.ingestion_id, error, final=final, claim=res.claim)
         return len(jobs)
 
     async def _worker_loop(self, worker_id: str) -> None:

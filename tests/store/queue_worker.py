@@ -1,8 +1,10 @@
 """A worker process for tests/store/test_multiprocess_queue.py (run as a script, not collected by pytest).
 
-Usage: ``python queue_worker.py DSN INSTANCE_ID FIRST COUNT READY_FILE``: starts ingestion workers on the shared
-database, submits documents FIRST..FIRST+COUNT-1 through ``AsyncMemoryService.create_memory`` while they run,
-touches READY_FILE when all are submitted, and keeps working until SIGTERM (then drains and exits).
+Usage: ``python queue_worker.py DSN INSTANCE_ID FIRST COUNT READY_FILE GO_FILE``: submits documents
+FIRST..FIRST+COUNT-1 through ``AsyncMemoryService.create_memory``, touches READY_FILE, waits for GO_FILE to exist,
+then runs ingestion workers on the shared database until SIGTERM (then drains and exits). The test starts the
+workers of both processes together on the full queue, so that the process it kills is in the middle of the work
+(batched ingestion can otherwise keep up with the submissions and finish before the kill).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def document(n: int) -> str:
     return f"Ticket {n} mentions {WORDS[n % len(WORDS)]} and {WORDS[(n * 7) % len(WORDS)]} code {n * 31 % 997}."
 
 
-async def main(dsn: str, instance_id: str, first: int, count: int, ready: Path) -> None:
+async def main(dsn: str, instance_id: str, first: int, count: int, ready: Path, go: Path) -> None:
     settings = Settings(
         dsn=dsn,
         embedder="hashing",
@@ -41,7 +43,6 @@ async def main(dsn: str, instance_id: str, first: int, count: int, ready: Path) 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     inst = await svc.instance(instance_id)
-    svc.start_workers()
     for n in range(first, first + count):
         await svc.create_memory(
             inst,
@@ -52,9 +53,14 @@ async def main(dsn: str, instance_id: str, first: int, count: int, ready: Path) 
             document_id=f"doc-{n}",
         )
     ready.touch()
+    while not go.exists():
+        await asyncio.sleep(0.01)
+    svc.start_workers()
     await stop.wait()
     await svc.close(drain=True, timeout=30)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])))
+    asyncio.run(
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5]), Path(sys.argv[6]))
+    )

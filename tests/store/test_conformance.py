@@ -145,6 +145,29 @@ async def test_claim_complete_and_ownership(store: AsyncStore) -> None:
     assert await store.count_jobs(statuses=("completed",)) == 1
 
 
+async def test_complete_jobs_stores_a_batch_and_isolates_a_failing_job(store: AsyncStore) -> None:
+    s = U("inst_q", "acme", "alice")
+    for i in range(3):
+        await store.enqueue(job_for(s, f"doc-{i}"), content_hash=f"h{i}")
+    a, b, c = await store.claim_jobs("w1", limit=3, lease_seconds=60, max_attempts=3)
+    clash = new_memory("bob likes chess")
+    taken = new_memory("carol likes golf")
+    await store.complete_job(ProcessedJob(a.ingestion_id, a.claim, s, a.document_id, None, [taken], [], []))
+    duplicate = new_memory("dave likes judo")
+    duplicate.memory_id = taken.memory_id  # the second write of job b violates the unique memory id
+    results = [
+        ProcessedJob(b.ingestion_id, b.claim, s, b.document_id, None, [clash, duplicate], [], []),
+        ProcessedJob(c.ingestion_id, c.claim, s, c.document_id, None, [new_memory("erin likes yoga")], [], []),
+    ]
+    failed = await store.complete_jobs(results)
+    assert [(r.ingestion_id, bool(error)) for r, error in failed] == [(b.ingestion_id, True)]
+    # Job b is rolled back whole (its first memory too) and still held; job c, after it in the batch, is stored.
+    assert await contents(store, ReadChain.single(s)) == {"carol likes golf", "erin likes yoga"}
+    assert (await store.get_job("inst_q", b.ingestion_id)).status == "processing"  # type: ignore[union-attr]
+    assert (await store.get_job("inst_q", c.ingestion_id)).status == "completed"  # type: ignore[union-attr]
+    assert await store.complete_jobs([]) == []
+
+
 async def test_concurrent_claims_never_share_a_job(store: AsyncStore) -> None:
     s = C("inst_q", "acme")
     for i in range(40):

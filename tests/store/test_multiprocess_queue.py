@@ -1,7 +1,8 @@
 """The queue property without HTTP: two worker processes (``AsyncMemoryService.start_workers``) share one
-PostgreSQL queue; documents are submitted concurrently through both; one process is SIGKILLed mid-run; every
-document is processed exactly once and nothing is lost (its leased jobs are retried by the survivor after the
-lease). The HTTP variant with 5,000 documents is ``test_serve_queue.py``.
+PostgreSQL queue; documents are submitted concurrently through both, then both start their workers on the full
+queue; one process is SIGKILLed mid-run; every document is processed exactly once and nothing is lost (its leased
+jobs are retried by the survivor after the lease). The HTTP variant with 5,000 documents, submitted while the workers
+run, is ``test_serve_queue.py``.
 
 ``MEMSTRATA_TEST_WORKER_DOCS`` changes the document count (default 2000).
 """
@@ -27,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS = int(os.environ.get("MEMSTRATA_TEST_WORKER_DOCS", "2000"))
 
 
-def _spawn(dsn: str, instance_id: str, first: int, count: int, ready: Path, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    dsn: str, instance_id: str, first: int, count: int, ready: Path, go: Path, log: Path
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     with open(log, "wb") as out:
         return subprocess.Popen(
@@ -39,6 +42,7 @@ def _spawn(dsn: str, instance_id: str, first: int, count: int, ready: Path, log:
                 str(first),
                 str(count),
                 str(ready),
+                str(go),
             ],
             env=env,
             stdout=out,
@@ -60,22 +64,24 @@ async def test_two_processes_share_the_queue_and_a_killed_one_loses_nothing(pg_d
     try:
         inst = await store.create_instance("queue", Relationship.B2B)
         half = DOCS // 2
-        ready = [tmp_path / "a.ready", tmp_path / "b.ready"]
+        ready, go = [tmp_path / "a.ready", tmp_path / "b.ready"], tmp_path / "go"
         procs = [
-            _spawn(pg_dsn, inst.instance_id, 0, half, ready[0], tmp_path / "a.log"),
-            _spawn(pg_dsn, inst.instance_id, half, DOCS - half, ready[1], tmp_path / "b.log"),
+            _spawn(pg_dsn, inst.instance_id, 0, half, ready[0], go, tmp_path / "a.log"),
+            _spawn(pg_dsn, inst.instance_id, half, DOCS - half, ready[1], go, tmp_path / "b.log"),
         ]
         victim, survivor = procs
         deadline = time.monotonic() + 240
         killed_at: dict[str, int] = {}
         while True:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.02)
             for p, name in ((victim, "a"), (survivor, "b")):
                 if p.poll() is not None and not (p is victim and killed_at):
                     pytest.fail(f"worker {name} exited early:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}")
+            if not go.exists() and all(r.exists() for r in ready):
+                go.touch()  # every document is queued: both processes start their workers now
             counts = await _counts(store, inst.instance_id)
             done = counts.get("completed", 0)
-            if not killed_at and all(r.exists() for r in ready) and done >= DOCS // 4:
+            if not killed_at and go.exists() and done >= DOCS // 4:
                 victim.send_signal(signal.SIGKILL)  # mid-run: it holds leased jobs in the middle of processing
                 victim.wait()
                 killed_at = counts

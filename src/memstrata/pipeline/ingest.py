@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..retrieval.features import Features
 from ..store._sql import parse_ts
-from ..store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
+from ..store.base import AsyncStore, JobRecord, MemoryRecord, NewMemory, ProcessedJob
 from .base import DocumentInput, Extractor, MemoryDraft, Segment, Vectors
 from .split import split_document
 
@@ -210,6 +210,7 @@ class IngestPipeline:
             vectors = (await self.embed(unique))[[where[t] for t in texts]]
         else:
             vectors = np.zeros((0, 1), dtype=np.float32)
+        stored, by_attribute = await self._reads(pending)
         results: list[ProcessedJob] = []
         offset = 0
         # New memories of earlier jobs in this batch, per scope, so a later job merges into them, not beside them.
@@ -237,12 +238,45 @@ class IngestPipeline:
             index = batch_new.get(p.job.scope)
             if index is None:
                 index = batch_new[p.job.scope] = _TwinIndex(self.dedup_threshold)
-            results.append(await self._reconcile(p, vecs, index))
+            results.append(await self._reconcile(p, vecs, index, stored[p.job.scope], by_attribute))
         return results
 
-    async def _reconcile(self, p: _Pending, vecs: Vectors, index: _TwinIndex) -> ProcessedJob:
+    async def _reads(
+        self, pending: list[_Pending]
+    ) -> tuple[dict[Any, tuple[list[int], Vectors]], dict[tuple[Any, str | None, str], list[MemoryRecord]]]:
+        """What reconciliation reads from the store for the whole batch, asked for at once: the vectors of each scope
+        written to, and the live memories of each (scope, subject, attribute) a draft sets.
+
+        One call per job and attribute, awaited in turn, made a batch of 15 chat turns take ≈ 1 s under read load
+        (each call waits for a reader thread and an event-loop turn); concurrently they take about one such wait. The
+        batch's writes come after its reconciliation, so every job of it sees the same stored state either way."""
+        live = [p for p in pending if p.error is None]
+        scopes = list(dict.fromkeys(p.job.scope for p in live))
+        attributes = list(
+            dict.fromkeys((p.job.scope, d.subject, d.attribute) for p in live for d in p.drafts if d.attribute)
+        )
+        found = await asyncio.gather(
+            *(self.store.scope_vectors(scope) for scope in scopes),
+            *(self.store.find_by_attribute(scope, subject, attr) for scope, subject, attr in attributes),
+            return_exceptions=True,
+        )
+        for item in found:
+            if isinstance(item, BaseException):
+                raise item
+        vectors = cast(list[tuple[list[int], Vectors]], found[: len(scopes)])
+        records = cast(list[list[MemoryRecord]], found[len(scopes) :])
+        return dict(zip(scopes, vectors, strict=True)), dict(zip(attributes, records, strict=True))
+
+    async def _reconcile(
+        self,
+        p: _Pending,
+        vecs: Vectors,
+        index: _TwinIndex,
+        stored: tuple[list[int], Vectors],
+        by_attribute: dict[tuple[Any, str | None, str], list[MemoryRecord]],
+    ) -> ProcessedJob:
         job = p.job
-        rowids, matrix = await self.store.scope_vectors(job.scope)
+        rowids, matrix = stored
         new: list[NewMemory] = []
         merged: dict[int, tuple[list[str], float]] = {}
         superseded: list[tuple[int, str]] = []
@@ -269,7 +303,7 @@ class IngestPipeline:
             mem = NewMemory(str(uuid.uuid4()), draft, np.asarray(vec, dtype=np.float32), h, fts_text=fts)
             # 3) contradiction: same subject and attribute in the same scope, different value → supersede the old.
             if draft.attribute:
-                for old in await self.store.find_by_attribute(job.scope, draft.subject, draft.attribute):
+                for old in by_attribute[(job.scope, draft.subject, draft.attribute)]:
                     if content_hash(old.content) != h:
                         superseded.append((old.rowid, mem.memory_id))
             new.append(mem)

@@ -234,6 +234,20 @@ class AsyncStore:
         ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
         raise NotImplementedError
 
+    async def complete_jobs(self, results: Sequence[ProcessedJob]) -> list[tuple[ProcessedJob, str]]:
+        """:meth:`complete_job` for each result of a batch; a result whose writes fail is rolled back alone.
+
+        Returns:
+            The results that could not be stored, each with the error, for the caller to fail or retry.
+        """
+        failed: list[tuple[ProcessedJob, str]] = []
+        for result in results:
+            try:
+                await self.complete_job(result)
+            except Exception as exc:
+                failed.append((result, f"{type(exc).__name__}: {exc}"))
+        return failed
+
     async def fail_job(self, ingestion_id: str, error: str, *, final: bool, claim: str | None = None) -> None:
         raise NotImplementedError
 

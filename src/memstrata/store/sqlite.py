@@ -339,109 +339,128 @@ class SQLiteStore(AsyncStore):
         return await self._write(run)
 
     async def complete_job(self, result: ProcessedJob) -> None:
+        await self._write(lambda conn: self._complete(conn, result))
+
+    async def complete_jobs(self, results: Sequence[ProcessedJob]) -> list[tuple[ProcessedJob, str]]:
+        """One write transaction for the batch; each job in a savepoint, so a job whose writes fail is rolled back
+        alone and returned with the error, and the others commit."""
+
+        def run(conn: sqlite3.Connection) -> list[tuple[ProcessedJob, str]]:
+            failed: list[tuple[ProcessedJob, str]] = []
+            for result in results:
+                conn.execute("SAVEPOINT job")
+                try:
+                    self._complete(conn, result)
+                except Exception as exc:
+                    if not conn.in_transaction:  # SQLite rolled the whole transaction back (I/O error, disk full)
+                        raise
+                    conn.execute("ROLLBACK TO job")
+                    failed.append((result, f"{type(exc).__name__}: {exc}"))
+                conn.execute("RELEASE job")
+            return failed
+
+        return await self._write(run) if results else []
+
+    def _complete(self, conn: sqlite3.Connection, result: ProcessedJob) -> None:
         s = result.scope
-
-        def run(conn: sqlite3.Connection) -> None:
-            now = to_ts(_now())
-            if result.claim is not None:
-                owned = conn.execute(
-                    "SELECT 1 FROM ingestions WHERE ingestion_id = ? AND status = 'processing' AND claim = ?",
-                    (result.ingestion_id, result.claim),
-                ).fetchone()
-                if owned is None:
-                    return  # the lease expired and another worker took the job over: its result wins
-            skey = self._scope_key(conn, s)
-            for mem in result.new:
-                d = mem.draft
-                cur = conn.execute(
-                    "INSERT INTO memories (memory_id, instance_id, customer_id, level, user_id, scope_key, memory_type,"
-                    " content, content_hash, category, confidence, event_date, valid_until, temporal_category, "
-                    "source_evidence, entities, subject, attribute, metadata, document_id, conversation_id, "
-                    "ingestion_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        mem.memory_id,
-                        s.instance_id,
-                        s.customer_id,
-                        s.level.value,
-                        s.user_id,
-                        skey,
-                        d.memory_type,
-                        d.content,
-                        mem.content_hash,
-                        d.category,
-                        d.confidence,
-                        to_ts(d.event_date),
-                        to_ts(d.valid_until),
-                        d.temporal_category,
-                        dumps(d.source_evidence),
-                        dumps(d.entities),
-                        d.subject,
-                        d.attribute,
-                        dumps(d.metadata),
-                        result.document_id,
-                        result.conversation_id,
-                        result.ingestion_id,
-                        now,
-                    ),
-                )
-                rowid = cur.lastrowid
-                conn.execute(
-                    "INSERT INTO memories_fts (rowid, content, skey, mtype) VALUES (?,?,?,?)",
-                    (rowid, mem.fts_text or d.content, f"k{skey}", d.memory_type),
-                )
-                conn.execute(
-                    "INSERT INTO memory_vectors (rowid, scope_key, vec) VALUES (?,?,?)",
-                    (rowid, skey, np.asarray(mem.vector, dtype=np.float32).tobytes()),
-                )
-            for rowid, evidence, confidence in result.merged:
-                row = conn.execute(
-                    "SELECT source_evidence FROM memories WHERE rowid = ? AND scope_key = ?", (rowid, skey)
-                ).fetchone()
-                if row is None:
-                    continue
-                merged = list(dict.fromkeys(json.loads(row[0]) + evidence))
-                conn.execute(
-                    "UPDATE memories SET source_evidence = ?, confidence = ?, mention_count = mention_count + 1, "
-                    "updated_at = ? WHERE rowid = ? AND scope_key = ?",
-                    (dumps(merged), confidence, now, rowid, skey),
-                )
-            for rowid, new_id in result.superseded:
-                conn.execute(
-                    "UPDATE memories SET superseded_by = ?, valid_until = COALESCE(valid_until, ?), updated_at = ? "
-                    "WHERE rowid = ? AND scope_key = ?",
-                    (new_id, now, now, rowid, skey),
-                )
-            if result.document is not None:
-                doc = result.document
-                conn.execute(
-                    "INSERT OR REPLACE INTO documents (instance_id, customer_id, level, user_id, document_id, "
-                    "document_type, content, content_hash, document_created_at, conversation_id, created_at, metadata)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        s.instance_id,
-                        s.customer_id,
-                        s.level.value,
-                        s.user_id,
-                        result.document_id,
-                        doc.get("document_type", "document"),
-                        doc.get("content", ""),
-                        doc.get("content_hash", ""),
-                        doc.get("document_created_at"),
-                        result.conversation_id,
-                        now,
-                        dumps(doc.get("metadata", {})),
-                    ),
-                )
-            conn.execute("UPDATE scopes SET version = version + 1 WHERE scope_key = ?", (skey,))
-            if result.claim is None:
-                return  # a direct (operator) write: no job row to complete
-            conn.execute(
-                "UPDATE ingestions SET status = ?, completed_at = ?, memory_ids = ?, error_message = ?, claim = NULL, "
-                "lease_until = NULL WHERE ingestion_id = ?",
-                (result.status, now, dumps(result.memory_ids), result.error_message, result.ingestion_id),
+        now = to_ts(_now())
+        if result.claim is not None:
+            owned = conn.execute(
+                "SELECT 1 FROM ingestions WHERE ingestion_id = ? AND status = 'processing' AND claim = ?",
+                (result.ingestion_id, result.claim),
+            ).fetchone()
+            if owned is None:
+                return  # the lease expired and another worker took the job over: its result wins
+        skey = self._scope_key(conn, s)
+        for mem in result.new:
+            d = mem.draft
+            cur = conn.execute(
+                "INSERT INTO memories (memory_id, instance_id, customer_id, level, user_id, scope_key, memory_type,"
+                " content, content_hash, category, confidence, event_date, valid_until, temporal_category, "
+                "source_evidence, entities, subject, attribute, metadata, document_id, conversation_id, "
+                "ingestion_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    mem.memory_id,
+                    s.instance_id,
+                    s.customer_id,
+                    s.level.value,
+                    s.user_id,
+                    skey,
+                    d.memory_type,
+                    d.content,
+                    mem.content_hash,
+                    d.category,
+                    d.confidence,
+                    to_ts(d.event_date),
+                    to_ts(d.valid_until),
+                    d.temporal_category,
+                    dumps(d.source_evidence),
+                    dumps(d.entities),
+                    d.subject,
+                    d.attribute,
+                    dumps(d.metadata),
+                    result.document_id,
+                    result.conversation_id,
+                    result.ingestion_id,
+                    now,
+                ),
             )
-
-        await self._write(run)
+            rowid = cur.lastrowid
+            conn.execute(
+                "INSERT INTO memories_fts (rowid, content, skey, mtype) VALUES (?,?,?,?)",
+                (rowid, mem.fts_text or d.content, f"k{skey}", d.memory_type),
+            )
+            conn.execute(
+                "INSERT INTO memory_vectors (rowid, scope_key, vec) VALUES (?,?,?)",
+                (rowid, skey, np.asarray(mem.vector, dtype=np.float32).tobytes()),
+            )
+        for rowid, evidence, confidence in result.merged:
+            row = conn.execute(
+                "SELECT source_evidence FROM memories WHERE rowid = ? AND scope_key = ?", (rowid, skey)
+            ).fetchone()
+            if row is None:
+                continue
+            merged = list(dict.fromkeys(json.loads(row[0]) + evidence))
+            conn.execute(
+                "UPDATE memories SET source_evidence = ?, confidence = ?, mention_count = mention_count + 1, "
+                "updated_at = ? WHERE rowid = ? AND scope_key = ?",
+                (dumps(merged), confidence, now, rowid, skey),
+            )
+        for rowid, new_id in result.superseded:
+            conn.execute(
+                "UPDATE memories SET superseded_by = ?, valid_until = COALESCE(valid_until, ?), updated_at = ? "
+                "WHERE rowid = ? AND scope_key = ?",
+                (new_id, now, now, rowid, skey),
+            )
+        if result.document is not None:
+            doc = result.document
+            conn.execute(
+                "INSERT OR REPLACE INTO documents (instance_id, customer_id, level, user_id, document_id, "
+                "document_type, content, content_hash, document_created_at, conversation_id, created_at, metadata)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    s.instance_id,
+                    s.customer_id,
+                    s.level.value,
+                    s.user_id,
+                    result.document_id,
+                    doc.get("document_type", "document"),
+                    doc.get("content", ""),
+                    doc.get("content_hash", ""),
+                    doc.get("document_created_at"),
+                    result.conversation_id,
+                    now,
+                    dumps(doc.get("metadata", {})),
+                ),
+            )
+        conn.execute("UPDATE scopes SET version = version + 1 WHERE scope_key = ?", (skey,))
+        if result.claim is None:
+            return  # a direct (operator) write: no job row to complete
+        conn.execute(
+            "UPDATE ingestions SET status = ?, completed_at = ?, memory_ids = ?, error_message = ?, claim = NULL, "
+            "lease_until = NULL WHERE ingestion_id = ?",
+            (result.status, now, dumps(result.memory_ids), result.error_message, result.ingestion_id),
+        )
 
     async def fail_job(self, ingestion_id: str, error: str, *, final: bool, claim: str | None = None) -> None:
         def run(conn: sqlite3.Connection) -> None:
