@@ -36,3 +36,6 @@ async def test_bench_server_reports_figures(monkeypatch: pytest.MonkeyPatch) -> 
     assert 0 < cpu["machine_busy_percent"] <= 100 * (os.cpu_count() or 1) + 1
     assert cpu["server_ms_per_request"] > 0 and cpu["loadgen_ms_per_request"] > 0
     assert figures["ingestion_backlog_at_end"] >= 0
+    lag = figures["ingestion_lag_s"]
+    assert lag["sampled"] == min(200, figures["create"]["count"]) and lag["not_done"] == 0
+    assert 0 < lag["p50"] <= lag["p95"] <= lag["max"] < 60

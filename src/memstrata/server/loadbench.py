@@ -15,9 +15,10 @@
    (``POST /v1/context/user/fetch``, a random (customer, user), a distinct question each time so no cache helps),
    otherwise a create (``POST /api/v1/memories/create``, a 1-2 sentence chat turn for a random user).
 4. **Report.** Throughput, fetch and create latency percentiles, errors by status, the ingestion backlog left
-   when the load stopped, and the CPU of the measured window (Linux ``/proc``): how busy the machine was, and the
-   CPU time of the server's processes (ingestion included) and of the load generator per completed request. The
-   server is then stopped with SIGINT (its workers drain what they hold).
+   when the load stopped, the ingestion lag (queued → stored, from the status route, for up to 200 creates spread
+   over the measured window, waiting for the ones still queued), and the CPU of the measured window (Linux
+   ``/proc``): how busy the machine was, and the CPU time of the server's processes (ingestion included) and of the
+   load generator per completed request. The server is then stopped with SIGINT (its workers drain what they hold).
 
 The load generator runs in this process, on the same machine as the server: both compete for the same cores.
 """
@@ -36,6 +37,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ class _Results:
     items: int = 0
     engine_ms: list[float] = field(default_factory=list)  # server-side time inside the engine (metadata.timing_ms)
     embed_ms: list[float] = field(default_factory=list)
+    create_ids: list[str] = field(default_factory=list)  # ingestion ids of the creates answered while measured
 
 
 def _free_port() -> int:
@@ -212,6 +215,7 @@ async def _client(
             res.embed_ms.append(float(timing.get("embed_ms", 0.0)))
         else:
             res.create_ms.append(ms)
+            res.create_ids.append(str(json.loads(raw).get("ingestion_id", "")))
         if think_ms > 0:  # an agent thinks (calls its LLM) between turns: exponential pauses of mean think_ms
             await asyncio.sleep(rng.expovariate(1000.0 / think_ms))
 
@@ -268,6 +272,33 @@ async def _cpu_window(server_pid: int, measure_from: float, stop_at: float) -> d
         "server_cpu_s": None if s0 is None or s1 is None else s1 - s0,
         "loadgen_cpu_s": g1 - g0,
     }
+
+
+async def _ingestion_lag(
+    http: aiohttp.ClientSession, ingestion_ids: list[str], *, sample: int = 200, timeout: float = 180.0
+) -> tuple[list[float], int]:
+    """Seconds from queued to stored (the job's ``queued_at`` → ``completed_at``) of up to ``sample`` creates spread
+    evenly over the measured window, read from the status route once they are done (waiting for the ones the load
+    left queued, up to ``timeout``). Returns (lags, how many were not done in time or failed)."""
+    ids = [i for i in ingestion_ids if i]
+    step = max(1, len(ids) // sample)
+    pending = ids[::step][:sample]
+    lags: list[float] = []
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        still: list[str] = []
+        for ingestion_id in pending:
+            async with http.get(f"/api/v1/memories/status/{ingestion_id}") as r:
+                body = await r.json() if r.status == 200 else {}
+            if body.get("status") == "completed" and body.get("completed_at"):
+                queued = datetime.fromisoformat(body["queued_at"])
+                lags.append((datetime.fromisoformat(body["completed_at"]) - queued).total_seconds())
+            elif body.get("status") in ("queued", "processing"):
+                still.append(ingestion_id)
+        pending = still
+        if pending:
+            await asyncio.sleep(0.5)
+    return lags, len(ids[::step][:sample]) - len(lags)
 
 
 async def _queue_depth(url: str) -> int:
@@ -336,8 +367,9 @@ async def run_load_bench(
                 )
                 measured = time.perf_counter() - measure_from
                 cpu = await cpu_task
-            backlog = await _queue_depth(server.url)
-            load_after = os.getloadavg()[0]
+                backlog = await _queue_depth(server.url)
+                load_after = os.getloadavg()[0]
+                lags, lag_missing = await _ingestion_lag(http, res.create_ids)
         finally:
             stop_s = server.stop()
     finally:
@@ -385,6 +417,13 @@ async def run_load_bench(
             "loadgen_ms_per_request": (cpu["loadgen_cpu_s"] or 0.0) * 1000 / done if done else None,
         },
         "ingestion_backlog_at_end": backlog,
+        "ingestion_lag_s": {  # queued → stored, for a sample of the measured creates
+            "sampled": len(lags) + lag_missing,
+            "p50": _pct(lags, 50),
+            "p95": _pct(lags, 95),
+            "max": max(lags, default=0.0),
+            "not_done": lag_missing,
+        },
         "server_stop_s": round(stop_s, 2),
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
     }
@@ -406,6 +445,12 @@ async def run_load_bench(
     t.add_row("create latency p50 / p95 / p99", f"{c['p50_ms']:.1f} / {c['p95_ms']:.1f} / {c['p99_ms']:.1f} ms")
     t.add_row("errors", f"{figures['errors']} {dict(res.errors) or ''}")
     t.add_row("ingestion backlog when load stopped", str(backlog))
+    lag = figures["ingestion_lag_s"]
+    t.add_row(
+        f"ingestion lag, queued → stored, p50 / p95 / max ({lag['sampled']} creates sampled)",
+        f"{lag['p50']:.2f} / {lag['p95']:.2f} / {lag['max']:.2f} s"
+        + (f", {lag['not_done']} not done" if lag["not_done"] else ""),
+    )
     cpu_f = figures["cpu"]
     if cpu_f["machine_busy_percent"] is not None and cpu_f["server_ms_per_request"] is not None:
         t.add_row(
