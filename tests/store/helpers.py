@@ -16,12 +16,24 @@ from typing import Any
 from memstrata.pipeline.base import DocumentInput, MemoryDraft, MemoryType
 from memstrata.pipeline.embedders.hashing import HashingEmbedder
 from memstrata.pipeline.ingest import content_hash
-from memstrata.scope import Scope
+from memstrata.scope import Scope, ScopeLevel
 from memstrata.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _LIVES = re.compile(r"^(?P<who>[A-Z][a-z]+) lives in (?P<where>[A-Z][a-z]+)")
 EMBEDDER = HashingEmbedder(64)
+
+
+def U(inst: str, cust: str, user: str) -> Scope:
+    return Scope(inst, ScopeLevel.USER, cust, user)
+
+
+def C(inst: str, cust: str) -> Scope:
+    return Scope(inst, ScopeLevel.CUSTOMER, cust)
+
+
+def CL(inst: str) -> Scope:
+    return Scope(inst, ScopeLevel.CLIENT)
 
 
 def sentence_type(text: str) -> MemoryType:

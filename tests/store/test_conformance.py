@@ -18,27 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.store.conftest import make_settings
-from tests.store.helpers import EMBEDDER, SentenceExtractor, job_for, new_memory, write
+from tests.store.helpers import CL, EMBEDDER, C, SentenceExtractor, U, job_for, new_memory, write
 
 from memstrata.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
-from memstrata.scope import ReadChain, Relationship, Scope, ScopeLevel, client_chain, customer_chain, user_chain
+from memstrata.scope import ReadChain, Relationship, client_chain, customer_chain, user_chain
 from memstrata.service import AsyncMemoryService
 from memstrata.store import open_store
 from memstrata.store.base import AsyncStore, MessageRecord, ProcessedJob, SearchFilters
 
 F = SearchFilters
-
-
-def U(inst: str, cust: str, user: str) -> Scope:
-    return Scope(inst, ScopeLevel.USER, cust, user)
-
-
-def C(inst: str, cust: str) -> Scope:
-    return Scope(inst, ScopeLevel.CUSTOMER, cust)
-
-
-def CL(inst: str) -> Scope:
-    return Scope(inst, ScopeLevel.CLIENT)
 
 
 async def contents(store: AsyncStore, chain: ReadChain, filters: SearchFilters | None = None) -> set[str]:

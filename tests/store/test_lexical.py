@@ -10,25 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.store.helpers import new_memory, write
+from tests.store.helpers import CL, C, U, new_memory, write
 
-from memstrata.scope import Relationship, Scope, ScopeLevel, user_chain
+from memstrata.scope import Relationship, user_chain
 from memstrata.store._lexical import K1, B, Vocabulary, bm25_hits
 from memstrata.store.base import SearchFilters
 from memstrata.store.sqlite import SQLiteStore
-
-
-def U(inst: str, cust: str, user: str) -> Scope:
-    return Scope(inst, ScopeLevel.USER, cust, user)
-
-
-def C(inst: str, cust: str) -> Scope:
-    return Scope(inst, ScopeLevel.CUSTOMER, cust)
-
-
-def CL(inst: str) -> Scope:
-    return Scope(inst, ScopeLevel.CLIENT)
-
 
 WORDS = """hiking hikes hiked hiker running runs ran connection connections connected generously happiness
 relational conditional rational valenci digitizer operator sensitiviti hopeful goodness formalize electrical

@@ -281,8 +281,8 @@ async def _ingestion_lag(
     evenly over the measured window, read from the status route once they are done (waiting for the ones the load
     left queued, up to ``timeout``). Returns (lags, how many were not done in time or failed)."""
     ids = [i for i in ingestion_ids if i]
-    step = max(1, len(ids) // sample)
-    pending = ids[::step][:sample]
+    chosen = ids[:: max(1, len(ids) // sample)][:sample]
+    pending = chosen
     lags: list[float] = []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
@@ -298,7 +298,7 @@ async def _ingestion_lag(
         pending = still
         if pending:
             await asyncio.sleep(0.5)
-    return lags, len(ids[::step][:sample]) - len(lags)
+    return lags, len(chosen) - len(lags)
 
 
 async def _queue_depth(url: str) -> int:

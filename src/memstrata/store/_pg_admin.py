@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from psycopg.rows import dict_row
@@ -19,13 +18,7 @@ class _AdminMixin(_PgBase):
 
     # -- instances and keys (admin role) ------------------------------------------------------------------------------
     async def create_instance(self, name: str, relationship: Relationship) -> InstanceRecord:
-        rec = InstanceRecord(
-            instance_id=f"inst_{uuid.uuid4().hex[:16]}",
-            name=name,
-            relationship=relationship,
-            client_id=f"cli_{hashlib.sha256(name.encode()).hexdigest()[:16]}",
-            created_at=_now(),
-        )
+        rec = InstanceRecord.new(name, relationship, _now())
         try:
             async with self._tx(None) as conn:
                 await conn.execute(

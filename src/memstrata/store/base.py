@@ -7,6 +7,8 @@ writes) and builds its WHERE clause through ``_sql.scope_filter``; no method rea
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +44,18 @@ class InstanceRecord:
     archived: bool = False
     embedder: str | None = None
     dimensions: int | None = None
+
+    @classmethod
+    def new(cls, name: str, relationship: Relationship, created_at: datetime) -> InstanceRecord:
+        """A new instance in the Synap client's id formats: ``inst_`` + 16 random hex, ``cli_`` + 16 hex of the name's
+        SHA-256."""
+        return cls(
+            instance_id=f"inst_{uuid.uuid4().hex[:16]}",
+            name=name,
+            relationship=relationship,
+            client_id=f"cli_{hashlib.sha256(name.encode()).hexdigest()[:16]}",
+            created_at=created_at,
+        )
 
 
 @dataclass(slots=True)

@@ -193,13 +193,7 @@ class SQLiteStore(AsyncStore):
 
     # -- instances and keys ---------------------------------------------------------------------------------------
     async def create_instance(self, name: str, relationship: Relationship) -> InstanceRecord:
-        rec = InstanceRecord(
-            instance_id=f"inst_{uuid.uuid4().hex[:16]}",
-            name=name,
-            relationship=relationship,
-            client_id=f"cli_{hashlib.sha256(name.encode()).hexdigest()[:16]}",
-            created_at=_now(),
-        )
+        rec = InstanceRecord.new(name, relationship, _now())
 
         def run(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM instances WHERE name = ?", (name,)).fetchone():
