@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/memstrata demo
+	$(VENV)/bin/tenantry demo
 
 test: setup
 	$(VENV)/bin/ruff check src tests
@@ -29,10 +29,10 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(VENV)/bin/memstrata bench
+	$(VENV)/bin/tenantry bench
 
 eval: setup
-	$(VENV)/bin/memstrata eval locomo ../shared/data/locomo/dev/*.json
+	$(VENV)/bin/tenantry eval locomo ../shared/data/locomo/dev/*.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

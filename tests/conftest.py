@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from tests.fakes import EchoExtractor
 
-from memstrata.pipeline.embedders.hashing import HashingEmbedder
-from memstrata.scope import Relationship
-from memstrata.service import AsyncMemoryService
-from memstrata.settings import Settings
-from memstrata.store.sqlite import SQLiteStore
+from tenantry.pipeline.embedders.hashing import HashingEmbedder
+from tenantry.scope import Relationship
+from tenantry.service import AsyncMemoryService
+from tenantry.settings import Settings
+from tenantry.store.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -20,11 +20,11 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No MEMSTRATA_* variable from the developer's shell leaks into a test; HOME points at a temp dir."""
+    """No TENANTRY_* variable from the developer's shell leaks into a test; HOME points at a temp dir."""
     for key in list(os.environ):
-        if key.startswith(("MEMSTRATA_", "SYNAP_")):
+        if key.startswith(("TENANTRY_", "SYNAP_")):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("MEMSTRATA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TENANTRY_HOME", str(tmp_path / "home"))
     yield
 
 

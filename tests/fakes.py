@@ -6,7 +6,7 @@ memories a write creates; ``HashingEmbedder`` (shipped in the package) gives lex
 
 from __future__ import annotations
 
-from memstrata.pipeline.base import DocumentInput, MemoryDraft
+from tenantry.pipeline.base import DocumentInput, MemoryDraft
 
 
 class EchoExtractor:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    server = PgServer.start()        # or PgServer.from_env() when MEMSTRATA_TEST_POSTGRES_DSN is set
+    server = PgServer.start()        # or PgServer.from_env() when TENANTRY_TEST_POSTGRES_DSN is set
     dsn = server.create_database()   # a fresh database (copied from a migrated template), owned by the test role
     ...
     server.stop()
@@ -14,11 +14,11 @@ listens on 127.0.0.1 only, on a free port; durability is switched off (``fsync=o
 throw-away. When not root, the binaries run as the current user.
 
 Two roles are used, as in production: ``postgres`` (superuser: creates databases and the ``vector`` extension,
-which is not a trusted extension) and ``memstrata_owner`` (LOGIN CREATEROLE, not a superuser), the role the
-store connects as. The store itself then runs every query under ``SET LOCAL ROLE memstrata_app`` /
-``memstrata_admin`` (see docs/postgres.md), so row-level security applies.
+which is not a trusted extension) and ``tenantry_owner`` (LOGIN CREATEROLE, not a superuser), the role the
+store connects as. The store itself then runs every query under ``SET LOCAL ROLE tenantry_app`` /
+``tenantry_admin`` (see docs/postgres.md), so row-level security applies.
 
-``MEMSTRATA_TEST_POSTGRES_DSN`` (read once, at import): use that server instead. Its role must be able to
+``TENANTRY_TEST_POSTGRES_DSN`` (read once, at import): use that server instead. Its role must be able to
 ``CREATE DATABASE`` and the server must have pgvector; per-test databases are created and dropped there.
 """
 
@@ -45,8 +45,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 __all__ = ["ENV_DSN", "OWNER_ROLE", "PgServer", "find_pg_bin"]
 
-ENV_DSN = os.environ.get("MEMSTRATA_TEST_POSTGRES_DSN") or None
-OWNER_ROLE = "memstrata_owner"
+ENV_DSN = os.environ.get("TENANTRY_TEST_POSTGRES_DSN") or None
+OWNER_ROLE = "tenantry_owner"
 _OS_USER = "postgres"
 
 
@@ -85,7 +85,7 @@ def _ensure_os_user() -> None:
 
 @dataclass
 class PgServer:
-    """A running PostgreSQL (started here, or external from ``MEMSTRATA_TEST_POSTGRES_DSN``)."""
+    """A running PostgreSQL (started here, or external from ``TENANTRY_TEST_POSTGRES_DSN``)."""
 
     admin_dsn: str  # superuser (or CREATEDB role) DSN, database "postgres"
     owner_dsn_base: str  # DSN the store uses (database replaced per test)
@@ -99,7 +99,7 @@ class PgServer:
     # -- lifecycle ------------------------------------------------------------------------------------------------
     @classmethod
     def from_env(cls) -> PgServer | None:
-        """The server named by ``MEMSTRATA_TEST_POSTGRES_DSN``, or ``None`` when the variable is unset."""
+        """The server named by ``TENANTRY_TEST_POSTGRES_DSN``, or ``None`` when the variable is unset."""
         if not ENV_DSN:
             return None
         return cls(admin_dsn=ENV_DSN, owner_dsn_base=ENV_DSN, external=True)
@@ -113,7 +113,7 @@ class PgServer:
         as_root = os.geteuid() == 0
         if as_root:
             _ensure_os_user()
-        root = Path(tempfile.mkdtemp(prefix="memstrata-pg-"))
+        root = Path(tempfile.mkdtemp(prefix="tenantry-pg-"))
         data, sock = root / "data", root / "sock"
         sock.mkdir()
         if as_root:
@@ -210,9 +210,9 @@ class PgServer:
         return psycopg.connect(self.admin_dsn, autocommit=True)
 
     def create_database(self, *, migrated: bool = True, vector: bool = True) -> str:
-        """A new database with ``vector`` installed and the memstrata schema (or, with ``migrated=False``, empty;
+        """A new database with ``vector`` installed and the tenantry schema (or, with ``migrated=False``, empty;
         with ``vector=False`` also without the extension); returns its DSN."""
-        name = f"ms_{uuid.uuid4().hex[:12]}"
+        name = f"tn_{uuid.uuid4().hex[:12]}"
         owner = None if self.external else OWNER_ROLE
         with self._admin() as conn:
             if migrated:
@@ -237,7 +237,7 @@ class PgServer:
     def _template(self, conn: psycopg.Connection[tuple[object, ...]]) -> str:
         if self.template is not None:
             return self.template
-        name = f"ms_tpl_{uuid.uuid4().hex[:8]}"
+        name = f"tn_tpl_{uuid.uuid4().hex[:8]}"
         q = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if not self.external:
             q = q + sql.SQL(" OWNER {}").format(sql.Identifier(OWNER_ROLE))
@@ -246,7 +246,7 @@ class PgServer:
         self._install_vector(name)
         import asyncio
 
-        from memstrata.store.postgres import PostgresStore
+        from tenantry.store.postgres import PostgresStore
 
         async def migrate() -> None:
             store = PostgresStore(self.dsn_for(name), min_size=1, max_size=1)

@@ -1,4 +1,4 @@
-"""``memstrata instance ...`` and ``memstrata key ...`` on the database named by MEMSTRATA_DSN; key hashing."""
+"""``tenantry instance ...`` and ``tenantry key ...`` on the database named by TENANTRY_DSN; key hashing."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from memstrata.admin import authenticate_key, generate_api_key, hash_api_key, key_display_prefix
-from memstrata.cli import app
-from memstrata.store.sqlite import SQLiteStore
+from tenantry.admin import authenticate_key, generate_api_key, hash_api_key, key_display_prefix
+from tenantry.cli import app
+from tenantry.store.sqlite import SQLiteStore
 
 runner = CliRunner()
 
@@ -22,7 +22,7 @@ runner = CliRunner()
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "admin.db"
-    monkeypatch.setenv("MEMSTRATA_DSN", f"sqlite:///{path}")
+    monkeypatch.setenv("TENANTRY_DSN", f"sqlite:///{path}")
     return path
 
 
@@ -47,7 +47,7 @@ def _authenticates(db: Path, key: str) -> bool:
 
 def test_key_format_and_hash() -> None:
     key = generate_api_key()
-    assert key.startswith("ms_") and len(key) == 35 and generate_api_key() != key
+    assert key.startswith("tn_") and len(key) == 35 and generate_api_key() != key
     assert hash_api_key(key) == hashlib.sha256(key.encode()).hexdigest()
     assert key_display_prefix(key) == key[:8]
 
@@ -55,7 +55,7 @@ def test_key_format_and_hash() -> None:
 def test_instance_and_key_lifecycle(db: Path) -> None:
     made = _json("instance", "create", "support-bot", "--relationship", "b2b")
     iid, key = made["instance_id"], made["api_key"]
-    assert iid.startswith("inst_") and len(iid) == 21 and key.startswith("ms_") and made["relationship"] == "b2b"
+    assert iid.startswith("inst_") and len(iid) == 21 and key.startswith("tn_") and made["relationship"] == "b2b"
     assert _authenticates(db, key)
 
     with sqlite3.connect(db) as conn:  # only the hash is stored
@@ -64,7 +64,7 @@ def test_instance_and_key_lifecycle(db: Path) -> None:
         assert conn.execute("SELECT count(*) FROM api_keys WHERE key_hash = ?", (hash_api_key(key),)).fetchone()[0]
 
     human = runner.invoke(app, ["instance", "create", "shop", "--relationship", "b2c"])
-    assert human.exit_code == 0 and "api_key   ms_" in human.stdout and "not shown again" in human.stdout
+    assert human.exit_code == 0 and "api_key   tn_" in human.stdout and "not shown again" in human.stdout
 
     dup = runner.invoke(app, ["instance", "create", "support-bot", "--relationship", "b2b"])
     assert dup.exit_code == 1 and "instance_exists" in dup.output

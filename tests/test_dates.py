@@ -1,4 +1,4 @@
-"""Finding and resolving time expressions (memstrata.pipeline.dates)."""
+"""Finding and resolving time expressions (tenantry.pipeline.dates)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memstrata.pipeline.dates import (
+from tenantry.pipeline.dates import (
     TimeExpression,
     find_time_expressions,
     format_day,

@@ -1,4 +1,4 @@
-"""The seed recipe (verbatim but for its import line) runs on memstrata and keeps tenants apart."""
+"""The seed recipe (verbatim but for its import line) runs on tenantry and keeps tenants apart."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memstrata.demo import run_demo
+from tenantry.demo import run_demo
 
 
 @pytest.mark.model

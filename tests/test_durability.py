@@ -19,10 +19,10 @@ N_DOCS = 40
 WRITER = textwrap.dedent(
     """
     import asyncio, json, sys, time
-    from memstrata import Memstrata
+    from tenantry import Tenantry
 
     async def main(variant: str, n: int) -> None:
-        sdk = Memstrata(workers=0 if variant != "live" else 2, worker_batch=4)
+        sdk = Tenantry(workers=0 if variant != "live" else 2, worker_batch=4)
         await sdk.initialize()
         ids = []
         for i in range(n):
@@ -45,12 +45,12 @@ WRITER = textwrap.dedent(
 FINISHER = textwrap.dedent(
     """
     import asyncio, json, sys
-    from memstrata import Memstrata
-    from memstrata.scope import ReadChain
-    from memstrata.store.base import SearchFilters
+    from tenantry import Tenantry
+    from tenantry.scope import ReadChain
+    from tenantry.store.base import SearchFilters
 
     async def main(ids):
-        sdk = Memstrata(workers=2, lease_seconds=1.0)
+        sdk = Tenantry(workers=2, lease_seconds=1.0)
         await sdk.initialize()
         out = {}
         for ing in ids:
@@ -70,12 +70,12 @@ FINISHER = textwrap.dedent(
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSTRATA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    env["MEMSTRATA_DSN"] = f"sqlite:///{tmp_path / 'durable.db'}"
-    env["MEMSTRATA_EMBEDDER"] = "hashing"
-    env["MEMSTRATA_HOME"] = str(tmp_path / "home")
+    env["TENANTRY_DSN"] = f"sqlite:///{tmp_path / 'durable.db'}"
+    env["TENANTRY_EMBEDDER"] = "hashing"
+    env["TENANTRY_HOME"] = str(tmp_path / "home")
     return env
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memstrata import ConfigurationError, EmbedderUnavailableError, Memstrata
-from memstrata.pipeline.embedders.minilm import MiniLMEmbedder
+from tenantry import ConfigurationError, EmbedderUnavailableError, Tenantry
+from tenantry.pipeline.embedders.minilm import MiniLMEmbedder
 
 pytestmark = pytest.mark.model
 
@@ -58,29 +58,29 @@ def test_int8_cache_that_cannot_be_created_says_so(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     emb = MiniLMEmbedder(quantized=True, cache_dir=blocker / "cache")
-    with pytest.raises(EmbedderUnavailableError, match="MEMSTRATA_MODEL_CACHE"):
+    with pytest.raises(EmbedderUnavailableError, match="TENANTRY_MODEL_CACHE"):
         emb.embed(["hello"])
 
 
 def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_MODEL_CACHE", str(tmp_path / "models"))
+    monkeypatch.setenv("TENANTRY_MODEL_CACHE", str(tmp_path / "models"))
     assert MiniLMEmbedder(quantized=True).cache_dir == tmp_path / "models"
 
 
 async def test_instance_keeps_the_embedder_it_was_built_with(tmp_path: Path) -> None:
     dsn = f"sqlite:///{tmp_path / 'm.db'}"
-    async with Memstrata(dsn=dsn, instance_id="emb", embedder="minilm", workers=0) as sdk:
+    async with Tenantry(dsn=dsn, instance_id="emb", embedder="minilm", workers=0) as sdk:
         assert sdk.instance_id
-    with pytest.raises(ConfigurationError, match="MEMSTRATA_EMBEDDER=minilm"):
-        async with Memstrata(dsn=dsn, instance_id="emb", embedder="minilm-int8", workers=0):
+    with pytest.raises(ConfigurationError, match="TENANTRY_EMBEDDER=minilm"):
+        async with Tenantry(dsn=dsn, instance_id="emb", embedder="minilm-int8", workers=0):
             pass
 
 
 async def test_server_loads_the_model_before_it_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memstrata.server.app import create_app
-    from memstrata.settings import Settings
+    from tenantry.server.app import create_app
+    from tenantry.settings import Settings
 
-    monkeypatch.setenv("MEMSTRATA_MODEL_CACHE", str(tmp_path / "models"))
+    monkeypatch.setenv("TENANTRY_MODEL_CACHE", str(tmp_path / "models"))
     app = create_app(Settings(dsn=f"sqlite:///{tmp_path / 's.db'}", embedder="minilm-int8", workers=0))
     async with app.router.lifespan_context(app):
         assert list((tmp_path / "models").glob("minilm-int8-*.onnx")), "built at startup, not by the first request"

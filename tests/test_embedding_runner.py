@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memstrata._embedding import EmbeddingRunner
-from memstrata.pipeline.base import Vectors
-from memstrata.pipeline.embedders.hashing import HashingEmbedder
+from tenantry._embedding import EmbeddingRunner
+from tenantry.pipeline.base import Vectors
+from tenantry.pipeline.embedders.hashing import HashingEmbedder
 
 
 class RecordingEmbedder(HashingEmbedder):

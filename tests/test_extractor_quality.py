@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from memstrata.pipeline.base import MEMORY_TYPES, DocumentInput, MemoryDraft
-from memstrata.pipeline.extractors.rules import RulesExtractor
-from memstrata.pipeline.split import split_document
+from tenantry.pipeline.base import MEMORY_TYPES, DocumentInput, MemoryDraft
+from tenantry.pipeline.extractors.rules import RulesExtractor
+from tenantry.pipeline.split import split_document
 
 FIXTURE = Path(__file__).parent / "fixtures" / "extraction_labelled.jsonl"
 ACCEPTANCE = {"fact": 0.7, "preference": 0.7}
@@ -263,8 +263,8 @@ def test_deterministic() -> None:
 
 
 def test_registered_by_name() -> None:
-    from memstrata.pipeline.base import Extractor
-    from memstrata.pipeline.registry import create_extractor
+    from tenantry.pipeline.base import Extractor
+    from tenantry.pipeline.registry import create_extractor
 
     extractor = create_extractor("rules")
     assert isinstance(extractor, Extractor) and extractor.name == "rules"

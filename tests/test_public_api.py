@@ -1,33 +1,33 @@
-"""The public surface: ``memstrata.__all__`` is sorted and complete; errors are importable from ``memstrata``;
+"""The public surface: ``tenantry.__all__`` is sorted and complete; errors are importable from ``tenantry``;
 the Synap alias is the same class; the sync facade exposes the same namespaces."""
 
 from __future__ import annotations
 
 import inspect
 
-import memstrata
-from memstrata import errors
+import tenantry
+from tenantry import errors
 
 
 def test_all_is_sorted_and_complete() -> None:
-    public = sorted(memstrata.__all__, key=str.lower)
-    assert memstrata.__all__ == sorted(memstrata.__all__)
+    public = sorted(tenantry.__all__, key=str.lower)
+    assert tenantry.__all__ == sorted(tenantry.__all__)
     for name in public:
-        assert hasattr(memstrata, name), name
+        assert hasattr(tenantry, name), name
 
 
 def test_every_error_class_is_exported_from_the_package() -> None:
     for name, obj in vars(errors).items():
-        if inspect.isclass(obj) and issubclass(obj, errors.MemstrataError):
-            assert getattr(memstrata, name) is obj, name
+        if inspect.isclass(obj) and issubclass(obj, errors.TenantryError):
+            assert getattr(tenantry, name) is obj, name
 
 
 def test_error_tree() -> None:
-    assert issubclass(memstrata.InvalidInputError, memstrata.PermanentError)
-    assert issubclass(memstrata.RateLimitError, memstrata.TransientError)
-    assert issubclass(memstrata.TranscriptConflictError, memstrata.ConflictError)
-    assert memstrata.InvalidInputError("x").status_code == 400
-    assert memstrata.ConflictError("x").status_code == 409
+    assert issubclass(tenantry.InvalidInputError, tenantry.PermanentError)
+    assert issubclass(tenantry.RateLimitError, tenantry.TransientError)
+    assert issubclass(tenantry.TranscriptConflictError, tenantry.ConflictError)
+    assert tenantry.InvalidInputError("x").status_code == 400
+    assert tenantry.ConflictError("x").status_code == 409
 
 
 def test_error_round_trip_through_status_and_code() -> None:
@@ -51,11 +51,11 @@ def test_error_round_trip_through_status_and_code() -> None:
 
 
 def test_synap_alias() -> None:
-    assert memstrata.MaximemSynapSDK is memstrata.Memstrata
+    assert tenantry.MaximemSynapSDK is tenantry.Tenantry
 
 
 def test_sdk_namespaces_match_the_synap_client() -> None:
-    sdk = memstrata.Memstrata(dsn="sqlite:///:memory:", embedder="hashing")
+    sdk = tenantry.Tenantry(dsn="sqlite:///:memory:", embedder="hashing")
     for path in (
         "memories.create",
         "memories.batch_create",

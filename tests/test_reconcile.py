@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from tests.fakes import SlotExtractor
 
-from memstrata.errors import InvalidInputError
-from memstrata.pipeline.embedders.hashing import HashingEmbedder
-from memstrata.scope import Relationship
-from memstrata.service import AsyncMemoryService
-from memstrata.settings import Settings
-from memstrata.store.sqlite import SQLiteStore
+from tenantry.errors import InvalidInputError
+from tenantry.pipeline.embedders.hashing import HashingEmbedder
+from tenantry.scope import Relationship
+from tenantry.service import AsyncMemoryService
+from tenantry.settings import Settings
+from tenantry.store.sqlite import SQLiteStore
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from memstrata.errors import InvalidInputError
-from memstrata.scope import (
+from tenantry.errors import InvalidInputError
+from tenantry.scope import (
     ReadChain,
     Relationship,
     Scope,
@@ -16,7 +16,7 @@ from memstrata.scope import (
     user_chain,
     validate_id,
 )
-from memstrata.store._sql import scope_filter
+from tenantry.store._sql import scope_filter
 
 INST = "inst_0123456789abcdef"
 B2B, B2C = Relationship.B2B, Relationship.B2C

@@ -12,19 +12,19 @@ import httpx
 import pytest
 from tests.server.helpers import ADMIN_TOKEN, ThreadServer, admin_create_instance
 
-from memstrata import (
+from tenantry import (
     ContextNotFoundError,
     IngestionNotFoundError,
     InvalidInputError,
     MemoryNotFoundError,
-    Memstrata,
+    Tenantry,
     TranscriptConflictError,
 )
-from memstrata.models import ContextResponse, Memory
-from memstrata.server.config import ServerSettings
-from memstrata.settings import Settings
+from tenantry.models import ContextResponse, Memory
+from tenantry.server.config import ServerSettings
+from tenantry.settings import Settings
 
-MakeSdk = Callable[..., Awaitable[Memstrata]]
+MakeSdk = Callable[..., Awaitable[Tenantry]]
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,12 @@ def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadSe
 @pytest.fixture(params=["embedded", "remote"])
 async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeSdk]:
     """``await make_sdk(relationship)`` → an initialised SDK on a fresh instance, in the parametrised mode."""
-    made: list[Memstrata] = []
+    made: list[Tenantry] = []
 
-    async def factory(relationship: str = "b2b") -> Memstrata:
+    async def factory(relationship: str = "b2b") -> Tenantry:
         name = f"t{uuid.uuid4().hex[:12]}"
         if request.param == "embedded":
-            sdk = Memstrata(
+            sdk = Tenantry(
                 instance_id=name,
                 dsn=f"sqlite:///{tmp_path / name}.db",
                 embedder="hashing",
@@ -56,7 +56,7 @@ async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         else:
             server: ThreadServer = request.getfixturevalue("remote_server")
             created = admin_create_instance(server.url, name, relationship)
-            sdk = Memstrata(url=server.url, api_key=created["key"]["api_key"])
+            sdk = Tenantry(url=server.url, api_key=created["key"]["api_key"])
         await sdk.initialize()
         made.append(sdk)
         return sdk
@@ -66,7 +66,7 @@ async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await sdk.shutdown()
 
 
-async def _ingest(sdk: Memstrata, text: str, **kw: Any) -> list[str]:
+async def _ingest(sdk: Tenantry, text: str, **kw: Any) -> list[str]:
     r = await sdk.memories.create(text, **kw)
     assert r.status == "queued"
     st = await sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30, poll_interval_seconds=0.05)
@@ -264,10 +264,10 @@ def test_remote_sdk_refuses_a_bad_key(remote_server: ThreadServer) -> None:
     """Remote only (embedded mode has no keys): a wrong key fails ``initialize`` with AuthenticationError."""
     import asyncio
 
-    from memstrata import AuthenticationError
+    from tenantry import AuthenticationError
 
     async def run() -> None:
-        sdk = Memstrata(url=remote_server.url, api_key="ms_" + "x" * 32)
+        sdk = Tenantry(url=remote_server.url, api_key="tn_" + "x" * 32)
         with pytest.raises(AuthenticationError) as exc:
             await sdk.initialize()
         assert exc.value.code == "invalid_api_key"
@@ -277,26 +277,26 @@ def test_remote_sdk_refuses_a_bad_key(remote_server: ThreadServer) -> None:
 
 
 def test_remote_mode_from_the_environment(remote_server: ThreadServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``MEMSTRATA_URL`` + ``MEMSTRATA_API_KEY`` select remote mode, for the async SDK and the blocking facade."""
-    from memstrata import SyncMemstrata
+    """``TENANTRY_URL`` + ``TENANTRY_API_KEY`` select remote mode, for the async SDK and the blocking facade."""
+    from tenantry import SyncTenantry
 
     created = admin_create_instance(remote_server.url, f"env{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("MEMSTRATA_URL", remote_server.url)
-    monkeypatch.setenv("MEMSTRATA_API_KEY", created["key"]["api_key"])
-    with SyncMemstrata() as sdk:
+    monkeypatch.setenv("TENANTRY_URL", remote_server.url)
+    monkeypatch.setenv("TENANTRY_API_KEY", created["key"]["api_key"])
+    with SyncTenantry() as sdk:
         assert sdk.instance_id == created["instance"]["instance_id"]
         r = sdk.memories.create("User: I love hiking.", customer_id="acme", user_id="u1")
         st = sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30)
         assert st.status == "completed"
-    monkeypatch.delenv("MEMSTRATA_API_KEY")
+    monkeypatch.delenv("TENANTRY_API_KEY")
 
     import asyncio
 
-    from memstrata import AuthenticationError
+    from tenantry import AuthenticationError
 
     async def no_key() -> None:
         with pytest.raises(AuthenticationError) as exc:
-            await Memstrata().initialize()
+            await Tenantry().initialize()
         assert exc.value.code == "missing_api_key"
 
     asyncio.run(no_key())

@@ -1,4 +1,4 @@
-"""The embedded SDK end to end with its defaults: no arguments, MEMSTRATA_HOME data, the default instance created as
+"""The embedded SDK end to end with its defaults: no arguments, TENANTRY_HOME data, the default instance created as
 b2b on first use, the real extractor; plus the blocking facade."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from memstrata import InvalidInputError, MaximemSynapSDK, Memstrata, SyncMemstrata
+from tenantry import InvalidInputError, MaximemSynapSDK, SyncTenantry, Tenantry
 
 
 async def test_no_argument_sdk_uses_home_and_default_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")
+    monkeypatch.setenv("TENANTRY_EMBEDDER", "hashing")
     sdk = MaximemSynapSDK()
     await sdk.initialize()
     try:
@@ -24,12 +24,12 @@ async def test_no_argument_sdk_uses_home_and_default_instance(tmp_path: Path, mo
             await sdk.memories.create(document="User: hi", user_id="u1")
     finally:
         await sdk.shutdown()
-    assert (tmp_path / "home" / "memstrata.db").exists()
+    assert (tmp_path / "home" / "tenantry.db").exists()
 
 
 async def test_document_id_is_idempotent(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")
-    async with Memstrata() as sdk:
+    monkeypatch.setenv("TENANTRY_EMBEDDER", "hashing")
+    async with Tenantry() as sdk:
         a = await sdk.memories.create(
             document="Our office is in Oslo.", customer_id="acme", document_id="doc-1", document_type="document"
         )
@@ -44,8 +44,8 @@ async def test_document_id_is_idempotent(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_sync_facade(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")
-    with SyncMemstrata() as sdk:
+    monkeypatch.setenv("TENANTRY_EMBEDDER", "hashing")
+    with SyncTenantry() as sdk:
         r = sdk.memories.create(document="User: my dog is called Rex.", customer_id="acme", user_id="u2")
         st = sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30)
         assert st.status == "completed"

@@ -1,4 +1,4 @@
-"""Splitting documents into segments (memstrata.pipeline.split), plus robustness properties of the pipeline front."""
+"""Splitting documents into segments (tenantry.pipeline.split), plus robustness properties of the pipeline front."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memstrata.pipeline.base import DocumentInput
-from memstrata.pipeline.extractors.rules import RulesExtractor
-from memstrata.pipeline.split import normalize_text, role_for_label, split_document, split_sentences
+from tenantry.pipeline.base import DocumentInput
+from tenantry.pipeline.extractors.rules import RulesExtractor
+from tenantry.pipeline.split import normalize_text, role_for_label, split_document, split_sentences
 
 CREATED = datetime(2023, 5, 8, 13, 56)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memstrata.errors import ContextNotFoundError, InvalidInputError, MemoryNotFoundError
-from memstrata.service import AsyncMemoryService
+from tenantry.errors import ContextNotFoundError, InvalidInputError, MemoryNotFoundError
+from tenantry.service import AsyncMemoryService
 
 
 async def write(svc: AsyncMemoryService, inst: Any, text: str, **ids: Any) -> list[str]:
@@ -48,10 +48,10 @@ async def test_b2b_write_rows_land_where_the_table_says(make_service: Any) -> No
     svc, inst = await make_service("b2b")
     await seed_b2b(svc, inst)
     rows, _ = await svc.store.list_memories(
-        __import__("memstrata.scope", fromlist=["ReadChain"]).ReadChain.instance(inst.instance_id),
+        __import__("tenantry.scope", fromlist=["ReadChain"]).ReadChain.instance(inst.instance_id),
         offset=0,
         limit=100,
-        filters=__import__("memstrata.store.base", fromlist=["SearchFilters"]).SearchFilters(),
+        filters=__import__("tenantry.store.base", fromlist=["SearchFilters"]).SearchFilters(),
     )
     where = {r.content: r.scope.source for r in rows}
     assert where == {
@@ -234,9 +234,9 @@ async def test_by_id_access_is_scope_checked(make_service: Any) -> None:
 
 
 async def test_narrower_scope_wins_on_conflict(make_service: Any) -> None:
-    from memstrata.pipeline.base import MemoryDraft
-    from memstrata.scope import Scope, ScopeLevel
-    from memstrata.store.base import NewMemory, ProcessedJob
+    from tenantry.pipeline.base import MemoryDraft
+    from tenantry.scope import Scope, ScopeLevel
+    from tenantry.store.base import NewMemory, ProcessedJob
 
     svc, inst = await make_service("b2b")
     for scope, text, mid in (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from memstrata.errors import InvalidInputError, PayloadTooLargeError
+from tenantry.errors import InvalidInputError, PayloadTooLargeError
 
 
 async def assert_nothing_stored(svc: Any) -> None:

@@ -1,4 +1,4 @@
-"""``memstrata eval locomo`` on a small slice of the LoCoMo dev data (read from ../shared; skipped when absent).
+"""``tenantry eval locomo`` on a small slice of the LoCoMo dev data (read from ../shared; skipped when absent).
 
 Asserts the shape of the table and of the JSON document, not the figures.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from memstrata.cli import app
-from memstrata.eval.locomo import ROWS, load_conversations, normalise_evidence
+from tenantry.cli import app
+from tenantry.eval.locomo import ROWS, load_conversations, normalise_evidence
 
 REPO = Path(__file__).resolve().parents[2]
 LOCOMO = REPO.parent / "shared" / "data" / "locomo"

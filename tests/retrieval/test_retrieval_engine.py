@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from tests.fakes import EchoExtractor
 
-from memstrata.pipeline.base import DocumentInput, Extractor, MemoryDraft, Segment
-from memstrata.pipeline.embedders.hashing import HashingEmbedder
-from memstrata.pipeline.extractors.composite import CompositeExtractor
-from memstrata.pipeline.extractors.turns import TurnExtractor
-from memstrata.pipeline.ingest import searchable_context
-from memstrata.scope import Relationship, user_chain
-from memstrata.service import AsyncMemoryService
-from memstrata.settings import Settings
-from memstrata.store.sqlite import SQLiteStore
+from tenantry.pipeline.base import DocumentInput, Extractor, MemoryDraft, Segment
+from tenantry.pipeline.embedders.hashing import HashingEmbedder
+from tenantry.pipeline.extractors.composite import CompositeExtractor
+from tenantry.pipeline.extractors.turns import TurnExtractor
+from tenantry.pipeline.ingest import searchable_context
+from tenantry.scope import Relationship, user_chain
+from tenantry.service import AsyncMemoryService
+from tenantry.settings import Settings
+from tenantry.store.sqlite import SQLiteStore
 
 CHAT = [
     ("m1", "Bo", "Hey Ann, how was your weekend?"),
@@ -74,7 +74,7 @@ async def _fetch(svc: AsyncMemoryService, inst: Any, q: str, k: int = 5, mode: s
 async def test_turn_memories_restate_speaker_and_resolved_date(make: Make) -> None:
     svc, inst = await make()
     chain = user_chain(inst.instance_id, inst.relationship, user_id="u1", customer_id="c1")
-    from memstrata.store.base import SearchFilters
+    from tenantry.store.base import SearchFilters
 
     rows, total = await svc.store.list_memories(chain, offset=0, limit=50, filters=SearchFilters())
     assert total == len(CHAT)
@@ -131,7 +131,7 @@ async def test_accurate_passages_carry_neighbour_turns(make: Make) -> None:
 
 
 async def test_ablation_switch_is_read_when_the_engine_is_built(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_ABLATE", "passages")
+    monkeypatch.setenv("TENANTRY_ABLATE", "passages")
     svc, inst = await make()
     acc = await _fetch(svc, inst, "Boston marathon", k=1, mode="accurate")
     assert acc[0].source_evidence == ["m2"]

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memstrata.retrieval.features import ENV_VAR, Features, parse_components
-from memstrata.retrieval.query import plan_query, subqueries
+from tenantry.retrieval.features import ENV_VAR, Features, parse_components
+from tenantry.retrieval.query import plan_query, subqueries
 
 
 def test_names_and_when() -> None:

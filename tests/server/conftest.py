@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from tests.server.helpers import ADMIN_TOKEN, ThreadServer
 
-from memstrata.server.config import ServerSettings
-from memstrata.settings import Settings
+from tenantry.server.config import ServerSettings
+from tenantry.settings import Settings
 
 ServerFactory = Callable[..., ThreadServer]
 

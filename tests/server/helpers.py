@@ -1,4 +1,4 @@
-"""Real servers on 127.0.0.1 for tests: ``create_app`` under uvicorn in a thread, or ``memstrata serve`` as a
+"""Real servers on 127.0.0.1 for tests: ``create_app`` under uvicorn in a thread, or ``tenantry serve`` as a
 subprocess; plus admin-API helpers."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from memstrata.server.app import create_app
-from memstrata.server.config import ServerSettings
-from memstrata.settings import Settings
+from tenantry.server.app import create_app
+from tenantry.server.config import ServerSettings
+from tenantry.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "test-admin-token"
@@ -59,15 +59,15 @@ class ThreadServer:
 
 
 class SubprocessServer:
-    """``python -m memstrata.cli serve`` on a loopback port, with the given environment; stopped with SIGINT."""
+    """``python -m tenantry.cli serve`` on a loopback port, with the given environment; stopped with SIGINT."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, extra_args: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("MEMSTRATA_", "SYNAP_"))}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TENANTRY_", "SYNAP_"))}
         self.env = {**inherited, "PYTHONPATH": str(REPO / "src"), **env}
         self.log_path = log_path
-        self.args = [sys.executable, "-m", "memstrata.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.args = [sys.executable, "-m", "tenantry.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.args += extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
 

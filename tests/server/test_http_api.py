@@ -14,7 +14,7 @@ import pytest
 from tests.server.conftest import ServerFactory
 from tests.server.helpers import ADMIN_TOKEN, admin_create_instance
 
-from memstrata.server.ratelimit import TokenBucketLimiter
+from tenantry.server.ratelimit import TokenBucketLimiter
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -42,7 +42,7 @@ def _wait(url: str, key: str, ingestion_id: str) -> dict[str, Any]:
 
 def test_keys_are_hashed_shown_once_and_revocable(api: tuple[str, str, dict[str, Any]]) -> None:
     url, key, created = api
-    assert key.startswith("ms_") and len(key) == 35
+    assert key.startswith("tn_") and len(key) == 35
     iid = created["instance"]["instance_id"]
     who = httpx.get(f"{url}/api/v1/auth/whoami", headers=_auth(key)).json()
     assert who["instance_id"] == iid and who["client_id"].startswith("cli_") and "user_context_isolation" not in who
@@ -86,7 +86,7 @@ def test_admin_api_is_disabled_without_a_token(thread_server: ServerFactory) -> 
     server = thread_server(admin_token=None)
     r = httpx.get(f"{server.url}/admin/v1/instances", headers=ADMIN)
     assert r.status_code == 403 and r.json()["code"] == "admin_disabled"
-    assert "MEMSTRATA_ADMIN_TOKEN" in r.json()["message"]
+    assert "TENANTRY_ADMIN_TOKEN" in r.json()["message"]
 
 
 def test_instance_comes_from_the_key_only(api: tuple[str, str, dict[str, Any]]) -> None:
@@ -182,7 +182,7 @@ def test_rate_limit_per_key(thread_server: ServerFactory) -> None:
     assert httpx.get(f"{server.url}/api/v1/auth/whoami", headers=_auth(b)).status_code == 200  # per key
     assert httpx.get(f"{server.url}/health").status_code == 200  # unauthenticated routes are not limited
     metrics = httpx.get(f"{server.url}/metrics").text
-    assert "memstrata_rate_limited_total 1.0" in metrics
+    assert "tenantry_rate_limited_total 1.0" in metrics
 
 
 def test_token_bucket() -> None:
@@ -204,8 +204,8 @@ def test_metrics_health_and_telemetry(api: tuple[str, str, dict[str, Any]]) -> N
     httpx.get(f"{url}/api/v1/auth/whoami", headers=_auth(key))
     m = httpx.get(f"{url}/metrics")
     assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
-    assert 'memstrata_http_requests_total{method="GET",route="/api/v1/auth/whoami",status="200"}' in m.text
-    assert 'memstrata_ingestion_jobs{status="queued"}' in m.text
+    assert 'tenantry_http_requests_total{method="GET",route="/api/v1/auth/whoami",status="200"}' in m.text
+    assert 'tenantry_ingestion_jobs{status="queued"}' in m.text
 
 
 def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None:
@@ -260,7 +260,7 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
     assert page["total"] >= 2 and page["page"] == 1
 
     prof = httpx.get(f"{url}/v1/users/u1/profile", params={"customer_id": "acme"}, headers=h)
-    assert prof.status_code == 200 and prof.json()["profile"]["_meta"]["source"] == "memstrata"
+    assert prof.status_code == 200 and prof.json()["profile"]["_meta"]["source"] == "tenantry"
     none = httpx.get(f"{url}/v1/users/nobody/profile", params={"customer_id": "acme"}, headers=h)
     assert none.status_code == 404 and none.json()["code"] == "profile_not_found"
 
@@ -343,7 +343,7 @@ def test_conversation_routes(api: tuple[str, str, dict[str, Any]]) -> None:
     assert s == {
         "conversation_id": conv,
         "status": "not_available",
-        "error_message": "conversation compaction is not implemented by this memstrata server",
+        "error_message": "conversation compaction is not implemented by this tenantry server",
     }
 
     r = httpx.post(

@@ -1,4 +1,4 @@
-"""``memstrata bench-server`` end to end on a tiny configuration: a real server subprocess, real HTTP clients."""
+"""``tenantry bench-server`` end to end on a tiny configuration: a real server subprocess, real HTTP clients."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from memstrata.server.loadbench import _machine_ticks, _tree_cpu_seconds, run_load_bench
+from tenantry.server.loadbench import _machine_ticks, _tree_cpu_seconds, run_load_bench
 
 
 def test_tree_cpu_counts_this_process() -> None:
@@ -26,7 +26,7 @@ def test_tree_cpu_counts_this_process() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU figures read /proc")
 async def test_bench_server_reports_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMSTRATA_EMBEDDER", "hashing")  # the bench is about the server here, not the model
+    monkeypatch.setenv("TENANTRY_EMBEDDER", "hashing")  # the bench is about the server here, not the model
     figures = await run_load_bench(clients=4, duration=2.0, memories=300, customers=3, warmup=0.5)
     assert figures["errors"] == 0, figures["errors_by_kind"]
     assert figures["fetch"]["count"] > 0 and figures["create"]["count"] > 0

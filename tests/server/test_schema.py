@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from tests.server.helpers import ADMIN_TOKEN, ThreadServer, admin_create_instance
 
-from memstrata.server.config import ServerSettings
-from memstrata.settings import Settings
+from tenantry.server.config import ServerSettings
+from tenantry.settings import Settings
 
 CHECKS = [
     not_a_server_error,

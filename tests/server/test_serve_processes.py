@@ -1,4 +1,4 @@
-"""``memstrata serve --processes 2``: two server processes share the port and the database; a document created
+"""``tenantry serve --processes 2``: two server processes share the port and the database; a document created
 through one is ingested and readable through either (the queue and the vector cache are multi-process safe)."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from tests.server.helpers import ADMIN_TOKEN, SubprocessServer, admin_create_ins
 
 def test_two_server_processes_share_port_and_database(tmp_path: Path) -> None:
     env = {
-        "MEMSTRATA_DSN": f"sqlite:///{tmp_path / 'p2.db'}",
-        "MEMSTRATA_EMBEDDER": "hashing",
-        "MEMSTRATA_ADMIN_TOKEN": ADMIN_TOKEN,
-        "MEMSTRATA_HOME": str(tmp_path / "home"),
+        "TENANTRY_DSN": f"sqlite:///{tmp_path / 'p2.db'}",
+        "TENANTRY_EMBEDDER": "hashing",
+        "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TENANTRY_HOME": str(tmp_path / "home"),
     }
     server = SubprocessServer(env, tmp_path / "server.log", extra_args=["--processes", "2"]).start()
     try:
@@ -98,7 +98,7 @@ def _sockets_of(pid: int) -> set[str]:
 def test_connections_opened_together_spread_over_the_processes(tmp_path: Path) -> None:
     """Keep-alive connections opened at the same moment (a client pool warming up) land on both processes: each
     process has its own SO_REUSEPORT socket. Then SIGINT stops the whole group gracefully (exit code 0)."""
-    env = {"MEMSTRATA_DSN": f"sqlite:///{tmp_path / 'rp.db'}", "MEMSTRATA_EMBEDDER": "hashing"}
+    env = {"TENANTRY_DSN": f"sqlite:///{tmp_path / 'rp.db'}", "TENANTRY_EMBEDDER": "hashing"}
     server = SubprocessServer(env, tmp_path / "server.log", extra_args=["--processes", "2"]).start()
     assert server.proc is not None
     socks: list[socket.socket] = []

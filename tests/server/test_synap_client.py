@@ -1,4 +1,4 @@
-"""The unmodified public ``maximem-synap`` client against ``memstrata serve`` (a real subprocess on 127.0.0.1, a temp
+"""The unmodified public ``maximem-synap`` client against ``tenantry serve`` (a real subprocess on 127.0.0.1, a temp
 SQLite database). Instance X is made with the CLI, instance Y with the admin API."""
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class Deployment:
 
 def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "memstrata.cli", *args],
+        [sys.executable, "-m", "tenantry.cli", *args],
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("MEMSTRATA_")},
+            **{k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")},
             **env,
             "PYTHONPATH": str(REPO / "src"),
         },
@@ -50,10 +50,10 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("synap")
     env = {
-        "MEMSTRATA_DSN": f"sqlite:///{tmp / 'memstrata.db'}",
-        "MEMSTRATA_EMBEDDER": "hashing",
-        "MEMSTRATA_ADMIN_TOKEN": ADMIN_TOKEN,
-        "MEMSTRATA_WORKERS": "2",
+        "TENANTRY_DSN": f"sqlite:///{tmp / 'tenantry.db'}",
+        "TENANTRY_EMBEDDER": "hashing",
+        "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TENANTRY_WORKERS": "2",
     }
     x = _cli(env, "instance", "create", "synap-x", "--relationship", "b2b", "--json")
     server = SubprocessServer(env, tmp / "server.log").start()
@@ -231,7 +231,7 @@ async def test_b2c_whoami_makes_the_client_refuse_customer_ids(deployment: Deplo
 
 
 async def test_bad_key_fails_on_first_call(deployment: Deployment, synap: Any) -> None:
-    sdk = await synap("ms_not-a-real-key-000000000000000000")  # whoami failure is swallowed by the client
+    sdk = await synap("tn_not-a-real-key-000000000000000000")  # whoami failure is swallowed by the client
     with pytest.raises(AuthenticationError):
         await sdk.memories.create("User: hi", user_id="a", customer_id="b")
     r = httpx.get(f"{deployment.server.url}/health")

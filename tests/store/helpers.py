@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from memstrata.pipeline.base import DocumentInput, MemoryDraft, MemoryType
-from memstrata.pipeline.embedders.hashing import HashingEmbedder
-from memstrata.pipeline.ingest import content_hash
-from memstrata.scope import Scope, ScopeLevel
-from memstrata.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
+from tenantry.pipeline.base import DocumentInput, MemoryDraft, MemoryType
+from tenantry.pipeline.embedders.hashing import HashingEmbedder
+from tenantry.pipeline.ingest import content_hash
+from tenantry.scope import Scope, ScopeLevel
+from tenantry.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _LIVES = re.compile(r"^(?P<who>[A-Z][a-z]+) lives in (?P<where>[A-Z][a-z]+)")

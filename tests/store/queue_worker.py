@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tests.store.helpers import EMBEDDER, SentenceExtractor
 
-from memstrata.service import AsyncMemoryService
-from memstrata.settings import Settings
-from memstrata.store import open_store
+from tenantry.service import AsyncMemoryService
+from tenantry.settings import Settings
+from tenantry.store import open_store
 
 WORDS = ["amber", "basil", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper", "kelp"]
 

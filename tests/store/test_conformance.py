@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from tests.store.conftest import make_settings
 from tests.store.helpers import CL, EMBEDDER, C, SentenceExtractor, U, job_for, new_memory, write
 
-from memstrata.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
-from memstrata.scope import ReadChain, Relationship, client_chain, customer_chain, user_chain
-from memstrata.service import AsyncMemoryService
-from memstrata.store import open_store
-from memstrata.store.base import AsyncStore, MessageRecord, ProcessedJob, SearchFilters
+from tenantry.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
+from tenantry.scope import ReadChain, Relationship, client_chain, customer_chain, user_chain
+from tenantry.service import AsyncMemoryService
+from tenantry.store import open_store
+from tenantry.store.base import AsyncStore, MessageRecord, ProcessedJob, SearchFilters
 
 F = SearchFilters
 
@@ -60,8 +60,8 @@ async def test_instances(store: AsyncStore) -> None:
 
 async def test_keys(store: AsyncStore) -> None:
     a = await store.create_instance("alpha", Relationship.B2B)
-    k1 = await store.create_key(a.instance_id, "ci", "hash-1", "ms_abc")
-    k2 = await store.create_key(a.instance_id, "web", "hash-2", "ms_def")
+    k1 = await store.create_key(a.instance_id, "ci", "hash-1", "tn_abc")
+    k2 = await store.create_key(a.instance_id, "web", "hash-2", "tn_def")
     found = await store.find_key("hash-1")
     assert found is not None and found[0].key_id == k1.key_id and found[1].instance_id == a.instance_id
     assert await store.find_key("hash-x") is None
@@ -72,7 +72,7 @@ async def test_keys(store: AsyncStore) -> None:
     keys = {k.key_id: k for k in await store.list_keys(a.instance_id)}
     assert keys[k1.key_id].revoked_at is not None and keys[k2.key_id].revoked_at is None
     with pytest.raises(ConflictError):
-        await store.create_key(a.instance_id, "dup", "hash-2", "ms_ghi")
+        await store.create_key(a.instance_id, "dup", "hash-2", "tn_ghi")
 
 
 # -- queue ----------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``memstrata db upgrade`` / ``db check`` on both backends, and what ``check`` says when something is missing."""
+"""``tenantry db upgrade`` / ``db check`` on both backends, and what ``check`` says when something is missing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from tests.pg import PgServer
 from typer.testing import CliRunner
 
-from memstrata.db_cli import register
+from tenantry.db_cli import register
 
 runner = CliRunner()
 
@@ -36,7 +36,7 @@ def test_pg_check_then_upgrade_then_check(pg_server: PgServer) -> None:
     assert res.exit_code == 0, res.output
     assert "FAIL" not in res.output and "WARN" not in res.output
     assert "row-level security: enabled and forced on all 11 tables" in res.output
-    assert "can SET ROLE memstrata_app" in res.output
+    assert "can SET ROLE tenantry_app" in res.output
 
 
 @pytest.mark.postgres

@@ -1,4 +1,4 @@
-"""The SQLite store's in-memory BM25 (``memstrata.store._lexical``): FTS5's tokens, the BM25 formula, eligibility."""
+"""The SQLite store's in-memory BM25 (``tenantry.store._lexical``): FTS5's tokens, the BM25 formula, eligibility."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.store.helpers import CL, C, U, new_memory, write
 
-from memstrata.scope import Relationship, user_chain
-from memstrata.store._lexical import K1, B, Vocabulary, bm25_hits
-from memstrata.store.base import SearchFilters
-from memstrata.store.sqlite import SQLiteStore
+from tenantry.scope import Relationship, user_chain
+from tenantry.store._lexical import K1, B, Vocabulary, bm25_hits
+from tenantry.store.base import SearchFilters
+from tenantry.store.sqlite import SQLiteStore
 
 WORDS = """hiking hikes hiked hiker running runs ran connection connections connected generously happiness
 relational conditional rational valenci digitizer operator sensitiviti hopeful goodness formalize electrical

@@ -4,7 +4,7 @@ queue; one process is SIGKILLed mid-run; every document is processed exactly onc
 jobs are retried by the survivor after the lease). The HTTP variant with 5,000 documents, submitted while the workers
 run, is ``test_serve_queue.py``.
 
-``MEMSTRATA_TEST_WORKER_DOCS`` changes the document count (default 2000).
+``TENANTRY_TEST_WORKER_DOCS`` changes the document count (default 2000).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from memstrata.scope import Relationship
-from memstrata.store.postgres import PostgresStore
+from tenantry.scope import Relationship
+from tenantry.store.postgres import PostgresStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = int(os.environ.get("MEMSTRATA_TEST_WORKER_DOCS", "2000"))
+DOCS = int(os.environ.get("TENANTRY_TEST_WORKER_DOCS", "2000"))
 
 
 def _spawn(

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from tests.store.helpers import new_memory
 
-from memstrata.scope import Relationship, Scope, ScopeLevel, user_chain
-from memstrata.store.base import NewMemory, SearchFilters
-from memstrata.store.postgres import PostgresStore
+from tenantry.scope import Relationship, Scope, ScopeLevel, user_chain
+from tenantry.store.base import NewMemory, SearchFilters
+from tenantry.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
 

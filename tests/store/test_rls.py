@@ -14,9 +14,9 @@ from psycopg.conninfo import make_conninfo
 from tests.pg import PgServer
 from tests.store.helpers import new_memory, write
 
-from memstrata.scope import Scope, ScopeLevel
-from memstrata.store import migrations
-from memstrata.store.postgres import PostgresStore
+from tenantry.scope import Scope, ScopeLevel
+from tenantry.store import migrations
+from tenantry.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
 
@@ -78,7 +78,7 @@ async def test_session_of_x_cannot_touch_rows_of_y(pg_store: PostgresStore) -> N
 async def test_no_instance_set_reads_nothing(pg_store: PostgresStore) -> None:
     assert pg_store._pool is not None
     async with pg_store._pool.connection() as conn, conn.transaction():
-        await conn.execute("SET LOCAL ROLE memstrata_app")
+        await conn.execute("SET LOCAL ROLE tenantry_app")
         for table in TENANT_TABLES:
             cur = await conn.execute(f"SELECT count(*) FROM {table}")
             assert (await cur.fetchone()) == (0,), table
@@ -128,8 +128,8 @@ async def test_superuser_login_is_still_subject_to_rls_after_the_role_switch(
 
 
 async def test_bulk_insert_goes_through_the_policies(pg_store: PostgresStore) -> None:
-    from memstrata.scope import ReadChain
-    from memstrata.store.base import SearchFilters
+    from tenantry.scope import ReadChain
+    from tenantry.store.base import SearchFilters
 
     x = Scope("inst_x", ScopeLevel.CUSTOMER, "acme")
     n = await pg_store.bulk_insert_memories("inst_x", [(x, new_memory(f"bulk row {i}")) for i in range(50)])

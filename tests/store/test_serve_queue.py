@@ -1,8 +1,8 @@
-"""Acceptance 2 (``memstrata serve`` variant): two HTTP server processes on one PostgreSQL database; 5,000 documents
+"""Acceptance 2 (``tenantry serve`` variant): two HTTP server processes on one PostgreSQL database; 5,000 documents
 are submitted concurrently through both (``/api/v1/memories/batch``); one server is SIGKILLed mid-run (after every
 document was accepted, while it holds leased jobs); every document is processed exactly once, nothing is lost.
 
-``MEMSTRATA_TEST_QUEUE_DOCS`` changes the document count (default 5000).
+``TENANTRY_TEST_QUEUE_DOCS`` changes the document count (default 5000).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from memstrata.store.postgres import PostgresStore
+from tenantry.store.postgres import PostgresStore
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
@@ -28,7 +28,7 @@ pytest.importorskip("fastapi")
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = int(os.environ.get("MEMSTRATA_TEST_QUEUE_DOCS", "5000"))
+DOCS = int(os.environ.get("TENANTRY_TEST_QUEUE_DOCS", "5000"))
 WORDS = ["amber", "basil", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper", "kelp"]
 
 
@@ -41,20 +41,20 @@ def _port() -> int:
 
 def _serve(dsn: str, port: int, home: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MEMSTRATA_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")},
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
-        "MEMSTRATA_DSN": dsn,
-        "MEMSTRATA_HOME": str(home),
-        "MEMSTRATA_EMBEDDER": "hashing",
-        "MEMSTRATA_EXTRACTOR": "rules",
-        "MEMSTRATA_WORKERS": "2",
-        "MEMSTRATA_LEASE_SECONDS": "3",
-        "MEMSTRATA_POLL_INTERVAL": "0.02",
-        "MEMSTRATA_RATE_LIMIT_PER_SECOND": "0",
+        "TENANTRY_DSN": dsn,
+        "TENANTRY_HOME": str(home),
+        "TENANTRY_EMBEDDER": "hashing",
+        "TENANTRY_EXTRACTOR": "rules",
+        "TENANTRY_WORKERS": "2",
+        "TENANTRY_LEASE_SECONDS": "3",
+        "TENANTRY_POLL_INTERVAL": "0.02",
+        "TENANTRY_RATE_LIMIT_PER_SECOND": "0",
     }
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "memstrata.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            [sys.executable, "-m", "tenantry.cli", "serve", "--port", str(port), "--log-level", "warning"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -83,7 +83,7 @@ def _document(n: int) -> str:
 
 
 async def test_two_servers_share_the_queue_and_a_killed_one_loses_nothing(pg_dsn: str, tmp_path: Path) -> None:
-    from memstrata.admin import create_instance_with_key
+    from tenantry.admin import create_instance_with_key
 
     store = PostgresStore(pg_dsn)
     await store.open()

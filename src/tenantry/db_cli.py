@@ -1,0 +1,219 @@
+"""``tenantry db ...`` (schema upgrade and checks, for SQLite and PostgreSQL) and ``tenantry bench-postgres``.
+
+Registered on the main CLI with ``register(app)``; every command reads its DSN from ``--dsn`` or, by default, from
+``TENANTRY_DSN`` (else the embedded SQLite file under ``TENANTRY_HOME``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["bench_postgres", "db_app", "register"]
+
+db_app = typer.Typer(help="Database schema: upgrade, check, partition indexes.", no_args_is_help=True)
+
+DsnOption = Annotated[
+    str | None, typer.Option("--dsn", help="database (default: TENANTRY_DSN, else the embedded SQLite file)")
+]
+_MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+
+def _dsn(dsn: str | None) -> str:
+    from .settings import Settings
+
+    return dsn or Settings().resolved_dsn()
+
+
+def _is_pg(dsn: str) -> bool:
+    return dsn.startswith(("postgresql:", "postgres:"))
+
+
+def _redact(dsn: str) -> str:
+    if "@" in dsn and "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return dsn
+
+
+@db_app.command()
+def upgrade(dsn: DsnOption = None) -> None:
+    """Apply the pending schema migrations (the store also applies them when it opens)."""
+    target = _dsn(dsn)
+    if _is_pg(target):
+        applied, versions = asyncio.run(_pg_upgrade(target))
+    else:
+        applied, versions = asyncio.run(_sqlite_upgrade(target))
+    typer.echo(f"{_redact(target)}: " + (f"applied migrations {applied}" if applied else "already up to date"))
+    typer.echo(f"schema versions: {versions}")
+
+
+async def _pg_upgrade(dsn: str) -> tuple[list[int], list[int]]:
+    import psycopg
+
+    from .store.postgres import PostgresStore, migration_status
+
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        before, _ = await migration_status(conn)
+    store = PostgresStore(dsn, min_size=1, max_size=1)
+    await store.open()
+    await store.close()
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        after, _ = await migration_status(conn)
+    return [v for v in after if v not in before], after
+
+
+async def _sqlite_upgrade(dsn: str) -> tuple[list[int], list[int]]:
+    import sqlite3
+
+    from .store.sqlite import SQLiteStore
+
+    path = dsn.removeprefix("sqlite:///")
+
+    def versions() -> list[int]:
+        try:
+            with sqlite3.connect(path) as conn:
+                return sorted(r[0] for r in conn.execute("SELECT version FROM schema_migrations"))
+        except sqlite3.Error:
+            return []
+
+    before = versions()
+    store = SQLiteStore(dsn)
+    await store.open()
+    await store.close()
+    after = versions()
+    return [v for v in after if v not in before], after
+
+
+@db_app.command()
+def check(dsn: DsnOption = None) -> None:
+    """Say in plain words what the database is missing (server version, pgvector, roles, privileges, schema)."""
+    target = _dsn(dsn)
+    typer.echo(f"checking {_redact(target)}")
+    if _is_pg(target):
+        from .store.postgres import diagnose
+
+        findings = [(f.status, f.topic, f.text) for f in asyncio.run(diagnose(target))]
+    else:
+        findings = _sqlite_findings(target)
+    for status, topic, text in findings:
+        typer.echo(f"[{_MARK[status]}] {topic}: {text}")
+    failed = sum(1 for f in findings if f[0] == "fail")
+    typer.echo("everything tenantry needs is in place" if not failed else f"{failed} problem(s) to fix")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
+    import os
+    import sqlite3
+    from pathlib import Path
+
+    from .store import migrations
+
+    path = Path(dsn.removeprefix("sqlite:///"))
+    out: list[tuple[str, str, str]] = [("ok", "sqlite", f"SQLite {sqlite3.sqlite_version}")]
+    try:
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        out.append(("ok", "fts5", "available"))
+    except sqlite3.OperationalError:
+        out.append(("fail", "fts5", "this Python's SQLite has no FTS5 module (lexical search needs it)"))
+    parent = path.parent if str(path) not in ("", ":memory:") else Path(".")
+    if path.exists():
+        writable = os.access(path, os.W_OK)
+        out.append(("ok" if writable else "fail", "file", f"{path} ({'writable' if writable else 'not writable'})"))
+        with sqlite3.connect(path) as conn:
+            try:
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            except sqlite3.Error:
+                done = set()
+        pending = [v for v, _ in migrations.SQLITE if v not in done]
+        out.append(
+            ("warn", "schema", f"migrations pending: {pending}; run `tenantry db upgrade`")
+            if pending
+            else ("ok", "schema", f"up to date (migrations {sorted(done)})")
+        )
+    else:
+        ok = os.access(parent if parent.exists() else Path("."), os.W_OK)
+        out.append(
+            (
+                "ok" if ok else "fail",
+                "file",
+                f"{path} does not exist yet; it is created on first use"
+                + ("" if ok else f", but {parent} is not writable"),
+            )
+        )
+    return out
+
+
+@db_app.command("index-partitions")
+def index_partitions(
+    dsn: DsnOption = None,
+    min_rows: Annotated[int, typer.Option(help="give partitions with at least this many rows an HNSW index")] = 50_000,
+) -> None:
+    """PostgreSQL: build a partial HNSW index for each scope partition with at least --min-rows memories."""
+    target = _dsn(dsn)
+    if not _is_pg(target):
+        typer.echo("only PostgreSQL has partition indexes; SQLite searches every partition exactly")
+        raise typer.Exit(1)
+
+    async def run() -> list[tuple[Any, int, float]]:
+        from .store.postgres import PostgresStore
+
+        store = PostgresStore(target, min_size=1, max_size=2)
+        await store.open()
+        try:
+            return await store.index_large_partitions(min_rows=min_rows)
+        finally:
+            await store.close()
+
+    built = asyncio.run(run())
+    for scope, rows, seconds in built:
+        typer.echo(f"indexed {scope.instance_id} {scope.source}: {rows} rows in {seconds:.1f}s")
+    typer.echo(f"{len(built)} partition index(es) built")
+
+
+def bench_postgres(
+    dsn: Annotated[str, typer.Option("--dsn", help="PostgreSQL database to fill (use a scratch database)")],
+    sizes: Annotated[str, typer.Option(help="comma-separated total memory counts")] = "100000,1000000",
+    customers: Annotated[int, typer.Option(help="customers the memories are spread over")] = 1000,
+    users: Annotated[int, typer.Option(help="users per customer")] = 5,
+    fetches: Annotated[int, typer.Option(help="measured fetches per size")] = 300,
+    concurrency: Annotated[int, typer.Option(help="clients of the concurrent fetch run")] = 8,
+    ingest_docs: Annotated[int, typer.Option(help="chat documents for the ingestion measurement")] = 200,
+    sqlite_size: Annotated[int, typer.Option(help="SQLite comparison size (0: skip)")] = 100_000,
+    partition_rows: Annotated[int, typer.Option(help="rows of the large-partition HNSW test (0: skip)")] = 100_000,
+    pool: Annotated[int, typer.Option(help="distinct generated sentences embedded for the bulk data")] = 5000,
+    json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
+) -> None:
+    """Benchmark PostgreSQL (fetch p50/p95 at each size, ingestion, large partitions) against SQLite."""
+    from .store.pgbench import BenchConfig, run_pg_bench
+
+    cfg = BenchConfig(
+        dsn=dsn,
+        sizes=[int(s) for s in sizes.split(",") if s],
+        customers=customers,
+        users=users,
+        fetches=fetches,
+        concurrency=concurrency,
+        ingest_docs=ingest_docs,
+        sqlite_size=sqlite_size,
+        partition_rows=partition_rows,
+        pool=pool,
+    )
+    figures = asyncio.run(run_pg_bench(cfg, log=typer.echo))
+    typer.echo(json.dumps(figures, indent=2))
+    if json_out:
+        with open(json_out, "w") as fh:
+            json.dump(figures, fh, indent=2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``db`` and ``bench-postgres`` to the main ``tenantry`` CLI."""
+    app.add_typer(db_app, name="db")
+    app.command("bench-postgres")(bench_postgres)

@@ -1,0 +1,468 @@
+"""LoCoMo evidence-recall evaluation, run through the public SDK on a fresh embedded database.
+
+Protocol (the one of the data's README): each conversation goes into its own user scope (b2b instance, customer
+``locomo``, user = the sample id); each session is one structured chat document (one message per turn, the turn's
+``dia_id`` as message id, its ``blip_caption`` as caption) dated with the session's date; each question is one
+``user.context.fetch`` with ``max_results`` = the largest k asked. The items are ranked by score (the order
+``ContextResponse.items()`` gives); R@k is computed on the first k. That equals asking with ``max_results=k``
+because the engine's candidate pool and ranking do not depend on ``max_results`` (checked by
+``tests/retrieval/test_prefix.py``), as long as the token budget is not hit (it is set high enough here).
+
+Evidence recall@k of a question = the fraction of its gold turn ids that are in the ``source_evidence`` of at least
+one of the first k items; averaged per category and over categories 1-4 (``ALL 1-4``); category 5 (adversarial) is
+reported on its own row. Gold ids are normalised as the data's README says (split ``"D8:6; D9:17"``, read
+``"D:11:26"`` as ``D11:26`` and ``"D30:05"`` as ``D30:5``, drop ids naming no turn); questions left with no
+evidence are not scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..pipeline.dates import parse_datetime_loose
+from ..retrieval.features import ENV_VAR, parse_components
+
+__all__ = [
+    "CATEGORY_NAMES",
+    "Conversation",
+    "EvalConfig",
+    "EvalReport",
+    "Question",
+    "load_conversations",
+    "normalise_evidence",
+    "render_report",
+    "run_locomo",
+]
+
+CATEGORY_NAMES: dict[int, str] = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+ROWS: tuple[str, ...] = ("multi-hop", "temporal", "open-domain", "single-hop", "adversarial", "ALL 1-4")
+CUSTOMER = "locomo"
+_SESSION = re.compile(r"^session_(\d+)$")
+_DIA = re.compile(r"^D:?(\d+):0*(\d+)$")
+
+
+@dataclass(slots=True)
+class Turn:
+    dia_id: str
+    speaker: str
+    text: str
+    caption: str | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    number: int
+    date: datetime
+    turns: list[Turn]
+
+
+@dataclass(slots=True)
+class Question:
+    text: str
+    category: int
+    evidence: list[str]
+
+
+@dataclass(slots=True)
+class Conversation:
+    sample_id: str
+    speakers: tuple[str, str]
+    sessions: list[Session]
+    questions: list[Question]
+
+    @property
+    def turn_ids(self) -> set[str]:
+        return {t.dia_id for s in self.sessions for t in s.turns}
+
+
+def normalise_evidence(raw: Sequence[Any], turn_ids: set[str]) -> list[str]:
+    """Gold turn ids, normalised: split joined ids, fix ``D:11:26`` / ``D30:05``, drop ids that name no turn."""
+    out: dict[str, None] = {}
+    for item in raw:
+        for part in re.split(r"[;,\s]+", str(item)):
+            m = _DIA.match(part.strip())
+            if m is None:
+                continue
+            dia = f"D{int(m.group(1))}:{int(m.group(2))}"
+            if dia in turn_ids:
+                out.setdefault(dia, None)
+    return list(out)
+
+
+def _parse_session_date(value: Any) -> datetime:
+    parsed = parse_datetime_loose(str(value)) if value else None
+    if parsed is None:
+        raise ValueError(f"unreadable session date {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _conversation(obj: dict[str, Any], default_id: str) -> Conversation:
+    conv = obj.get("conversation", obj)
+    sample_id = str(obj.get("sample_id") or default_id)
+    sessions: list[Session] = []
+    for key, value in conv.items():
+        m = _SESSION.match(key)
+        if m is None or not isinstance(value, list) or not value:
+            continue
+        n = int(m.group(1))
+        turns = [
+            Turn(str(t["dia_id"]), str(t.get("speaker", "")), str(t.get("text", "")), t.get("blip_caption") or None)
+            for t in value
+            if isinstance(t, dict) and t.get("dia_id")
+        ]
+        sessions.append(Session(n, _parse_session_date(conv.get(f"session_{n}_date_time")), turns))
+    sessions.sort(key=lambda s: s.number)
+    ids = {t.dia_id for s in sessions for t in s.turns}
+    questions = []
+    for qa in obj.get("qa", []):
+        ev = normalise_evidence(qa.get("evidence") or [], ids)
+        questions.append(Question(str(qa["question"]), int(qa["category"]), ev))
+    return Conversation(
+        sample_id, (str(conv.get("speaker_a", "")), str(conv.get("speaker_b", ""))), sessions, questions
+    )
+
+
+def load_conversations(paths: Sequence[str | Path]) -> list[Conversation]:
+    """Read LoCoMo files: per-conversation objects (``dev/26.json``) or the list format (``locomo10_dev.json``).
+
+    A per-conversation file has no ``sample_id``; it is named after the file (``26.json`` → ``conv-26``).
+    """
+    out: list[Conversation] = []
+    for p in paths:
+        path = Path(p)
+        data = json.loads(path.read_text())
+        stem = path.stem
+        default_id = f"conv-{stem}" if stem.isdigit() else stem
+        items = data if isinstance(data, list) else [data]
+        for i, obj in enumerate(items):
+            out.append(_conversation(obj, default_id if len(items) == 1 else f"{default_id}-{i}"))
+    return out
+
+
+@dataclass(slots=True)
+class EvalConfig:
+    """Options of one evaluation run."""
+
+    ks: tuple[int, ...] = (1, 5, 10, 20)
+    mode: str = "fast"
+    max_questions: int | None = None  # per conversation, in file order
+    conversations: int | None = None  # first N conversations
+    sessions: int | None = None  # first N sessions of each conversation (questions outside them are dropped)
+    ablate: frozenset[str] = frozenset()
+    extractor: str = "rules+turns"
+    embedder: str = "minilm-int8"
+    dsn: str | None = None  # default: a fresh temporary SQLite file
+    workers: int = 2
+    progress: bool = True
+    token_budget: int = 100_000
+
+
+@dataclass(slots=True)
+class QuestionResult:
+    sample_id: str
+    category: int
+    evidence: list[str]
+    found_at: dict[str, int | None]  # gold id -> 1-based rank of the first item citing it
+    fetch_ms: float
+    tokens: int
+
+
+@dataclass(slots=True)
+class EvalReport:
+    config: EvalConfig
+    files: list[str]
+    conversations: int
+    turns: int
+    sessions: int
+    ingest_seconds: float
+    results: list[QuestionResult] = field(default_factory=list)
+
+    def recall(self, q: QuestionResult, k: int) -> float:
+        hits = sum(1 for r in q.found_at.values() if r is not None and r <= k)
+        return hits / len(q.found_at)
+
+    def table(self) -> dict[str, dict[str, float | int]]:
+        """Per row (category name or ``ALL 1-4``): n and R@k for each k."""
+        rows: dict[str, dict[str, float | int]] = {}
+        for name in ROWS:
+            qs = [
+                r
+                for r in self.results
+                if (CATEGORY_NAMES[r.category] == name if name != "ALL 1-4" else r.category in (1, 2, 3, 4))
+            ]
+            row: dict[str, float | int] = {"n": len(qs)}
+            for k in self.config.ks:
+                row[f"R@{k}"] = sum(self.recall(q, k) for q in qs) / len(qs) if qs else 0.0
+            rows[name] = row
+        return rows
+
+    def all_at_k(self) -> dict[str, float | int]:
+        """Over multi-evidence questions of categories 1-4: share with every gold turn in the first k."""
+        qs = [r for r in self.results if r.category in (1, 2, 3, 4) and len(r.found_at) > 1]
+        row: dict[str, float | int] = {"n": len(qs)}
+        for k in self.config.ks:
+            row[f"all@{k}"] = sum(1 for q in qs if self.recall(q, k) == 1.0) / len(qs) if qs else 0.0
+        return row
+
+    def fetch_ms(self) -> dict[str, float]:
+        lat = sorted(r.fetch_ms for r in self.results)
+        return {"p50": _percentile(lat, 50), "p95": _percentile(lat, 95)}
+
+    def tokens_per_fetch(self) -> float:
+        return sum(r.tokens for r in self.results) / len(self.results) if self.results else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {
+            "categories": self.table(),
+            "mode": self.config.mode,
+            "ingest_seconds": round(self.ingest_seconds, 3),
+            "fetch_ms": {k: round(v, 3) for k, v in self.fetch_ms().items()},
+            "tokens_per_fetch": round(self.tokens_per_fetch(), 1),
+            "all_at_k_multi_evidence": self.all_at_k(),
+            "k": list(self.config.ks),
+            "questions": len(self.results),
+            "conversations": self.conversations,
+            "sessions": self.sessions,
+            "turns": self.turns,
+            "turns_per_second": round(self.turns / self.ingest_seconds, 1) if self.ingest_seconds > 0 else None,
+            "extractor": self.config.extractor,
+            "embedder": self.config.embedder,
+            "ablate": sorted(self.config.ablate),
+            "files": self.files,
+        }
+
+
+def _percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    pos = (len(values) - 1) * pct / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+@contextmanager
+def _ablation_env(disabled: frozenset[str]) -> Iterator[None]:
+    old = os.environ.get(ENV_VAR)
+    if disabled:
+        os.environ[ENV_VAR] = ",".join(sorted(disabled))
+    else:
+        os.environ.pop(ENV_VAR, None)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = old
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc" if "ingest" in desc else "q", disable=not enabled, leave=False)
+
+
+def _messages(session: Session) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = []
+    for t in session.turns:
+        m: dict[str, Any] = {"id": t.dia_id, "speaker": t.speaker, "content": t.text}
+        if t.caption:
+            m["caption"] = t.caption
+        msgs.append(m)
+    return msgs
+
+
+def _select(convs: list[Conversation], cfg: EvalConfig) -> list[Conversation]:
+    convs = convs[: cfg.conversations] if cfg.conversations else convs
+    out: list[Conversation] = []
+    for c in convs:
+        sessions = c.sessions[: cfg.sessions] if cfg.sessions else c.sessions
+        ids = {t.dia_id for s in sessions for t in s.turns}
+        qs = [q for q in c.questions if q.evidence and all(e in ids for e in q.evidence)]
+        if cfg.max_questions is not None:
+            qs = qs[: cfg.max_questions]
+        out.append(Conversation(c.sample_id, c.speakers, sessions, qs))
+    return out
+
+
+async def _ingest(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> float:
+    t0 = time.perf_counter()
+    jobs: list[str] = []
+    for c in convs:
+        for s in c.sessions:
+            res = await sdk.memories.create(
+                document={"messages": _messages(s)},
+                user_id=c.sample_id,
+                customer_id=CUSTOMER,
+                document_type="human-chat-conversation",
+                document_id=f"{c.sample_id}-session-{s.number}",
+                document_created_at=s.date.isoformat(),
+                metadata={"session": s.number, "sample_id": c.sample_id},
+            )
+            jobs.append(res.ingestion_id)
+    bar = _bar(len(jobs), "ingesting sessions", cfg.progress)
+    try:
+        for ing in jobs:
+            st = await sdk.memories.wait_for_completion(ing, timeout_seconds=1800, poll_interval_seconds=0.02)
+            if st.status != "completed":
+                raise RuntimeError(f"ingestion {ing} ended {st.status}: {st.error_message}")
+            bar.update(1)
+    finally:
+        bar.close()
+    return time.perf_counter() - t0
+
+
+async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[QuestionResult]:
+    kmax = max(cfg.ks)
+    total = sum(len(c.questions) for c in convs)
+    bar = _bar(total, f"asking ({cfg.mode})", cfg.progress)
+    out: list[QuestionResult] = []
+    try:
+        for c in convs:
+            for q in c.questions:
+                t0 = time.perf_counter()
+                resp = await sdk.user.context.fetch(
+                    user_id=c.sample_id,
+                    customer_id=CUSTOMER,
+                    search_query=[q.text],
+                    max_results=kmax,
+                    mode=cfg.mode,
+                    token_budget=cfg.token_budget,
+                )
+                ms = (time.perf_counter() - t0) * 1000
+                found: dict[str, int | None] = dict.fromkeys(q.evidence)
+                for rank, item in enumerate(resp.items(), start=1):
+                    for ev in item.source_evidence or []:
+                        if ev in found and found[ev] is None:
+                            found[ev] = rank
+                out.append(QuestionResult(c.sample_id, q.category, q.evidence, found, ms, resp.metadata.tokens_used))
+                bar.update(1)
+    finally:
+        bar.close()
+    return out
+
+
+async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport:
+    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall."""
+    from ..sdk import Tenantry
+
+    convs = _select(load_conversations(paths), cfg)
+    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp, _ablation_env(cfg.ablate):
+        dsn = cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}"
+        sdk = Tenantry(
+            instance_id="locomo-eval",
+            dsn=dsn,
+            relationship="b2b",
+            workers=cfg.workers,
+            extractor=cfg.extractor,
+            embedder=cfg.embedder,
+            home=Path(tmp) / "home",
+        )
+        await sdk.initialize()
+        try:
+            ingest_s = await _ingest(sdk, convs, cfg)
+            results = await _ask(sdk, convs, cfg)
+        finally:
+            await sdk.shutdown()
+    return EvalReport(
+        config=cfg,
+        files=[str(p) for p in paths],
+        conversations=len(convs),
+        turns=sum(len(s.turns) for c in convs for s in c.sessions),
+        sessions=sum(len(c.sessions) for c in convs),
+        ingest_seconds=ingest_s,
+        results=results,
+    )
+
+
+def render_report(report: EvalReport) -> Any:
+    """A rich renderable: the recall table and the cost figures."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    cfg = report.config
+    ablated = f", ablated: {','.join(sorted(cfg.ablate))}" if cfg.ablate else ""
+    table = Table(
+        title=f"LoCoMo evidence recall — mode={cfg.mode}, extractor={cfg.extractor}{ablated}",
+        title_justify="left",
+    )
+    table.add_column("category")
+    table.add_column("n", justify="right")
+    for k in cfg.ks:
+        table.add_column(f"R@{k}", justify="right")
+    for name, row in report.table().items():
+        table.add_row(name, str(row["n"]), *(f"{float(row[f'R@{k}']):.3f}" for k in cfg.ks))
+    allk = report.all_at_k()
+    fetch = report.fetch_ms()
+    tps = report.turns / report.ingest_seconds if report.ingest_seconds > 0 else float("nan")
+    lines = [
+        f"all@k, multi-evidence questions of 1-4 (n={allk['n']}): "
+        + "  ".join(f"all@{k} {float(allk[f'all@{k}']):.3f}" for k in cfg.ks),
+        f"ingestion: {report.ingest_seconds:.1f} s for {report.sessions} sessions, {report.turns} turns "
+        f"({tps:.0f} turns/s)",
+        f"fetch: p50 {fetch['p50']:.1f} ms, p95 {fetch['p95']:.1f} ms (query embedding included; "
+        f"{len(report.results)} fetches, max_results={max(cfg.ks)})",
+        f"tokens returned per fetch: {report.tokens_per_fetch():.0f} (mean)",
+    ]
+    return Group(table, Text("\n".join(lines)))
+
+
+def parse_ks(value: str) -> tuple[int, ...]:
+    """``"1,5,10,20"`` → (1, 5, 10, 20); each k from 1 to 50."""
+    ks = tuple(sorted({int(x) for x in value.split(",") if x.strip()}))
+    if not ks or ks[0] < 1 or ks[-1] > 50:
+        raise ValueError("k values must be integers from 1 to 50")
+    return ks
+
+
+def run_cli(
+    files: Sequence[str],
+    *,
+    k: str = "1,5,10,20",
+    mode: str = "fast",
+    json_out: str | None = None,
+    max_questions: int | None = None,
+    conversations: int | None = None,
+    sessions: int | None = None,
+    ablate: str | None = None,
+    extractor: str = "rules+turns",
+    embedder: str = "minilm-int8",
+    dsn: str | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """What ``tenantry eval locomo`` does: run, print the report, optionally write the JSON."""
+    from rich.console import Console
+
+    if mode not in ("fast", "accurate"):
+        raise ValueError("mode must be fast or accurate")
+    cfg = EvalConfig(
+        ks=parse_ks(k),
+        mode=mode,
+        max_questions=max_questions,
+        conversations=conversations,
+        sessions=sessions,
+        ablate=parse_components(ablate),
+        extractor=extractor,
+        embedder=embedder,
+        dsn=dsn,
+        progress=progress,
+    )
+    report = asyncio.run(run_locomo(files, cfg))
+    Console().print(render_report(report))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return report

@@ -1,0 +1,230 @@
+"""Pydantic models of what the SDK and the HTTP API return. Field names follow the Synap client's models so that
+code written for it reads these unchanged (``ctx.facts[0].content``, ``.source``, ``.confidence`` ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BatchCreateResponse",
+    "ContextForPromptResponse",
+    "ContextResponse",
+    "ConversationContext",
+    "CreateMemoryResponse",
+    "Emotion",
+    "Episode",
+    "Fact",
+    "IngestStatus",
+    "Instance",
+    "Memory",
+    "MemoryPage",
+    "MemoryStatusResponse",
+    "Preference",
+    "RecentMessage",
+    "ResponseMetadata",
+    "ScoreExplanation",
+    "TemporalEvent",
+    "UnifiedContextResponse",
+]
+
+IngestStatus = Literal["queued", "processing", "completed", "failed", "partial_success"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class ScoreExplanation(_Model):
+    """Why an item ranked where it did (``explain=True``)."""
+
+    score: float
+    lexical: float = 0.0  # normalised BM25 contribution
+    vector: float = 0.0  # cosine similarity contribution
+    lexical_rank: int | None = None
+    vector_rank: int | None = None
+    recency: float = 0.0
+    scope: float = 0.0
+    confidence: float = 0.0
+    extra: dict[str, float] = Field(default_factory=dict)
+
+
+class _Item(_Model):
+    id: str
+    source: str = ""  # scope label: user:<id> | customer:<id> | client | world
+    extracted_at: datetime | None = None
+    event_date: datetime | None = None
+    valid_until: datetime | None = None
+    temporal_category: str | None = None
+    temporal_confidence: float = 0.0
+    source_evidence: list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    score: float | None = None
+    explanation: ScoreExplanation | None = None
+
+
+class Fact(_Item):
+    content: str
+    confidence: float = 0.0
+
+
+class Preference(_Item):
+    content: str
+    category: str = "general"
+    strength: float = 0.0
+
+
+class Episode(_Item):
+    summary: str
+    occurred_at: datetime | None = None
+    significance: float = 0.0
+    participants: list[str] = Field(default_factory=list)
+
+
+class Emotion(_Item):
+    emotion_type: str = "neutral"
+    intensity: float = 0.0
+    detected_at: datetime | None = None
+    context: str = ""
+
+
+class TemporalEvent(_Item):
+    content: str
+    confidence: float = 0.0
+
+
+class RecentMessage(_Model):
+    role: str
+    content: str
+    timestamp: datetime | None = None
+    message_id: str | None = None
+
+
+class ConversationContext(_Model):
+    conversation_id: str | None = None
+    summary: str | None = None
+    current_state: dict[str, Any] = Field(default_factory=dict)
+    key_extractions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    recent_turns: list[dict[str, Any]] = Field(default_factory=list)
+    compaction_id: str | None = None
+    compacted_at: datetime | None = None
+
+
+class ResponseMetadata(_Model):
+    correlation_id: str | None = None
+    ttl_seconds: int = 0
+    source: str = "tenantry"
+    retrieved_at: datetime | None = None
+    mode: str = "fast"
+    scopes: list[str] = Field(default_factory=list)
+    timing_ms: dict[str, float] = Field(default_factory=dict)
+    token_budget: int | None = None
+    tokens_used: int = 0
+    truncated: int = 0  # items that matched but did not fit the token budget
+    compaction_applied: str | None = None
+
+
+class ContextResponse(_Model):
+    facts: list[Fact] = Field(default_factory=list)
+    preferences: list[Preference] = Field(default_factory=list)
+    episodes: list[Episode] = Field(default_factory=list)
+    emotions: list[Emotion] = Field(default_factory=list)
+    temporal_events: list[TemporalEvent] = Field(default_factory=list)
+    conversation_context: ConversationContext | None = None
+    metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)
+
+    def items(self) -> list[_Item]:
+        """Every item, in rank order (best first)."""
+        all_items: list[_Item] = [*self.facts, *self.preferences, *self.episodes, *self.emotions]
+        all_items += self.temporal_events
+        return sorted(all_items, key=lambda i: -(i.score or 0.0))
+
+
+class ContextForPromptResponse(_Model):
+    formatted_context: str | None = None
+    available: bool = False
+    is_stale: bool = False
+    compression_ratio: float | None = None
+    validation_score: float | None = None
+    compaction_age_seconds: int | None = None
+    quality_warning: bool = False
+    recent_messages: list[RecentMessage] = Field(default_factory=list)
+    recent_message_count: int = 0
+    compacted_message_count: int = 0
+    total_message_count: int = 0
+
+
+class UnifiedContextResponse(ContextResponse):
+    scope_map: dict[str, str] = Field(default_factory=dict)
+    formatted_context: str | None = None
+    scopes_queried: list[str] = Field(default_factory=list)
+    total_items: int = 0
+    conversation_context_for_prompt: ContextForPromptResponse | None = None
+
+
+class CreateMemoryResponse(_Model):
+    ingestion_id: str
+    document_id: str
+    status: IngestStatus
+    queued_at: datetime
+    error_message: str | None = None
+
+
+class BatchCreateResponse(_Model):
+    batch_id: str
+    total: int
+    succeeded: int
+    failed: int
+    results: list[CreateMemoryResponse | dict[str, Any]]
+
+
+class MemoryStatusResponse(_Model):
+    ingestion_id: str
+    document_id: str
+    status: IngestStatus
+    queued_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    memories_created: int = 0
+    memory_ids: list[str] = Field(default_factory=list)
+    error_message: str | None = None
+    attempts: int = 0
+
+
+class Memory(_Model):
+    memory_id: str
+    memory_type: str
+    content: str
+    confidence: float
+    category: str | None = None
+    subcategory: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    source_document_id: str | None = None
+    source: str = ""
+    event_date: datetime | None = None
+    valid_until: datetime | None = None
+    temporal_category: str | None = None
+    source_evidence: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    superseded_by: str | None = None
+
+
+class MemoryPage(_Model):
+    data: list[Memory]
+    page: int
+    page_size: int
+    total: int
+    total_pages: int
+
+
+class Instance(_Model):
+    instance_id: str
+    name: str
+    relationship: Literal["b2b", "b2c"]
+    created_at: datetime
+    archived: bool = False
+    embedder: str | None = None
+    dimensions: int | None = None

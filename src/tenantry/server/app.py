@@ -1,0 +1,94 @@
+"""``create_app``: the FastAPI application over one :class:`~tenantry.service.AsyncMemoryService`.
+
+The service is opened in the app's lifespan (``AsyncMemoryService.open(settings)``), its ingestion workers started
+there, and on shutdown ``close(drain=True)`` lets the workers finish the jobs they hold. Nothing lives at module
+level: every app owns its service, rate limiter and metrics registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .._version import __version__
+from ..service import AsyncMemoryService
+from ..settings import Settings
+from .config import ServerSettings
+from .deps import ServerState
+from .errors import install_error_handlers
+from .metrics import ServerMetrics
+from .middleware import RequestContextMiddleware
+from .ratelimit import TokenBucketLimiter
+from .routes import ROUTERS
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+tenantry: multi-tenant memory for AI agents. Speaks the HTTP API of the `maximem-synap` client
+(point it here with `SYNAP_BASE_URL` + `SYNAP_API_KEY`), plus tenantry extras and an admin API.
+
+Authenticate with `Authorization: Bearer <API key>`; the key decides the instance. Errors are JSON with a stable
+`code` (see the `ErrorBody` schema).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    server_settings: ServerSettings | None = None,
+    *,
+    drain_timeout: float = 30.0,
+) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: engine settings (default: from ``TENANTRY_*``); ``settings.workers`` ingestion workers run in
+            this process.
+        server_settings: HTTP settings (default: from ``TENANTRY_*``): admin token, body limit, rate limit.
+        drain_timeout: seconds the shutdown waits for workers to finish the jobs they hold.
+
+    Returns:
+        The FastAPI application; the service opens when the app's lifespan starts.
+    """
+    settings = settings or Settings()
+    server_settings = server_settings or ServerSettings()
+    metrics = ServerMetrics()
+    state = ServerState(
+        settings=server_settings,
+        metrics=metrics,
+        limiter=TokenBucketLimiter(server_settings.rate_limit_per_second, server_settings.rate_limit_burst),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await AsyncMemoryService.open(settings)
+        try:
+            await service.warm_up()  # the model loads before the port answers, not in the first request
+        except BaseException:
+            await service.close(drain=False)
+            raise
+        state.service = service
+        service.start_workers()
+        try:
+            yield
+        finally:
+            await service.close(drain=True, timeout=drain_timeout)
+            state.service = None
+
+    app = FastAPI(
+        title="tenantry",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.tenantry = state
+    app.add_middleware(RequestContextMiddleware, max_body=server_settings.max_request_bytes, metrics=metrics)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

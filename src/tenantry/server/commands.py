@@ -1,0 +1,289 @@
+"""The ``instance``, ``key``, ``serve`` and ``bench-server`` commands of the ``tenantry`` CLI.
+
+``register(app)`` adds them to the main Typer app (``tenantry.cli``). Instance and key commands work directly on
+the database named by ``TENANTRY_DSN`` (or ``--dsn``); no server needs to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+__all__ = ["register"]
+
+T = TypeVar("T")
+
+DsnOption = Annotated[str | None, typer.Option("--dsn", help="database (default: TENANTRY_DSN, else ~/.tenantry)")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store, run ``fn(store)``, close it; tenantry errors become a one-line message and exit code 1."""
+    from ..errors import TenantryError
+    from ..settings import Settings
+    from ..store import open_store
+
+    async def run() -> T:
+        store = open_store(dsn or Settings().resolved_dsn())
+        await store.open()
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except TenantryError as exc:
+        typer.echo(f"error ({exc.code}): {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, indent=None, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
+    """Add ``instance ...``, ``key ...``, ``serve`` and ``bench-server`` to ``app``."""
+    instance_app = typer.Typer(help="Instances (isolated memory environments)", no_args_is_help=True)
+    key_app = typer.Typer(help="API keys of instances", no_args_is_help=True)
+    app.add_typer(instance_app, name="instance")
+    app.add_typer(key_app, name="key")
+
+    @instance_app.command("create")
+    def instance_create(
+        name: Annotated[str, typer.Argument(help="unique instance name")],
+        relationship: Annotated[str, typer.Option("--relationship", help="b2b or b2c (fixed for life)")],
+        key_name: Annotated[str, typer.Option("--key-name", help="name of the first API key")] = "default",
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Create an instance and its first API key (the key is printed once; only its hash is stored)."""
+        from ..admin import create_instance_with_key, instance_dict, key_dict
+
+        if relationship not in ("b2b", "b2c"):
+            raise typer.BadParameter("--relationship must be b2b or b2c")
+
+        async def run(store: Any) -> tuple[Any, Any]:
+            return await create_instance_with_key(store, name, relationship, key_name=key_name)
+
+        inst, key = _with_store(dsn, run)
+        obj = {**instance_dict(inst), "api_key": key.api_key, "key_id": key.record.key_id, "key": key_dict(key.record)}
+        _print(
+            obj,
+            as_json,
+            [
+                f"instance  {inst.instance_id}  {inst.name}  ({inst.relationship.value})",
+                f"key_id    {key.record.key_id}",
+                f"api_key   {key.api_key}",
+                "Store the API key now: it is not shown again.",
+            ],
+        )
+
+    @instance_app.command("list")
+    def instance_list(
+        include_archived: Annotated[bool, typer.Option("--all", help="include archived instances")] = False,
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """List instances."""
+        from ..admin import instance_dict
+
+        async def run(store: Any) -> list[Any]:
+            rows: list[Any] = await store.list_instances(include_archived=include_archived)
+            return rows
+
+        rows = _with_store(dsn, run)
+        _print(
+            {"instances": [instance_dict(i) for i in rows]},
+            as_json,
+            [f"{i.instance_id}  {i.relationship.value}  {i.name}{'  (archived)' if i.archived else ''}" for i in rows]
+            or ["no instances"],
+        )
+
+    @instance_app.command("show")
+    def instance_show(
+        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Show one instance and its keys."""
+        from ..admin import get_instance, instance_dict, key_dict
+
+        async def run(store: Any) -> tuple[Any, list[Any]]:
+            inst = await get_instance(store, ref)
+            return inst, await store.list_keys(inst.instance_id)
+
+        inst, keys = _with_store(dsn, run)
+        d = instance_dict(inst)
+        _print(
+            {**d, "keys": [key_dict(k) for k in keys]},
+            as_json,
+            [f"{k:12} {v}" for k, v in d.items()]
+            + [f"key {k.key_id}  {k.prefix}…  {k.name}  " + ("revoked" if k.revoked_at else "active") for k in keys],
+        )
+
+    @instance_app.command("archive")
+    def instance_archive(
+        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Archive an instance: its keys are revoked; its data stays until deleted."""
+        from ..admin import archive_instance, instance_dict
+
+        async def run(store: Any) -> Any:
+            return await archive_instance(store, ref)
+
+        inst = _with_store(dsn, run)
+        _print(instance_dict(inst), as_json, [f"archived {inst.instance_id} ({inst.name}); its keys are revoked"])
+
+    @key_app.command("create")
+    def key_create(
+        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        name: Annotated[str, typer.Option("--name", help="a label for the key")] = "default",
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Issue another API key for an instance (printed once)."""
+        from ..admin import get_instance, issue_key, key_dict
+
+        async def run(store: Any) -> Any:
+            inst = await get_instance(store, instance)
+            return await issue_key(store, inst.instance_id, name)
+
+        key = _with_store(dsn, run)
+        _print(
+            {**key_dict(key.record), "api_key": key.api_key},
+            as_json,
+            [f"key_id    {key.record.key_id}", f"api_key   {key.api_key}", "Store it now: it is not shown again."],
+        )
+
+    @key_app.command("list")
+    def key_list(
+        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        dsn: DsnOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """List an instance's keys (ids, names, prefixes; never the secrets)."""
+        from ..admin import get_instance, key_dict
+
+        async def run(store: Any) -> list[Any]:
+            inst = await get_instance(store, instance)
+            keys: list[Any] = await store.list_keys(inst.instance_id)
+            return keys
+
+        keys = _with_store(dsn, run)
+        _print(
+            {"keys": [key_dict(k) for k in keys]},
+            as_json,
+            [f"{k.key_id}  {k.prefix}…  {k.name}  {'revoked' if k.revoked_at else 'active'}" for k in keys]
+            or ["no keys"],
+        )
+
+    @key_app.command("revoke")
+    def key_revoke(
+        key_id: Annotated[str, typer.Argument(help="key id (key_...)")],
+        dsn: DsnOption = None,
+    ) -> None:
+        """Revoke a key. A running server stops accepting it within TENANTRY_KEY_CACHE_SECONDS (default 2 s)."""
+        from ..errors import ContextNotFoundError
+
+        async def run(store: Any) -> bool:
+            done: bool = await store.revoke_key(key_id)
+            if not done:
+                raise ContextNotFoundError(f"no live key {key_id}", code="key_not_found")
+            return done
+
+        _with_store(dsn, run)
+        typer.echo(f"revoked {key_id}")
+
+    @app.command("serve")
+    def serve(
+        host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+        workers_ingest: Annotated[
+            int | None, typer.Option("--workers-ingest", help="ingestion workers in this process (TENANTRY_WORKERS)")
+        ] = None,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        processes: Annotated[
+            int,
+            typer.Option(
+                help="server processes sharing the port (SO_REUSEPORT: the kernel spreads connections over them) and "
+                "the database; each runs its own ingestion workers"
+            ),
+        ] = 1,
+    ) -> None:
+        """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by TENANTRY_DSN."""
+        import os
+
+        import uvicorn
+
+        from ..settings import Settings
+        from .app import create_app
+        from .processes import run_processes, uvicorn_options
+
+        if processes < 1:
+            raise typer.BadParameter("--processes must be at least 1")
+        if workers_ingest is not None:
+            os.environ["TENANTRY_WORKERS"] = str(workers_ingest)  # read by every process's Settings
+        if processes > 1:
+            # Each process binds the port itself (SO_REUSEPORT), builds the app from the environment and runs its
+            # own ingestion workers; the queue and the vector cache are multi-process safe; rate limits and metrics
+            # are per process. See tenantry/server/processes.py for why not uvicorn's shared-socket workers.
+            try:
+                code = run_processes(processes, host, port, log_level)
+            except (OSError, ValueError) as exc:
+                raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
+            raise typer.Exit(code)
+        uvicorn.run(create_app(Settings()), **uvicorn_options(host, port, log_level))
+
+    @app.command("bench-server")
+    def bench_server(
+        clients: Annotated[int, typer.Option(help="concurrent clients")] = 32,
+        duration: Annotated[float, typer.Option(help="seconds of load")] = 60.0,
+        memories: Annotated[int, typer.Option(help="memories prefilled before the run")] = 10_000,
+        customers: Annotated[int, typer.Option(help="customers the memories are spread over")] = 100,
+        fetch_ratio: Annotated[
+            float, typer.Option(help="share of requests that are fetches (the rest: creates)")
+        ] = 0.8,
+        think_ms: Annotated[
+            float, typer.Option(help="mean pause of each client between requests (0 = closed loop, no pause)")
+        ] = 0.0,
+        processes: Annotated[int, typer.Option(help="server processes (tenantry serve --processes)")] = 1,
+        warmup: Annotated[float, typer.Option(help="seconds of load before measuring")] = 3.0,
+        dsn: Annotated[str | None, typer.Option(help="SQLite database to use (default: a temporary file)")] = None,
+        port: Annotated[int | None, typer.Option(help="port for the server (default: a free one)")] = None,
+        json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
+    ) -> None:
+        """Load-test the HTTP server: prefill, start `tenantry serve`, run N clients mixing fetch and create."""
+        try:
+            from .loadbench import run_load_bench
+        except ImportError as exc:
+            msg = f"bench-server needs the bench extra (pip install 'tenantry[bench]'): {exc}"
+            raise typer.BadParameter(msg) from exc
+
+        figures = asyncio.run(
+            run_load_bench(
+                clients=clients,
+                duration=duration,
+                memories=memories,
+                customers=customers,
+                fetch_ratio=fetch_ratio,
+                think_ms=think_ms,
+                processes=processes,
+                warmup=warmup,
+                dsn=dsn,
+                port=port,
+            )
+        )
+        if json_out:
+            with open(json_out, "w") as fh:
+                json.dump(figures, fh, indent=2)

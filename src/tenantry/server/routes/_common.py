@@ -1,0 +1,72 @@
+"""Helpers shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+from pydantic import BaseModel
+
+from ...errors import InvalidInputError
+from ...models import ContextResponse
+from ..schemas import ContextEnvelope, ContextLists
+
+__all__ = ["context_envelope", "json_response", "merge_scope_path", "not_none"]
+
+
+def json_response(model: BaseModel, *, status_code: int = 200, exclude_none: bool = False) -> Response:
+    """Serialise a response model once (FastAPI's response_model is kept for the OpenAPI document only)."""
+    return Response(
+        content=model.model_dump_json(exclude_none=exclude_none, by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
+def not_none(**kw: Any) -> dict[str, Any]:
+    """The keyword arguments whose value is not ``None``."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def merge_scope_path(
+    scope: dict[str, str] | None, customer_id: str | None, user_id: str | None
+) -> tuple[str | None, str | None]:
+    """Fold a Synap rung path (``{"customer": ..., "user": ...}``) into (customer_id, user_id).
+
+    Raises:
+        InvalidInputError: a rung tenantry does not have, or a rung that contradicts the explicit id.
+    """
+    if not scope:
+        return customer_id, user_id
+    unknown = sorted(set(scope) - {"customer", "user"})
+    if unknown:
+        raise InvalidInputError(
+            f"scope levels {unknown} are not supported: tenantry scopes are customer and user",
+            code="unsupported_scope_level",
+            details={"field": "scope"},
+        )
+    for rung, explicit in (("customer", customer_id), ("user", user_id)):
+        if rung in scope and explicit is not None and scope[rung] != explicit:
+            raise InvalidInputError(f"scope.{rung} contradicts {rung}_id", details={"field": "scope"})
+    return customer_id or scope.get("customer"), user_id or scope.get("user")
+
+
+def context_envelope(
+    resp: ContextResponse, *, ttl: int, correlation_id: str, keep_conversation: bool = True
+) -> ContextEnvelope:
+    """Wrap an engine response the way the Synap client reads it: typed lists under ``context``."""
+    if correlation_id:
+        resp.metadata.correlation_id = correlation_id
+    resp.metadata.ttl_seconds = ttl
+    return ContextEnvelope(
+        context=ContextLists(
+            facts=resp.facts,
+            preferences=resp.preferences,
+            episodes=resp.episodes,
+            emotions=resp.emotions,
+            temporal_events=resp.temporal_events,
+        ),
+        conversation_context=resp.conversation_context if keep_conversation else None,
+        metadata=resp.metadata,
+        ttl_seconds=ttl,
+    )

@@ -1,0 +1,66 @@
+"""``POST /v1/data/delete``: delete every trace of a user, a customer or a conversation (→ ``service.delete_data``).
+
+Synap-style bodies name a ``scope`` (``user`` | ``customer`` | ``conversation``) and ``confirm`` (the id being
+deleted); tenantry's remote SDK sends just the ids. Deletion is synchronous and complete when the call returns.
+``dry_run`` is refused (400 ``dry_run_not_supported``): nothing is counted without deleting it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from ...errors import InvalidInputError, PermissionDeniedError
+from ..deps import Caller, ServerState, authenticate, get_state
+from ..errors import ERROR_RESPONSES
+from ..schemas import DeleteDataBody, DeleteDataWire
+from ._common import json_response
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/v1/data/delete", response_model=DeleteDataWire, summary="Delete a user's, customer's or conversation's data"
+)
+async def delete_data(
+    body: DeleteDataBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
+) -> Response:
+    """Removes memories, vectors, lexical index rows, documents, ingestion jobs and raw messages of the target."""
+    inst = caller.instance
+    if body.instance_id and body.instance_id != inst.instance_id:
+        raise PermissionDeniedError("instance_id does not match the API key's instance", code="instance_mismatch")
+    if body.dry_run:
+        raise InvalidInputError(
+            "dry_run is not supported by this server: nothing is counted without deleting it",
+            code="dry_run_not_supported",
+        )
+    customer_id, user_id, conversation_id = body.customer_id, body.user_id, body.conversation_id
+    if body.scope is not None:
+        target = {"user": user_id, "customer": customer_id, "conversation": conversation_id}[body.scope]
+        if not target:
+            raise InvalidInputError(f"{body.scope}_id is required for scope={body.scope!r}")
+        if body.confirm is not None and body.confirm != target:
+            raise InvalidInputError(f"confirm must equal the {body.scope}_id being deleted", code="confirm_mismatch")
+        if body.scope == "customer":
+            user_id, conversation_id = None, None
+        elif body.scope == "conversation":
+            customer_id, user_id = None, None
+        else:
+            conversation_id = None
+    res = await state.svc.delete_data(inst, customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+    counts: dict[str, int] = {k: int(v) for k, v in res["deleted"].items()}
+    wire = DeleteDataWire(
+        deletion_id=res["receipt_id"],
+        receipt_id=res["receipt_id"],
+        status="complete",
+        scope=body.scope,
+        dry_run=False,
+        found=any(counts.values()),
+        counts=counts,
+        deleted=counts,
+        deleted_at=res["deleted_at"],
+        fully_removed=True,
+        memories_kept=False,
+    )
+    return json_response(wire)

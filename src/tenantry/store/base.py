@@ -1,0 +1,378 @@
+"""The storage interface. One implementation per backend (SQLite, PostgreSQL); both share ``_sql.py``.
+
+Every memory query takes a :class:`~tenantry.scope.ReadChain` (or a single :class:`~tenantry.scope.Scope` for
+writes) and builds its WHERE clause through ``_sql.scope_filter``; no method reads memories by bare id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from ..pipeline.base import MemoryDraft, Vectors
+from ..scope import ReadChain, Relationship, Scope
+
+__all__ = [
+    "AsyncStore",
+    "ConversationRecord",
+    "InstanceRecord",
+    "JobRecord",
+    "KeyRecord",
+    "MemoryRecord",
+    "MessageRecord",
+    "NewMemory",
+    "ProcessedJob",
+    "SearchFilters",
+    "candidate_ids",
+]
+
+
+@dataclass(slots=True)
+class InstanceRecord:
+    instance_id: str
+    name: str
+    relationship: Relationship
+    client_id: str
+    created_at: datetime
+    archived: bool = False
+    embedder: str | None = None
+    dimensions: int | None = None
+
+    @classmethod
+    def new(cls, name: str, relationship: Relationship, created_at: datetime) -> InstanceRecord:
+        """A new instance in the Synap client's id formats: ``inst_`` + 16 random hex, ``cli_`` + 16 hex of the name's
+        SHA-256."""
+        return cls(
+            instance_id=f"inst_{uuid.uuid4().hex[:16]}",
+            name=name,
+            relationship=relationship,
+            client_id=f"cli_{hashlib.sha256(name.encode()).hexdigest()[:16]}",
+            created_at=created_at,
+        )
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    key_id: str
+    instance_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class JobRecord:
+    ingestion_id: str
+    instance_id: str
+    scope: Scope
+    document_id: str
+    kind: str  # "memory" | "transcript"
+    status: str
+    payload: dict[str, Any]
+    attempts: int
+    queued_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    memory_ids: list[str] = field(default_factory=list)
+    error_message: str | None = None
+    claim: str | None = None  # token of the worker claim that owns a processing job
+
+
+@dataclass(slots=True)
+class MemoryRecord:
+    rowid: int
+    memory_id: str
+    scope: Scope
+    memory_type: str
+    content: str
+    confidence: float
+    category: str | None
+    event_date: datetime | None
+    valid_until: datetime | None
+    temporal_category: str | None
+    source_evidence: list[str]
+    entities: list[str]
+    subject: str | None
+    attribute: str | None
+    metadata: dict[str, Any]
+    document_id: str | None
+    conversation_id: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    superseded_by: str | None
+    mention_count: int = 1
+
+
+@dataclass(slots=True)
+class NewMemory:
+    """A reconciled draft ready to store, with its vector."""
+
+    memory_id: str
+    draft: MemoryDraft
+    vector: Vectors
+    content_hash: str
+    fts_text: str | None = None  # what the lexical index holds (content plus searchable context), if not content
+
+
+@dataclass(slots=True)
+class ProcessedJob:
+    """What a worker produced for one job: stored in one transaction with the job's completion."""
+
+    ingestion_id: str
+    claim: str | None
+    scope: Scope
+    document_id: str
+    conversation_id: str | None
+    new: list[NewMemory]
+    merged: list[tuple[int, list[str], float]]  # (rowid of existing, evidence to append, new confidence)
+    superseded: list[tuple[int, str]]  # (rowid of old memory, memory_id of the new one)
+    status: str = "completed"
+    error_message: str | None = None
+    document: dict[str, Any] | None = None  # the source document row: content, document_type, metadata, ...
+
+    @property
+    def memory_ids(self) -> list[str]:
+        return [m.memory_id for m in self.new]
+
+
+@dataclass(slots=True)
+class SearchFilters:
+    """Filters applied inside the store queries, on top of the scope filter."""
+
+    types: tuple[str, ...] | None = None  # memory types (singular: fact, preference, ...)
+    metadata: dict[str, Any] | None = None  # {"key": value} or {"key": {"op": value}}
+    as_of: datetime | None = None  # only memories valid at that time
+    include_superseded: bool = False
+    conversation_id: str | None = None
+
+
+@dataclass(slots=True)
+class ConversationRecord:
+    instance_id: str
+    conversation_id: str
+    customer_id: str
+    user_id: str
+    created_at: datetime
+    message_count: int = 0
+    last_message_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    message_id: str
+    conversation_id: str
+    role: str
+    content: str
+    recorded_at: datetime
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def candidate_ids(rowids: Sequence[int], hits: Sequence[Sequence[tuple[int, float]]]) -> list[int]:
+    """``rowids`` then the rowids of ``hits`` (lists of (rowid, score)), each once, in first-seen order."""
+    wanted = dict.fromkeys(rowids)
+    for h in hits:
+        wanted.update(dict.fromkeys(r for r, _ in h))
+    return list(wanted)
+
+
+class AsyncStore:
+    """Base class of the storage backends. Methods raise ``NotImplementedError`` until a backend defines them."""
+
+    dsn: str
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> AsyncStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- instances and keys --------------------------------------------------------------------------------------
+    async def create_instance(self, name: str, relationship: Relationship) -> InstanceRecord:
+        raise NotImplementedError
+
+    async def get_instance(self, ref: str) -> InstanceRecord | None:
+        """By ``inst_`` id or by name."""
+        raise NotImplementedError
+
+    async def list_instances(self, *, include_archived: bool = False) -> list[InstanceRecord]:
+        raise NotImplementedError
+
+    async def archive_instance(self, instance_id: str) -> None:
+        raise NotImplementedError
+
+    async def set_instance_embedder(self, instance_id: str, embedder: str, dimensions: int) -> None:
+        raise NotImplementedError
+
+    async def create_key(self, instance_id: str, name: str, key_hash: str, prefix: str) -> KeyRecord:
+        raise NotImplementedError
+
+    async def find_key(self, key_hash: str) -> tuple[KeyRecord, InstanceRecord] | None:
+        raise NotImplementedError
+
+    async def list_keys(self, instance_id: str) -> list[KeyRecord]:
+        raise NotImplementedError
+
+    async def revoke_key(self, key_id: str) -> bool:
+        raise NotImplementedError
+
+    # -- ingestion queue ------------------------------------------------------------------------------------------
+    async def enqueue(self, job: JobRecord, *, content_hash: str) -> tuple[JobRecord, bool]:
+        """Insert a job, or return the existing one for the same (scope, document_id); bool = created."""
+        raise NotImplementedError
+
+    async def claim_jobs(
+        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
+    ) -> list[JobRecord]:
+        raise NotImplementedError
+
+    async def complete_job(self, result: ProcessedJob) -> None:
+        """Store a job's result and mark it done, in one transaction, if ``result.claim`` still owns the job.
+
+        ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
+        raise NotImplementedError
+
+    async def complete_jobs(self, results: Sequence[ProcessedJob]) -> list[tuple[ProcessedJob, str]]:
+        """:meth:`complete_job` for each result of a batch; a result whose writes fail is rolled back alone.
+
+        Returns:
+            The results that could not be stored, each with the error, for the caller to fail or retry.
+        """
+        failed: list[tuple[ProcessedJob, str]] = []
+        for result in results:
+            try:
+                await self.complete_job(result)
+            except Exception as exc:
+                failed.append((result, f"{type(exc).__name__}: {exc}"))
+        return failed
+
+    async def fail_job(self, ingestion_id: str, error: str, *, final: bool, claim: str | None = None) -> None:
+        raise NotImplementedError
+
+    async def get_job(self, instance_id: str, ingestion_id: str) -> JobRecord | None:
+        raise NotImplementedError
+
+    async def count_jobs(self, *, statuses: tuple[str, ...] = ("queued", "processing")) -> int:
+        raise NotImplementedError
+
+    # -- memories -------------------------------------------------------------------------------------------------
+    async def scope_vectors(self, scope: Scope) -> tuple[list[int], Vectors]:
+        """All live vectors of one scope (for near-duplicate reconciliation)."""
+        raise NotImplementedError
+
+    async def scope_memories_by_rowid(self, scope: Scope, rowids: list[int]) -> list[MemoryRecord]:
+        raise NotImplementedError
+
+    async def find_by_attribute(self, scope: Scope, subject: str | None, attribute: str) -> list[MemoryRecord]:
+        raise NotImplementedError
+
+    async def search_lexical(
+        self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
+    ) -> list[tuple[int, float]]:
+        """(rowid, bm25 score — higher is better), best first."""
+        raise NotImplementedError
+
+    async def search_vector(
+        self, chain: ReadChain, vector: Vectors, *, limit: int, filters: SearchFilters
+    ) -> list[tuple[int, float]]:
+        """(rowid, cosine similarity), best first."""
+        raise NotImplementedError
+
+    async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
+        raise NotImplementedError
+
+    async def search_vectors_with_records(
+        self,
+        chain: ReadChain,
+        vectors: Sequence[Vectors],
+        *,
+        limit: int,
+        filters: SearchFilters,
+        rowids: Sequence[int] = (),
+    ) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
+        """``search_vector`` for each of ``vectors``, and ``get_memories`` of their hits and of ``rowids`` (the
+        lexical hits): what the retrieval engine reads once the query is embedded. A backend whose calls each cost a
+        round trip to another thread can do it in one; this default makes the separate calls."""
+        hits = list(
+            await asyncio.gather(*(self.search_vector(chain, v, limit=limit, filters=filters) for v in vectors))
+        )
+        return hits, await self.get_memories(chain, candidate_ids(rowids, hits))
+
+    async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
+        raise NotImplementedError
+
+    async def list_memories(
+        self, chain: ReadChain, *, offset: int, limit: int, filters: SearchFilters
+    ) -> tuple[list[MemoryRecord], int]:
+        raise NotImplementedError
+
+    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
+        raise NotImplementedError
+
+    async def update_memory(
+        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
+    ) -> MemoryRecord | None:
+        raise NotImplementedError
+
+    async def customer_exists(self, instance_id: str, customer_id: str) -> bool:
+        raise NotImplementedError
+
+    # -- conversations --------------------------------------------------------------------------------------------
+    async def bind_conversation(
+        self, instance_id: str, conversation_id: str, customer_id: str, user_id: str
+    ) -> ConversationRecord:
+        """Insert the binding if the conversation is new; return the (possibly pre-existing) binding."""
+        raise NotImplementedError
+
+    async def get_conversation(self, instance_id: str, conversation_id: str) -> ConversationRecord | None:
+        raise NotImplementedError
+
+    async def add_messages(self, instance_id: str, messages: list[MessageRecord]) -> None:
+        raise NotImplementedError
+
+    async def recent_messages(self, instance_id: str, conversation_id: str, *, limit: int) -> list[MessageRecord]:
+        raise NotImplementedError
+
+    async def transcript_ingestion(self, instance_id: str, conversation_id: str) -> tuple[str, str] | None:
+        """(transcript hash, ingestion id) of the transcript already ingested for that conversation."""
+        raise NotImplementedError
+
+    async def save_transcript(self, instance_id: str, conversation_id: str, digest: str, ingestion_id: str) -> None:
+        raise NotImplementedError
+
+    # -- deletion -------------------------------------------------------------------------------------------------
+    async def delete_scope_data(
+        self, instance_id: str, *, customer_id: str | None, user_id: str | None, conversation_id: str | None
+    ) -> dict[str, int]:
+        raise NotImplementedError
+
+    async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -- retrieval helpers (tenantry.retrieval) ------------------------------------------------------------------
+    async def memories_at_turns(self, chain: ReadChain, keys: list[tuple[str, int]]) -> list[MemoryRecord]:
+        """Live (not superseded) memories of ``chain`` whose ``(document_id, metadata["turn"])`` is one of ``keys``.
+
+        The ingestion runner sets ``metadata["turn"]`` (an int: the position of the memory's first source turn in
+        its chat document); accurate-mode retrieval uses this to add the memories of neighbouring turns."""
+        raise NotImplementedError
+
+
+def as_vectors(blob: bytes, dim: int) -> Vectors:
+    return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
