@@ -202,7 +202,7 @@ async def test_transcripts_are_idempotent(make_sdk: MakeSdk) -> None:
     turns = [{"role": "user", "content": "I love sushi."}, {"role": "assistant", "content": "Noted."}]
     a = await sdk.conversation.ingest_transcript("call-1", "u1", turns, customer_id="acme")
     b = await sdk.conversation.ingest_transcript("call-1", "u1", turns, customer_id="acme")
-    assert a["status"] == "queued" and b["status"] == "duplicate" and a["ingestion_id"] == b["ingestion_id"]
+    assert a.status == "queued" and b.status == "duplicate" and a.ingestion_id == b.ingestion_id
     with pytest.raises(TranscriptConflictError) as exc:
         await sdk.conversation.ingest_transcript("call-1", "u1", "User: something else", customer_id="acme")
     assert exc.value.code == "transcript_conflict"
@@ -255,9 +255,51 @@ async def test_delete_data_removes_a_user(make_sdk: MakeSdk) -> None:
     sdk = await make_sdk()
     ids = await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="acme", user_id="u1")
     receipt = await sdk.delete_data(customer_id="acme", user_id="u1")
-    assert receipt["receipt_id"] and receipt["deleted"]["memories"] == len(ids)
+    assert receipt.receipt_id and receipt.deleted["memories"] == len(ids)
     with pytest.raises(MemoryNotFoundError):
         await sdk.memories.get(ids[0])
+
+
+@pytest.mark.parametrize("ids", [{"user_id": "ann"}, {"user_id": "ann", "customer_id": "ann"}], ids=["user", "both"])
+async def test_b2c_delete_data_removes_the_user(make_sdk: MakeSdk, ids: dict[str, str]) -> None:
+    """On b2c instances the user is the tenant: erasing it by user id (alone, or with the same value as customer id,
+    as Synap tells b2c callers to pass) removes its memories and nothing of another user."""
+    sdk = await make_sdk("b2c")
+    mine = await _ingest(sdk, "User: I love hiking in the Alps.", user_id="ann")
+    theirs = await _ingest(sdk, "User: I love sailing in Brittany.", user_id="bob")
+    receipt = await sdk.delete_data(**ids)
+    assert receipt.deleted["memories"] == len(mine)
+    with pytest.raises(MemoryNotFoundError):
+        await sdk.memories.get(mine[0])
+    assert (await sdk.memories.list(user_id="ann")).total == 0
+    assert {m.memory_id for m in (await sdk.memories.list(user_id="bob")).data} == set(theirs)
+
+
+async def test_turns_without_extraction_profiles_and_backfill(make_sdk: MakeSdk) -> None:
+    """``extract=False`` records short-term context only (in both modes), ``get_messages`` reads the turns back in
+    order, and ``user.get_profile`` is built from the user's own memories."""
+    sdk = await make_sdk()
+    await sdk.conversation.record_messages_batch(
+        [
+            {"conversation_id": "c9", "role": "user", "content": "I prefer tea.", "customer_id": "a", "user_id": "u"},
+            {"conversation_id": "c9", "role": "assistant", "content": "Tea it is."},
+        ],
+        extract=False,
+    )
+    turns = await sdk.conversation.get_messages("c9")
+    assert [(t.position, t.role, t.content) for t in turns] == [(1, "user", "I prefer tea."), (2, "assistant", "Tea it is.")]
+    assert (await sdk.memories.list(customer_id="a", user_id="u")).total == 0  # nothing was queued for extraction
+    with pytest.raises(InvalidInputError) as exc:  # ids that are not the conversation's binding
+        await sdk.conversation.get_messages("c9", customer_id="b", user_id="u")
+    assert exc.value.code == "conversation_scope_mismatch"
+    with pytest.raises(ContextNotFoundError) as nf:
+        await sdk.user.get_profile("u", customer_id="a")
+    assert nf.value.code == "profile_not_found"
+    await _ingest(sdk, "User: I live in Lisbon and I love hiking.", customer_id="a", user_id="u")
+    profile = await sdk.user.get_profile("u", customer_id="a")
+    assert profile.overview and "Lisbon" in profile.overview and profile.meta["built_from"].startswith("user:u")
+    prompt = await sdk.conversation.context.get_context_for_prompt("c9", style="bullet_points")
+    assert prompt.available and prompt.formatted_context == "- User: I prefer tea.\n- Assistant: Tea it is."
 
 
 def test_remote_sdk_refuses_a_bad_key(remote_server: ThreadServer) -> None:

@@ -6,6 +6,7 @@ from tenantry import Tenantry          # or MaximemSynapSDK, the Synap-compatibl
 from __future__ import annotations
 
 from ._version import __version__
+from .contract import TenantryAPI
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -41,6 +42,7 @@ from .models import (
     Preference,
     TemporalEvent,
     UnifiedContextResponse,
+    UserProfile,
 )
 from .scope import Relationship, Scope, ScopeLevel
 from .sdk import MaximemSynapSDK, Tenantry
@@ -83,9 +85,11 @@ __all__ = [
     "SyncTenantry",
     "TemporalEvent",
     "Tenantry",
+    "TenantryAPI",
     "TenantryError",
     "TranscriptConflictError",
     "TransientError",
     "UnifiedContextResponse",
+    "UserProfile",
     "__version__",
 ]

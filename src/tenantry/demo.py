@@ -131,6 +131,6 @@ async def run_demo(*, customers: int = 2, users: int = 2, dsn: str | None = None
 
 async def _settle() -> None:
     """Wait until this process's ingestion queue is empty, so the next turn sees the previous one."""
-    svc = sdk.transport.service
+    svc = sdk.api.service  # the embedded engine (EmbeddedAPI)
     while await svc.store.count_jobs() > 0:
         await asyncio.sleep(0.02)

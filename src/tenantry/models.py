@@ -14,20 +14,28 @@ __all__ = [
     "ContextResponse",
     "ConversationContext",
     "CreateMemoryResponse",
+    "DeletedMemory",
+    "DeletionReceipt",
     "Emotion",
     "Episode",
     "Fact",
+    "Identity",
     "IngestStatus",
     "Instance",
     "Memory",
     "MemoryPage",
     "MemoryStatusResponse",
     "Preference",
+    "ProfileAttribute",
     "RecentMessage",
+    "RecordedMessage",
     "ResponseMetadata",
     "ScoreExplanation",
     "TemporalEvent",
+    "TranscriptIngestion",
+    "Turn",
     "UnifiedContextResponse",
+    "UserProfile",
 ]
 
 IngestStatus = Literal["queued", "processing", "completed", "failed", "partial_success"]
@@ -143,6 +151,9 @@ class ContextResponse(_Model):
 
 
 class ContextForPromptResponse(_Model):
+    """``get_context_for_prompt``: the latest turns of a conversation (no compaction is kept yet, so
+    ``context_block`` and ``compaction_id`` stay empty and ``available`` says whether there are turns at all)."""
+
     formatted_context: str | None = None
     available: bool = False
     is_stale: bool = False
@@ -154,6 +165,8 @@ class ContextForPromptResponse(_Model):
     recent_message_count: int = 0
     compacted_message_count: int = 0
     total_message_count: int = 0
+    context_block: str | None = None
+    compaction_id: str | None = None
 
 
 class UnifiedContextResponse(ContextResponse):
@@ -218,6 +231,75 @@ class MemoryPage(_Model):
     page_size: int
     total: int
     total_pages: int
+
+
+class DeletedMemory(_Model):
+    memory_id: str
+    deleted_at: datetime
+
+
+class DeletionReceipt(_Model):
+    """What an erasure removed, by kind of row (memories, documents, ingestions, messages, conversations)."""
+
+    receipt_id: str
+    deleted_at: datetime
+    deleted: dict[str, int]
+
+
+class RecordedMessage(_Model):
+    message_id: str
+    conversation_id: str
+    session_id: str
+    recorded_at: datetime
+    conversation_message_count: int | None = None  # 1-based position of the turn in its conversation
+
+
+class TranscriptIngestion(_Model):
+    conversation_id: str
+    external_conversation_id: str
+    ingestion_id: str
+    status: Literal["queued", "duplicate"]
+    turns_recorded: int = 0
+    summary_status: Literal["in_progress", "already_compacted", "skipped"]
+    queued_at: datetime
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Turn(_Model):
+    role: str
+    content: str
+    timestamp: datetime
+    message_id: str
+    position: int  # 1-based position in the conversation
+
+
+class ProfileAttribute(_Model):
+    value: Any = None
+    confidence: float | None = None
+    updated_at: str | None = None
+    memory_id: str | None = None
+
+
+class UserProfile(_Model):
+    """Built on request from the memories stored at the user's own scope: the strongest preference per category and
+    an overview of the most confident facts."""
+
+    attributes: dict[str, ProfileAttribute] = Field(default_factory=dict)
+    overview: str | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict, alias="_meta")
+
+
+class Identity(_Model):
+    """Who the caller is: the instance its key (remote) or its settings (embedded) name."""
+
+    instance_id: str
+    client_id: str
+    instance_name: str
+    relationship: Literal["b2b", "b2c"]
+    mode: Literal["embedded", "remote"] = "embedded"
+    key_id: str | None = None
+    user_context_isolation: str | None = None  # "equals_customer" on b2c instances
 
 
 class Instance(_Model):

@@ -19,8 +19,11 @@ __all__ = [
     "Relationship",
     "Scope",
     "ScopeLevel",
+    "Target",
+    "Tenant",
     "client_chain",
     "customer_chain",
+    "resolve_target",
     "resolve_write_scope",
     "user_chain",
     "validate_id",
@@ -138,7 +141,7 @@ def validate_id(value: object, name: str, *, required: bool = False) -> str | No
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}", details={"field": name})
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise InvalidInputError(
             f"{name} must be 1-128 characters of letters, digits and . _ : @ - (got {value[:40]!r})",
             details={"field": name},
@@ -146,39 +149,118 @@ def validate_id(value: object, name: str, *, required: bool = False) -> str | No
     return value
 
 
-def resolve_write_scope(
-    instance_id: str, relationship: Relationship, *, customer_id: str | None, user_id: str | None
-) -> Scope:
-    """Where a write lands (SPEC §1, first table). Raises ``InvalidInputError`` for a B2B user without customer."""
-    customer_id = validate_id(customer_id, "customer_id")
-    user_id = validate_id(user_id, "user_id")
-    if relationship is Relationship.B2B:
-        if user_id and customer_id:
-            return Scope(instance_id, ScopeLevel.USER, customer_id, user_id)
-        if user_id:
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """The caller's instance as the tenancy rules need it: its id and its user relationship (fixed at creation)."""
+
+    instance_id: str
+    relationship: Relationship
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What one call addresses, resolved once by :func:`resolve_target`: one scope of the caller's instance, or no
+    scope when the call names no ids (then writes land at CLIENT, context reads see CLIENT, and by-id lookups may
+    reach any memory of the instance)."""
+
+    tenant: Tenant
+    scope: Scope | None = None
+
+    @property
+    def instance_id(self) -> str:
+        return self.tenant.instance_id
+
+    @property
+    def customer_id(self) -> str:
+        return self.scope.customer_id if self.scope else ""
+
+    @property
+    def user_id(self) -> str:
+        return self.scope.user_id if self.scope else ""
+
+    @property
+    def write_scope(self) -> Scope:
+        """Where a write with these ids lands (SPEC §1, first table)."""
+        return self.scope or Scope(self.instance_id, ScopeLevel.CLIENT)
+
+    def context(self, *, include_world: bool = False) -> ReadChain:
+        """What a context read with these ids sees: the scope and every broader one, narrowest first (SPEC §1,
+        second table). A b2b user's chain holds that exact (customer, user) pair, then the customer."""
+        iid = self.instance_id
+        scopes: tuple[Scope, ...] = ()
+        if self.scope is not None and self.scope.level is ScopeLevel.USER:
+            scopes = (self.scope,)
+            if self.scope.customer_id:
+                scopes += (Scope(iid, ScopeLevel.CUSTOMER, self.scope.customer_id),)
+        elif self.scope is not None and self.scope.level is ScopeLevel.CUSTOMER:
+            scopes = (self.scope,)
+        client = Scope(iid, ScopeLevel.CLIENT)
+        return ReadChain(iid, scopes + ((client, Scope.world()) if include_world else (client,)))
+
+    @property
+    def lookup(self) -> ReadChain:
+        """What a by-id read or a listing with these ids may reach: the context chain, or the whole instance when
+        no ids are named (the instance's key alone)."""
+        return self.context() if self.scope is not None else ReadChain.instance(self.instance_id)
+
+    @property
+    def erasure(self) -> ReadChain:
+        """What erasing these ids removes: the scope and every scope under it, never a broader one."""
+        if self.scope is None:
+            raise InvalidInputError("name a customer_id or user_id to erase", code="erasure_target_required")
+        return ReadChain.subtree(self.scope)
+
+
+def resolve_target(
+    tenant: Tenant,
+    *,
+    customer_id: object = None,
+    user_id: object = None,
+    level: ScopeLevel | None = None,
+) -> Target:
+    """The one function that turns the ids a caller passes into what the call addresses (SPEC §1).
+
+    Args:
+        tenant: the caller's instance (from its API key or the embedded settings; never from a request body).
+        customer_id, user_id: the ids as passed; checked with :func:`validate_id`.
+        level: what the operation addresses whatever else is passed: ``USER`` (a user's context or profile:
+            ``user_id`` required), ``CUSTOMER`` (a customer's context: ``customer_id`` required, ``user_id``
+            ignored; b2c instances have no customer tier, so it resolves to the client), ``CLIENT`` (ids ignored).
+            ``None``: the ids decide (writes, by-id access, listings, erasure).
+
+    Raises:
+        InvalidInputError: a malformed id, a missing required id, or a b2b ``user_id`` without its ``customer_id``
+            (code ``customer_id_required``).
+    """
+    if level is ScopeLevel.CLIENT:
+        return Target(tenant)
+    customer = validate_id(customer_id, "customer_id", required=level is ScopeLevel.CUSTOMER)
+    user = validate_id(user_id, "user_id", required=level is ScopeLevel.USER)
+    iid = tenant.instance_id
+    if level is ScopeLevel.CUSTOMER:
+        b2b = tenant.relationship is Relationship.B2B
+        return Target(tenant, Scope(iid, ScopeLevel.CUSTOMER, customer or "") if b2b else None)
+    if tenant.relationship is Relationship.B2B:
+        if user and not customer:
             raise InvalidInputError(
-                "this instance is b2b: a write with user_id must also name its customer_id",
+                "this instance is b2b: a user_id must come with its customer_id (a user lives under a customer)",
                 code="customer_id_required",
                 details={"field": "customer_id"},
             )
-        if customer_id:
-            return Scope(instance_id, ScopeLevel.CUSTOMER, customer_id)
-        return Scope(instance_id, ScopeLevel.CLIENT)
-    # b2c: the user is the tenant; customer_id is ignored (or must equal user_id when both are given).
-    if customer_id and user_id and customer_id != user_id:
-        # Tolerated: Synap tells b2c callers to pass the same value, but some pass an org id; the user wins.
-        pass
-    if user_id:
-        return Scope(instance_id, ScopeLevel.USER, "", user_id)
-    if customer_id:
-        # A b2c caller that only names a customer means the user of that id (customer collapses into user).
-        return Scope(instance_id, ScopeLevel.USER, "", customer_id)
-    return Scope(instance_id, ScopeLevel.CLIENT)
+        if user:
+            return Target(tenant, Scope(iid, ScopeLevel.USER, customer or "", user))
+        return Target(tenant, Scope(iid, ScopeLevel.CUSTOMER, customer) if customer else None)
+    # b2c: the user is the tenant. A customer_id is ignored next to a user_id (Synap tells b2c callers to pass the
+    # same value, some pass an org id: the user wins); alone, it names the user of that id.
+    who = user or customer
+    return Target(tenant, Scope(iid, ScopeLevel.USER, "", who) if who else None)
 
 
-def _tail(instance_id: str, include_world: bool) -> tuple[Scope, ...]:
-    client = Scope(instance_id, ScopeLevel.CLIENT)
-    return (client, Scope.world()) if include_world else (client,)
+def resolve_write_scope(
+    instance_id: str, relationship: Relationship, *, customer_id: str | None, user_id: str | None
+) -> Scope:
+    """Where a write lands (SPEC §1, first table): :func:`resolve_target`'s ``write_scope``."""
+    return resolve_target(Tenant(instance_id, relationship), customer_id=customer_id, user_id=user_id).write_scope
 
 
 def user_chain(
@@ -190,39 +272,20 @@ def user_chain(
     include_world: bool = False,
 ) -> ReadChain:
     """USER → CUSTOMER → CLIENT (→ WORLD) for one exact user (in b2b: the (customer, user) pair)."""
-    user_id = validate_id(user_id, "user_id", required=True)
-    customer_id = validate_id(customer_id, "customer_id")
-    assert user_id is not None
-    if relationship is Relationship.B2B:
-        if not customer_id:
-            raise InvalidInputError(
-                "this instance is b2b: a user context fetch must name the user's customer_id",
-                code="customer_id_required",
-                details={"field": "customer_id"},
-            )
-        scopes: tuple[Scope, ...] = (
-            Scope(instance_id, ScopeLevel.USER, customer_id, user_id),
-            Scope(instance_id, ScopeLevel.CUSTOMER, customer_id),
-        )
-    else:
-        scopes = (Scope(instance_id, ScopeLevel.USER, "", user_id),)
-    return ReadChain(instance_id, scopes + _tail(instance_id, include_world))
+    target = resolve_target(
+        Tenant(instance_id, relationship), customer_id=customer_id, user_id=user_id, level=ScopeLevel.USER
+    )
+    return target.context(include_world=include_world)
 
 
 def customer_chain(
     instance_id: str, relationship: Relationship, *, customer_id: str | None, include_world: bool = False
 ) -> ReadChain:
-    """CUSTOMER → CLIENT (→ WORLD); never any USER scope."""
-    customer_id = validate_id(customer_id, "customer_id", required=True)
-    assert customer_id is not None
-    if relationship is Relationship.B2C:
-        # b2c instances have no customer tier: the customer context is the client context.
-        return ReadChain(instance_id, _tail(instance_id, include_world))
-    return ReadChain(
-        instance_id, (Scope(instance_id, ScopeLevel.CUSTOMER, customer_id),) + _tail(instance_id, include_world)
-    )
+    """CUSTOMER → CLIENT (→ WORLD); never any USER scope (b2c: the client chain)."""
+    target = resolve_target(Tenant(instance_id, relationship), customer_id=customer_id, level=ScopeLevel.CUSTOMER)
+    return target.context(include_world=include_world)
 
 
 def client_chain(instance_id: str, *, include_world: bool = False) -> ReadChain:
     """CLIENT (→ WORLD)."""
-    return ReadChain(instance_id, _tail(instance_id, include_world))
+    return Target(Tenant(instance_id, Relationship.B2B)).context(include_world=include_world)

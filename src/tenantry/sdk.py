@@ -1,136 +1,194 @@
-"""The Python SDK: one class, two transports (embedded engine or a remote tenantry server).
+"""The Python SDK: one class, two transports (the embedded engine or a remote tenantry server).
 
 Namespaces and parameters follow the ``maximem-synap`` client, so code written for it runs by changing the import::
 
     from tenantry import MaximemSynapSDK   # alias of Tenantry
 
-    sdk = MaximemSynapSDK()                  # embedded: TENANTRY_DSN, default ~/.tenantry/tenantry.db
+    sdk = MaximemSynapSDK()                 # embedded: TENANTRY_DSN, default ~/.tenantry/tenantry.db
     await sdk.initialize()
     r = await sdk.memories.create(document="User: I'm vegan", customer_id="acme", user_id="u1")
     await sdk.memories.wait_for_completion(r.ingestion_id)
     ctx = await sdk.user.context.fetch(user_id="u1", customer_id="acme", search_query=["diet"])
 
-Every namespace method is a thin call ``transport.call(op, **params)``; the embedded transport maps ``op`` to the
-:class:`~tenantry.service.AsyncMemoryService` method of the same name, the remote one to an HTTP route. So the two
-modes share every line of behaviour but the wire.
+Every namespace method builds one request model of :mod:`tenantry.contract` and calls the matching typed method of
+the SDK's :class:`~tenantry.contract.TenantryAPI`: :class:`~tenantry.service.api.EmbeddedAPI` in-process, or
+:class:`~tenantry.client.RemoteAPI` over HTTP. So the two modes share every line of behaviour but the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, TypedDict
+from uuid import UUID
 
-from .errors import AuthenticationError, InvalidInputError
+from pydantic import BaseModel
+from typing_extensions import Unpack
+
+from .contract import (
+    BatchCreate,
+    ClientContextQuery,
+    ConversationContextQuery,
+    CreateMemory,
+    CustomerContextQuery,
+    DeleteData,
+    Document,
+    IngestTranscript,
+    JSONValue,
+    ListMemories,
+    MemoryRef,
+    Message,
+    Metadata,
+    ProfileQuery,
+    PromptContextQuery,
+    PromptStyle,
+    RecordMessages,
+    TenantryAPI,
+    TranscriptInput,
+    TurnsQuery,
+    UnifiedContextQuery,
+    UpdateMemory,
+    UserContextQuery,
+)
+from .errors import AuthenticationError, DeadlineExceededError, InvalidInputError
 from .models import (
     BatchCreateResponse,
     ContextForPromptResponse,
     ContextResponse,
     CreateMemoryResponse,
+    DeletionReceipt,
     Memory,
     MemoryPage,
     MemoryStatusResponse,
+    TranscriptIngestion,
+    Turn,
     UnifiedContextResponse,
+    UserProfile,
 )
 from .scope import Relationship
 from .settings import Settings
 
-__all__ = ["MaximemSynapSDK", "Tenantry", "Transport"]
+__all__ = ["ContextOptions", "MaximemSynapSDK", "Tenantry"]
 
-C = TypeVar("C")
-
-
-class Transport(Protocol):
-    """What the SDK needs from a transport. ``call`` raises :mod:`tenantry.errors` classes only."""
-
-    async def open(self) -> dict[str, Any]: ...  # returns {"instance_id", "client_id", ...}
-
-    async def close(self) -> None: ...
-
-    async def call(self, op: str, /, **params: Any) -> Any: ...
+Id = str | UUID
+_DONE = ("completed", "failed", "partial_success")
 
 
-class EmbeddedTransport:
-    """Runs the engine in-process over ``settings.resolved_dsn()``; starts the ingestion workers."""
+class ContextOptions(TypedDict, total=False):
+    """Keyword options every context fetch accepts. tenantry's own: ``filters`` (metadata ``{key: value | {op:
+    value}}``), ``as_of`` (only memories valid then), ``token_budget``, ``explain`` (score parts per item),
+    ``include_world``. Accepted for the Synap client's signature and not used: ``precision_level``,
+    ``context_mode``, ``include_profile``, ``last_n_conversations``, ``response_shape``."""
 
-    def __init__(self, settings: Settings, *, relationship: Relationship = Relationship.B2B) -> None:
-        self.settings = settings
-        self.relationship = relationship
-        self.service: Any = None
-        self.instance: Any = None
-
-    async def open(self) -> dict[str, Any]:
-        from .service import AsyncMemoryService
-
-        self.service = await AsyncMemoryService.open(self.settings)
-        try:
-            self.instance = await self.service.instance(self.settings.instance, create=self.relationship)
-        except BaseException:
-            await self.service.close(drain=False)
-            raise
-        self.service.start_workers()
-        return {"instance_id": self.instance.instance_id, "client_id": self.instance.client_id, "mode": "embedded"}
-
-    async def close(self) -> None:
-        if self.service is not None:
-            await self.service.close(drain=True)
-            self.service = None
-
-    async def call(self, op: str, /, **params: Any) -> Any:
-        if self.service is None:
-            raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
-        return await getattr(self.service, op)(self.instance, **params)
+    filters: Metadata
+    as_of: datetime | str
+    token_budget: int
+    explain: bool
+    include_world: bool
+    precision_level: str
+    context_mode: str
+    include_profile: bool
+    last_n_conversations: int
+    response_shape: str
 
 
-def _drop_none(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
+class _QueryFields(TypedDict, total=False):
+    """The :class:`~tenantry.contract.ContextQuery` fields a fetch's arguments give."""
+
+    search_query: Sequence[str]
+    max_results: int
+    types: Sequence[str] | str | None
+    mode: str
+    filters: Metadata
+    as_of: datetime | str
+    token_budget: int
+    explain: bool
+    include_world: bool
+
+
+def _query(
+    search_query: Sequence[str] | str | None,
+    max_results: int,
+    types: Sequence[str] | str | None,
+    mode: str,
+    options: ContextOptions,
+) -> _QueryFields:
+    unknown = set(options) - set(ContextOptions.__annotations__)
+    if unknown:
+        raise InvalidInputError(f"unknown fetch parameters {sorted(unknown)}")
+    query = [search_query] if isinstance(search_query, str) else list(search_query or ())
+    out = _QueryFields(search_query=query, max_results=max_results, types=types, mode=mode)
+    if "filters" in options:
+        out["filters"] = options["filters"]
+    if "as_of" in options:
+        out["as_of"] = options["as_of"]
+    if "token_budget" in options:
+        out["token_budget"] = options["token_budget"]
+    if "explain" in options:
+        out["explain"] = options["explain"]
+    if "include_world" in options:
+        out["include_world"] = options["include_world"]
+    return out
+
+
+def _create_request(document: Mapping[str, JSONValue] | CreateMemory | BaseModel, index: int) -> CreateMemory:
+    """A batch item (a dict, a Synap ``CreateMemoryRequest`` or a request model) as a request model."""
+    if isinstance(document, CreateMemory):
+        return document
+    data = document.model_dump(exclude_none=True) if isinstance(document, BaseModel) else dict(document)
+    unknown = set(data) - {f.name for f in fields(CreateMemory)}
+    if unknown or "document" not in data:
+        problem = f"has unknown fields {sorted(unknown)}" if unknown else "has no 'document'"
+        raise InvalidInputError(f"documents[{index}] {problem}", details={"field": f"documents[{index}]"})
+    return CreateMemory(**data)  # field values are checked by the engine
 
 
 class _Namespace:
     def __init__(self, sdk: Tenantry) -> None:
         self._sdk = sdk
 
-    async def _call(self, op: str, /, **params: Any) -> Any:
-        return await self._sdk._transport_call(op, **params)
+    @property
+    def _api(self) -> TenantryAPI:
+        return self._sdk.api
 
 
 class MemoriesNamespace(_Namespace):
+    """``sdk.memories``: write documents, follow their ingestion, read and change memories by id."""
+
     async def create(
         self,
-        document: str | dict[str, Any] | list[Any],
+        document: Document,
         user_id: str | None = None,
         customer_id: str | None = None,
         document_type: str = "ai-chat-conversation",
         document_id: str | None = None,
         document_created_at: datetime | str | None = None,
         mode: str = "long-range",
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata | None = None,
     ) -> CreateMemoryResponse:
         """Queue a document for extraction; returns at once with ``ingestion_id`` and ``status="queued"``."""
-        result: CreateMemoryResponse = await self._call(
-            "create_memory",
+        request = CreateMemory(
             document=document,
-            **_drop_none(
-                user_id=user_id,
-                customer_id=customer_id,
-                document_type=document_type,
-                document_id=document_id,
-                document_created_at=document_created_at,
-                mode=mode,
-                metadata=metadata,
-            ),
+            user_id=user_id,
+            customer_id=customer_id,
+            document_type=document_type,
+            document_id=document_id,
+            document_created_at=document_created_at,
+            mode=mode,
+            metadata=metadata,
         )
-        return result
+        return await self._api.create_memory(request)
 
     async def batch_create(
-        self, documents: Sequence[dict[str, Any] | Any], fail_fast: bool = False
+        self, documents: Sequence[Mapping[str, JSONValue] | CreateMemory | BaseModel], fail_fast: bool = False
     ) -> BatchCreateResponse:
-        docs = [d.model_dump(exclude_none=True) if hasattr(d, "model_dump") else d for d in documents]
-        result: BatchCreateResponse = await self._call("batch_create", documents=docs, fail_fast=fail_fast)
-        return result
+        """Queue up to 1000 documents; without ``fail_fast`` an invalid one fails alone (a ``failed`` item)."""
+        requests = [_create_request(d, i) for i, d in enumerate(documents)]
+        return await self._api.batch_create(BatchCreate(documents=requests, fail_fast=fail_fast))
 
     async def create_from_file(
         self,
@@ -140,8 +198,9 @@ class MemoriesNamespace(_Namespace):
         text: str | None = None,
         document_type: str | None = None,
         mode: str = "long-range",
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata | None = None,
     ) -> CreateMemoryResponse:
+        """Queue a UTF-8 text file (or ``text``); ``.eml`` files are e-mails, anything else a document."""
         if (file_path is None) == (text is None):
             raise InvalidInputError("give exactly one of file_path or text")
         if file_path is not None:
@@ -160,59 +219,55 @@ class MemoriesNamespace(_Namespace):
             metadata=metadata,
         )
 
-    async def status(self, ingestion_id: Any) -> MemoryStatusResponse:
-        result: MemoryStatusResponse = await self._call("ingestion_status", ingestion_id=str(ingestion_id))
-        return result
+    async def status(self, ingestion_id: Id) -> MemoryStatusResponse:
+        return await self._api.ingestion_status(str(ingestion_id))
 
     async def wait_for_completion(
-        self, ingestion_id: Any, timeout_seconds: float = 300, poll_interval_seconds: float = 0.1
+        self, ingestion_id: Id, timeout_seconds: float = 300, poll_interval_seconds: float = 0.1
     ) -> MemoryStatusResponse:
         """Poll until the job is ``completed``, ``failed`` or ``partial_success``; ``DeadlineExceededError`` after
         ``timeout_seconds``."""
-        from .errors import DeadlineExceededError
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         while True:
             st = await self.status(ingestion_id)
-            if st.status in ("completed", "failed", "partial_success"):
+            if st.status in _DONE:
                 return st
             if loop.time() > deadline:
                 raise DeadlineExceededError(f"ingestion {ingestion_id} still {st.status} after {timeout_seconds}s")
             await asyncio.sleep(poll_interval_seconds)
 
-    async def get(self, memory_id: Any, user_id: str | None = None, customer_id: str | None = None) -> Memory:
-        result: Memory = await self._call(
-            "get_memory", memory_id=str(memory_id), **_drop_none(user_id=user_id, customer_id=customer_id)
-        )
-        return result
+    async def get(self, memory_id: Id, user_id: str | None = None, customer_id: str | None = None) -> Memory:
+        """One memory by id, within the named user's or customer's chain (any of the instance with no ids)."""
+        return await self._api.get_memory(MemoryRef(memory_id=str(memory_id), user_id=user_id, customer_id=customer_id))
 
     async def update(
         self,
-        memory_id: Any,
+        memory_id: Id,
         document: str,
         merge_strategy: str = "smart-merge",
         document_type: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata | None = None,
         user_id: str | None = None,
         customer_id: str | None = None,
     ) -> Memory:
-        result: Memory = await self._call(
-            "update_memory",
+        """Change a memory's text: ``replace``, ``append`` or ``smart-merge``; it is re-embedded."""
+        request = UpdateMemory(
             memory_id=str(memory_id),
             document=document,
             merge_strategy=merge_strategy,
-            **_drop_none(document_type=document_type, metadata=metadata, user_id=user_id, customer_id=customer_id),
+            document_type=document_type,
+            metadata=metadata,
+            user_id=user_id,
+            customer_id=customer_id,
         )
-        return result
+        return await self._api.update_memory(request)
 
-    async def delete(
-        self, memory_id: Any, user_id: str | None = None, customer_id: str | None = None
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(
-            "delete_memory", memory_id=str(memory_id), **_drop_none(user_id=user_id, customer_id=customer_id)
-        )
-        return result
+    async def delete(self, memory_id: Id, user_id: str | None = None, customer_id: str | None = None) -> dict[str, str]:
+        """Delete one memory; returns ``{"memory_id", "deleted_at"}`` as the Synap client does."""
+        ref = MemoryRef(memory_id=str(memory_id), user_id=user_id, customer_id=customer_id)
+        deleted = await self._api.delete_memory(ref)
+        return {"memory_id": deleted.memory_id, "deleted_at": deleted.deleted_at.isoformat()}
 
     async def list(
         self,
@@ -221,34 +276,23 @@ class MemoriesNamespace(_Namespace):
         page: int = 1,
         page_size: int = 20,
         types: Sequence[str] | None = None,
+        include_superseded: bool = False,
     ) -> MemoryPage:
-        result: MemoryPage = await self._call(
-            "list_memories",
+        """The memories a (customer, user) can see, or every memory of the instance with no ids; newest first."""
+        request = ListMemories(
+            user_id=user_id,
+            customer_id=customer_id,
             page=page,
             page_size=page_size,
-            **_drop_none(user_id=user_id, customer_id=customer_id, types=list(types) if types else None),
+            types=types,
+            include_superseded=include_superseded,
         )
-        return result
-
-
-def _fetch_params(
-    search_query: Sequence[str] | str | None,
-    max_results: int,
-    types: Sequence[str] | None,
-    mode: str,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    q = [search_query] if isinstance(search_query, str) else (list(search_query) if search_query else None)
-    return {
-        "search_query": q,
-        "max_results": max_results,
-        "types": list(types) if types else None,
-        "mode": mode,
-        **{k: v for k, v in extra.items() if v is not None},
-    }
+        return await self._api.list_memories(request)
 
 
 class ConversationContextNamespace(_Namespace):
+    """``sdk.conversation.context``."""
+
     async def fetch(
         self,
         conversation_id: str,
@@ -258,35 +302,32 @@ class ConversationContextNamespace(_Namespace):
         mode: str = "fast",
         user_id: str | None = None,
         customer_id: str | None = None,
-        **extra: Any,
+        recent_turns: int = 20,
+        **options: Unpack[ContextOptions],
     ) -> ContextResponse:
         """Recent turns of the conversation + the user context of the (customer, user) it is bound to."""
-        extra.pop("precision_level", None)
-        result: ContextResponse = await self._call(
-            "fetch_conversation",
+        query = _query(search_query, max_results, types, mode, options)
+        request = ConversationContextQuery(
             conversation_id=conversation_id,
-            **_drop_none(user_id=user_id, customer_id=customer_id),
-            **_fetch_params(search_query, max_results, types, mode, extra),
+            user_id=user_id,
+            customer_id=customer_id,
+            recent_turns=recent_turns,
+            **query,
         )
-        return result
+        return await self._api.fetch_conversation(request)
 
-    async def get_context_for_prompt(self, conversation_id: str, style: str = "structured") -> ContextForPromptResponse:
-        res = await self.fetch(conversation_id, max_results=1)
-        turns = res.conversation_context.recent_turns if res.conversation_context else []
-        from .models import RecentMessage
-
-        return ContextForPromptResponse(
-            available=bool(turns),
-            formatted_context="\n".join(f"{t['role']}: {t['content']}" for t in turns) or None,
-            recent_messages=[
-                RecentMessage(role=t["role"], content=t["content"], timestamp=t.get("timestamp")) for t in turns
-            ],
-            recent_message_count=len(turns),
-            total_message_count=len(turns),
+    async def get_context_for_prompt(
+        self, conversation_id: str, style: PromptStyle = "structured", limit: int = 20
+    ) -> ContextForPromptResponse:
+        """The latest turns, formatted for a prompt (``structured``, ``narrative`` or ``bullet_points``)."""
+        return await self._api.context_for_prompt(
+            PromptContextQuery(conversation_id=conversation_id, style=style, limit=limit)
         )
 
 
 class ConversationNamespace(_Namespace):
+    """``sdk.conversation``: record turns, push transcripts, read a conversation back."""
+
     def __init__(self, sdk: Tenantry) -> None:
         super().__init__(sdk)
         self.context = ConversationContextNamespace(sdk)
@@ -299,62 +340,87 @@ class ConversationNamespace(_Namespace):
         user_id: str | None = None,
         customer_id: str | None = None,
         session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        res: list[dict[str, Any]] = await self._call(
-            "record_messages",
-            messages=[
-                _drop_none(
-                    conversation_id=conversation_id,
-                    role=role,
-                    content=content,
-                    user_id=user_id,
-                    customer_id=customer_id,
-                    session_id=session_id,
-                    metadata=metadata,
-                )
-            ],
+        metadata: Metadata | None = None,
+        extract: bool = True,
+    ) -> dict[str, object]:
+        """Record one turn (short-term context; with ``extract``, also queued for long-term memory). The first write
+        binds the conversation to its (customer, user). Returns ``{message_id, conversation_id, session_id,
+        recorded_at, conversation_message_count}``."""
+        message = Message(
+            conversation_id=conversation_id,
+            role=role,
+            content=content,
+            user_id=user_id,
+            customer_id=customer_id,
+            session_id=session_id,
+            metadata=metadata,
         )
-        return res[0]
+        (recorded,) = await self._api.record_messages(RecordMessages(messages=[message], extract=extract))
+        return recorded.model_dump(mode="json")
 
-    async def record_messages_batch(self, messages: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        res: list[dict[str, Any]] = await self._call("record_messages", messages=list(messages))
-        return {"total": len(messages), "succeeded": len(res), "failed": len(messages) - len(res), "results": res}
+    async def record_messages_batch(
+        self, messages: Sequence[Mapping[str, JSONValue]], extract: bool = True
+    ) -> dict[str, object]:
+        """Record several turns, all or nothing; returns ``{total, succeeded, failed, results}``."""
+        allowed = {f.name for f in fields(Message)}
+        batch: list[Message] = []
+        for i, m in enumerate(messages):
+            unknown = set(m) - allowed
+            if unknown:
+                raise InvalidInputError(f"messages[{i}] has unknown fields {sorted(unknown)}")
+            batch.append(Message(**m))  # type: ignore[arg-type]  # field values are checked by the engine
+        results = await self._api.record_messages(RecordMessages(messages=batch, extract=extract))
+        return {
+            "total": len(batch),
+            "succeeded": len(results),
+            "failed": len(batch) - len(results),
+            "results": [r.model_dump(mode="json") for r in results],
+        }
 
     async def ingest_transcript(
         self,
         conversation_id: str,
         user_id: str | None,
-        transcript: str | Sequence[dict[str, Any]],
+        transcript: TranscriptInput,
         customer_id: str | None = None,
         conversation_type: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata | None = None,
         started_at: datetime | str | None = None,
-        **_ignored: Any,
-    ) -> dict[str, Any]:
-        t = transcript if isinstance(transcript, str) else [dict(x) for x in transcript]
-        res: dict[str, Any] = await self._call(
-            "ingest_transcript",
+        analysis: Mapping[str, JSONValue] | str | None = None,
+        ended_at: datetime | str | None = None,
+    ) -> TranscriptIngestion:
+        """Push a whole transcript: the same one again → ``duplicate``, a different one → ``ConflictError``."""
+        request = IngestTranscript(
             conversation_id=conversation_id,
-            transcript=t,
-            **_drop_none(
-                user_id=user_id,
-                customer_id=customer_id,
-                conversation_type=conversation_type,
-                metadata=metadata,
-                started_at=started_at,
-            ),
+            transcript=transcript,
+            user_id=user_id,
+            customer_id=customer_id,
+            conversation_type=conversation_type,
+            metadata=metadata,
+            started_at=started_at,
+            analysis=analysis,
+            ended_at=ended_at,
         )
-        return res
+        return await self._api.ingest_transcript(request)
+
+    async def get_messages(
+        self,
+        conversation_id: str,
+        start: int = 1,
+        limit: int = 500,
+        user_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> list[Turn]:
+        """Turns of the conversation from the 1-based position ``start``, oldest first."""
+        request = TurnsQuery(
+            conversation_id=conversation_id, start=start, limit=limit, user_id=user_id, customer_id=customer_id
+        )
+        return await self._api.conversation_turns(request)
 
 
-class _ScopedContext(_Namespace):
-    def __init__(self, sdk: Tenantry, op: str) -> None:
-        super().__init__(sdk)
-        self._op = op
+class UserContextNamespace(_Namespace):
+    """``sdk.user.context``."""
 
-
-class UserContextNamespace(_ScopedContext):
     async def fetch(
         self,
         user_id: str,
@@ -364,21 +430,29 @@ class UserContextNamespace(_ScopedContext):
         types: Sequence[str] | None = None,
         mode: str = "fast",
         conversation_id: str | None = None,
-        **extra: Any,
+        **options: Unpack[ContextOptions],
     ) -> ContextResponse:
         """The user's memories + their customer's + the client's (+ world with ``include_world=True``)."""
-        for k in ("precision_level", "context_mode", "include_profile", "last_n_conversations"):
-            extra.pop(k, None)
-        result: ContextResponse = await self._call(
-            "fetch_user",
-            user_id=user_id,
-            **_drop_none(customer_id=customer_id),
-            **_fetch_params(search_query, max_results, types, mode, extra),
-        )
-        return result
+        query = _query(search_query, max_results, types, mode, options)
+        request = UserContextQuery(user_id=user_id, customer_id=customer_id, **query)
+        return await self._api.fetch_user(request)
 
 
-class CustomerContextNamespace(_ScopedContext):
+class UserNamespace(_Namespace):
+    """``sdk.user``: a user's context and profile."""
+
+    def __init__(self, sdk: Tenantry) -> None:
+        super().__init__(sdk)
+        self.context = UserContextNamespace(sdk)
+
+    async def get_profile(self, user_id: str, customer_id: str | None = None) -> UserProfile:
+        """The user's profile, built from the facts and preferences stored at the user's own scope."""
+        return await self._api.get_user_profile(ProfileQuery(user_id=user_id, customer_id=customer_id))
+
+
+class CustomerContextNamespace(_Namespace):
+    """``sdk.customer.context``."""
+
     async def fetch(
         self,
         customer_id: str,
@@ -387,17 +461,17 @@ class CustomerContextNamespace(_ScopedContext):
         types: Sequence[str] | None = None,
         mode: str = "fast",
         conversation_id: str | None = None,
-        **extra: Any,
+        **options: Unpack[ContextOptions],
     ) -> ContextResponse:
         """The customer's shared memories + the client's; never a user's."""
-        extra.pop("precision_level", None)
-        result: ContextResponse = await self._call(
-            "fetch_customer", customer_id=customer_id, **_fetch_params(search_query, max_results, types, mode, extra)
-        )
-        return result
+        query = _query(search_query, max_results, types, mode, options)
+        request = CustomerContextQuery(customer_id=customer_id, **query)
+        return await self._api.fetch_customer(request)
 
 
-class ClientContextNamespace(_ScopedContext):
+class ClientContextNamespace(_Namespace):
+    """``sdk.client.context``."""
+
     async def fetch(
         self,
         search_query: Sequence[str] | str | None = None,
@@ -405,20 +479,26 @@ class ClientContextNamespace(_ScopedContext):
         types: Sequence[str] | None = None,
         mode: str = "fast",
         conversation_id: str | None = None,
-        **extra: Any,
+        **options: Unpack[ContextOptions],
     ) -> ContextResponse:
-        extra.pop("precision_level", None)
-        result: ContextResponse = await self._call(
-            "fetch_client", **_fetch_params(search_query, max_results, types, mode, extra)
-        )
-        return result
+        """The memories every customer and user of the instance shares (+ world with ``include_world=True``)."""
+        query = _query(search_query, max_results, types, mode, options)
+        return await self._api.fetch_client(ClientContextQuery(**query))
 
 
-class _Holder(Generic[C]):
-    """``sdk.user`` / ``sdk.customer`` / ``sdk.client``: each carries a ``context`` namespace."""
+class _ContextHolder:
+    """``sdk.customer`` / ``sdk.client``: each carries a ``context`` namespace."""
 
-    def __init__(self, context: C) -> None:
+    def __init__(self, context: CustomerContextNamespace | ClientContextNamespace) -> None:
         self.context = context
+
+
+class CustomerNamespace(_ContextHolder):
+    context: CustomerContextNamespace
+
+
+class ClientNamespace(_ContextHolder):
+    context: ClientContextNamespace
 
 
 class Tenantry:
@@ -426,12 +506,16 @@ class Tenantry:
 
     Args:
         instance_id: embedded: instance name or ``inst_`` id (default ``TENANTRY_INSTANCE`` or ``default``,
-            created as ``b2b`` on first use). Remote: ignored (the API key names the instance).
+            created as ``relationship`` on first use). Remote: ignored (the API key names the instance).
         api_key: remote mode key (or ``TENANTRY_API_KEY``).
         url: base URL of a tenantry server (or ``TENANTRY_URL``).
         dsn: embedded database (or ``TENANTRY_DSN``), e.g. ``sqlite:///data/mem.db``.
         relationship: ``b2b`` or ``b2c`` for an instance created on first use.
-        **settings: any other :class:`~tenantry.settings.Settings` field (``workers``, ``embedder`` ...).
+        settings: any other engine setting (``Settings(workers=0, embedder="hashing")``); the arguments above and
+            below override its fields.
+        embedder, extractor, workers: the most used settings, as keywords.
+        api: a ready :class:`~tenantry.contract.TenantryAPI` to use instead of building one from the settings.
+        config: the Synap client's ``SDKConfig``; accepted so that Synap code runs, and not used.
     """
 
     def __init__(
@@ -442,50 +526,63 @@ class Tenantry:
         url: str | None = None,
         dsn: str | None = None,
         relationship: str = "b2b",
-        transport: Transport | None = None,
-        **settings: Any,
+        settings: Settings | None = None,
+        embedder: str | None = None,
+        extractor: str | None = None,
+        workers: int | None = None,
+        api: TenantryAPI | None = None,
+        config: object = None,
     ) -> None:
-        settings.pop("config", None)
-        settings.pop("_force_new", None)
-        overrides = _drop_none(dsn=dsn, url=url, api_key=api_key, **settings)
-        if instance_id:
-            overrides["instance"] = instance_id
-        self.settings = Settings(**overrides)
-        if transport is None:
+        overrides: dict[str, Any] = {
+            "instance": instance_id or None,
+            "api_key": api_key,
+            "url": url,
+            "dsn": dsn,
+            "embedder": embedder,
+            "extractor": extractor,
+            "workers": workers,
+        }
+        given = {k: v for k, v in overrides.items() if v is not None}
+        self.settings = settings.model_copy(update=given) if settings is not None else Settings(**given)
+        if api is None:
             if self.settings.url:
-                from .client import RemoteTransport
+                from .client import RemoteAPI
 
-                transport = RemoteTransport(self.settings.url, self.settings.api_key)
+                api = RemoteAPI(self.settings.url, self.settings.api_key)
             else:
-                transport = EmbeddedTransport(self.settings, relationship=Relationship(relationship))
-        self._transport: Transport = transport
+                from .service.api import EmbeddedAPI
+
+                api = EmbeddedAPI(self.settings, relationship=Relationship(relationship))
+        self._api = api
         self._initialized = False
         self.instance_id: str | None = None
         self.client_id: str | None = None
         self.memories = MemoriesNamespace(self)
         self.conversation = ConversationNamespace(self)
-        self.user = _Holder(UserContextNamespace(self, "fetch_user"))
-        self.customer = _Holder(CustomerContextNamespace(self, "fetch_customer"))
-        self.client = _Holder(ClientContextNamespace(self, "fetch_client"))
+        self.user = UserNamespace(self)
+        self.customer = CustomerNamespace(CustomerContextNamespace(self))
+        self.client = ClientNamespace(ClientContextNamespace(self))
 
     @property
-    def transport(self) -> Transport:
-        return self._transport
+    def api(self) -> TenantryAPI:
+        """The contract implementation this SDK talks to (raises until :meth:`initialize`)."""
+        if not self._initialized:
+            raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
+        return self._api
 
     async def initialize(self) -> None:
-        """Open the store (embedded) or check the key (remote). Idempotent."""
+        """Open the engine (embedded) or check the key (remote). Idempotent."""
         if self._initialized:
             return
-        info = await self._transport.open()
-        self.instance_id = info.get("instance_id")
-        self.client_id = info.get("client_id")
+        identity = await self._api.open()
+        self.instance_id, self.client_id = identity.instance_id, identity.client_id
         self._initialized = True
 
     async def shutdown(self) -> None:
         """Finish queued ingestion held by this process's workers, then close."""
         if self._initialized:
-            await self._transport.close()
             self._initialized = False
+            await self._api.close()
 
     async def __aenter__(self) -> Tenantry:
         await self.initialize()
@@ -493,11 +590,6 @@ class Tenantry:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.shutdown()
-
-    async def _transport_call(self, op: str, /, **params: Any) -> Any:
-        if not self._initialized:
-            raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
-        return await self._transport.call(op, **params)
 
     async def fetch(
         self,
@@ -511,38 +603,28 @@ class Tenantry:
         scopes: Sequence[str] | None = None,
         include_conversation_context: bool = True,
         include_scope_labels: bool = False,
-        **extra: Any,
+        **options: Unpack[ContextOptions],
     ) -> UnifiedContextResponse:
-        """One call across conversation, user and customer scopes (client when listed in ``scopes``)."""
-        for k in ("precision_level", "context_mode", "include_profile", "last_n_conversations"):
-            extra.pop(k, None)
-        q = [search_query] if isinstance(search_query, str) else (list(search_query) if search_query else None)
-        result: UnifiedContextResponse = await self._transport_call(
-            "fetch",
-            **_drop_none(
-                conversation_id=conversation_id,
-                user_id=user_id,
-                customer_id=customer_id,
-                search_query=q,
-                types=list(types) if types else None,
-                scopes=list(scopes) if scopes else None,
-            ),
-            max_results=max_results,
-            mode=mode,
+        """One call across conversation, user and customer scopes (client when listed in ``scopes``), de-duplicated,
+        with ``scope_map`` and a prompt-ready ``formatted_context``. Any failing part fails the call."""
+        query = _query(search_query, max_results, types, mode, options)
+        request = UnifiedContextQuery(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            customer_id=customer_id,
+            scopes=scopes,
             include_conversation_context=include_conversation_context,
             include_scope_labels=include_scope_labels,
-            **extra,
+            **query,
         )
-        return result
+        return await self.api.fetch(request)
 
     async def delete_data(
         self, customer_id: str | None = None, user_id: str | None = None, conversation_id: str | None = None
-    ) -> dict[str, Any]:
-        """Delete every trace of a user, a customer or a conversation; returns a receipt with counts."""
-        result: dict[str, Any] = await self._transport_call(
-            "delete_data", **_drop_none(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
-        )
-        return result
+    ) -> DeletionReceipt:
+        """Delete every trace of a user, a customer (with its users) or a conversation; returns a receipt."""
+        request = DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+        return await self.api.delete_data(request)
 
 
 MaximemSynapSDK = Tenantry

@@ -69,7 +69,7 @@ def create_app(
             await service.close(drain=False)
             raise
         state.service = service
-        service.start_workers()
+        service.workers.start()
         try:
             yield
         finally:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..admin import authenticate_key, hash_api_key, tokens_equal
 from ..errors import AuthenticationError, PermissionDeniedError, RateLimitError
-from ..service import AsyncMemoryService
+from ..service import AsyncMemoryService, LocalAPI
+from ..service.admin import hash_api_key, tokens_equal
 from ..store.base import InstanceRecord, KeyRecord
 from .config import ServerSettings
 from .metrics import ServerMetrics
@@ -56,11 +56,13 @@ class ServerState:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated caller: its key and the key's instance (the only source of the instance)."""
+    """The authenticated caller: its key, the key's instance (the only source of the instance) and the contract's
+    operations for that instance (what every route calls)."""
 
     key: KeyRecord
     instance: InstanceRecord
     correlation_id: str
+    api: LocalAPI
 
 
 def state_of(request: Request) -> ServerState:
@@ -102,7 +104,7 @@ async def authenticate(
     if cached is not None and cached[0] > now:
         key, inst = cached[1], cached[2]
     else:
-        found = await authenticate_key(state.svc.store, presented)
+        found = await state.svc.admin.authenticate_key(presented)
         if found is None:
             state.key_cache.pop(digest, None)
             state.metrics.auth_failures.inc()
@@ -125,7 +127,7 @@ async def authenticate(
             f"rate limit of {state.limiter.rate:g} requests/s (burst {state.limiter.burst}) exceeded for this key",
             retry_after=wait,
         )
-    return Caller(key, inst, correlation_id(request))
+    return Caller(key, inst, correlation_id(request), state.svc.api(inst))
 
 
 async def require_admin(

@@ -21,11 +21,14 @@ from ..models import (
     Episode,
     Fact,
     Preference,
+    RecordedMessage,
     ResponseMetadata,
     TemporalEvent,
+    Turn,
+    UserProfile,
 )
 from ..scope import ID_PATTERN
-from ..service import DOCUMENT_TYPES
+from ..validation import DOCUMENT_TYPES
 
 __all__ = [
     "AdminDeleteDataBody",
@@ -36,44 +39,34 @@ __all__ = [
     "CompactBody",
     "CompactionStatusWire",
     "ContextEnvelope",
-    "ContextForPromptWire",
     "ContextLists",
     "ConversationFetchBody",
     "CreateInstanceBody",
     "CreateKeyBody",
     "CreateMemoryBody",
     "CustomerFetchBody",
-    "DataReceipt",
     "DeleteDataBody",
     "DeleteDataWire",
-    "DeletedMemory",
     "FetchBody",
     "Health",
     "IdPath",
     "IdQuery",
     "IngestBody",
-    "IngestWire",
     "InstanceCreated",
     "InstanceOut",
     "IssuedKeyOut",
     "KeyOut",
     "MessageBody",
     "MessagesBatchBody",
-    "ProfileAttribute",
-    "ProfileDocument",
     "ProfileWire",
     "RecordBatchWire",
-    "RecordedMessage",
     "TelemetryAccepted",
     "TelemetryBatch",
-    "Turn",
     "TurnsWire",
     "UnifiedContextEnvelope",
     "UnifiedFetchBody",
     "UpdateMemoryBody",
     "UserFetchBody",
-    "WhoAmI",
-    "WireRecentMessage",
     "WorldBody",
     "WorldWritten",
 ]
@@ -144,15 +137,6 @@ class _Out(BaseModel):
 
 
 # -- auth --------------------------------------------------------------------------------------------------------------
-class WhoAmI(_Out):
-    instance_id: str
-    client_id: str
-    instance_name: str
-    relationship: Literal["b2b", "b2c"]
-    key_id: str
-    user_context_isolation: str | None = Field(
-        default=None, description="'equals_customer' on b2c instances (the Synap client then refuses customer_id)"
-    )
 
 
 class Health(_Out):
@@ -204,11 +188,6 @@ class UpdateMemoryBody(_Body):
     customer_id: str | None = id_field()
 
 
-class DeletedMemory(_Out):
-    memory_id: str
-    deleted_at: datetime
-
-
 # -- conversations -----------------------------------------------------------------------------------------------------
 class MessageBody(_Body):
     conversation_id: str = required_id()
@@ -223,14 +202,7 @@ class MessageBody(_Body):
 
 class MessagesBatchBody(_Body):
     messages: list[MessageBody]
-
-
-class RecordedMessage(_Out):
-    message_id: str
-    conversation_id: str
-    session_id: str
-    recorded_at: datetime
-    conversation_message_count: int | None = None
+    extract: bool = Field(default=True, description="tenantry: false records short-term context only")
 
 
 class RecordBatchWire(_Out):
@@ -260,51 +232,6 @@ class IngestBody(_Body):
     started_at: str | None = None
     ended_at: str | None = None
     scope: ScopePath | None = None
-
-
-class IngestWire(_Out):
-    conversation_id: str
-    external_conversation_id: str
-    ingestion_id: str
-    status: Literal["queued", "duplicate"]
-    turns_recorded: int = 0
-    summary_status: Literal["in_progress", "already_compacted", "skipped"]
-    queued_at: datetime
-    warnings: list[str] = Field(default_factory=list)
-
-
-class WireRecentMessage(_Out):
-    role: str
-    content: str
-    timestamp: datetime
-    message_id: str
-
-
-class ContextForPromptWire(_Out):
-    """``get_context_for_prompt``: the raw recent turns (tenantry keeps no compaction; ``available`` is whether
-    there are turns at all)."""
-
-    formatted_context: str | None = None
-    available: bool = False
-    is_stale: bool = False
-    compression_ratio: float | None = None
-    validation_score: float | None = None
-    compaction_age_seconds: int | None = None
-    quality_warning: bool = False
-    recent_messages: list[WireRecentMessage] = Field(default_factory=list)
-    recent_message_count: int = 0
-    compacted_message_count: int = 0
-    total_message_count: int = 0
-    context_block: str | None = None
-    compaction_id: str | None = None
-
-
-class Turn(_Out):
-    role: str
-    content: str
-    timestamp: datetime
-    message_id: str
-    position: int
 
 
 class TurnsWire(_Out):
@@ -413,24 +340,10 @@ class UnifiedContextEnvelope(ContextEnvelope):
 
 
 # -- users -------------------------------------------------------------------------------------------------------------
-class ProfileAttribute(_Out):
-    value: Any = None
-    confidence: float | None = None
-    updated_at: str | None = None
-    memory_id: str | None = None
-
-
-class ProfileDocument(_Out):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    attributes: dict[str, ProfileAttribute] = Field(default_factory=dict)
-    overview: str | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict, alias="_meta")
 
 
 class ProfileWire(_Out):
-    profile: ProfileDocument
+    profile: UserProfile
 
 
 # -- data deletion -----------------------------------------------------------------------------------------------------
@@ -522,12 +435,6 @@ class AdminDeleteDataBody(_Body):
     user_id: str | None = id_field()
     customer_id: str | None = id_field()
     conversation_id: str | None = id_field()
-
-
-class DataReceipt(_Out):
-    receipt_id: str
-    deleted_at: datetime
-    deleted: dict[str, int]
 
 
 class WorldBody(_Body):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
@@ -11,7 +12,9 @@ from ...errors import InvalidInputError
 from ...models import ContextResponse
 from ..schemas import ContextEnvelope, ContextLists
 
-__all__ = ["context_envelope", "json_response", "merge_scope_path", "not_none"]
+__all__ = ["context_envelope", "json_response", "merge_scope_path", "request_of"]
+
+R = TypeVar("R")
 
 
 def json_response(model: BaseModel, *, status_code: int = 200, exclude_none: bool = False) -> Response:
@@ -23,9 +26,18 @@ def json_response(model: BaseModel, *, status_code: int = 200, exclude_none: boo
     )
 
 
-def not_none(**kw: Any) -> dict[str, Any]:
-    """The keyword arguments whose value is not ``None``."""
-    return {k: v for k, v in kw.items() if v is not None}
+def request_of(cls: type[R], body: BaseModel | None = None, /, **values: Any) -> R:
+    """A contract request model from a parsed wire body: the body's fields of the same names that are set (the
+    request's defaults apply to the others), then ``values`` (path and query parameters, ids folded from a Synap
+    ``scope``). Values are checked by the engine, as for the embedded SDK."""
+    wire = type(body).model_fields if body is not None else {}
+    data = {
+        f.name: value
+        for f in fields(cls)  # type: ignore[arg-type]  # R is a contract request dataclass
+        if f.name in wire and (value := getattr(body, f.name)) is not None
+    }
+    data.update(values)
+    return cls(**data)
 
 
 def merge_scope_path(

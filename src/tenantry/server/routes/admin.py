@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from ... import admin as ops
-from ...errors import ContextNotFoundError
+from ...contract import DeleteData
+from ...models import DeletionReceipt
+from ...service.admin import IssuedKey, instance_dict, key_dict
 from ..deps import ServerState, admin_guard, get_state
 from ..errors import ERROR_RESPONSES
 from ..schemas import (
     AdminDeleteDataBody,
     CreateInstanceBody,
     CreateKeyBody,
-    DataReceipt,
     IdPath,
     InstanceCreated,
     InstanceOut,
@@ -26,91 +26,79 @@ from ..schemas import (
     WorldBody,
     WorldWritten,
 )
-from ._common import json_response
+from ._common import json_response, request_of
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[admin_guard])
 
 
-def _issued(key: ops.IssuedKey) -> IssuedKeyOut:
-    return IssuedKeyOut(**ops.key_dict(key.record), api_key=key.api_key)
+def _issued(key: IssuedKey) -> IssuedKeyOut:
+    return IssuedKeyOut(**key_dict(key.record), api_key=key.api_key)
 
 
 @router.post("/instances", response_model=InstanceCreated, summary="Create an instance and its first API key")
 async def create_instance(body: CreateInstanceBody, state: ServerState = Depends(get_state)) -> Response:
     """The relationship (``b2b``/``b2c``) is fixed for the instance's lifetime. The key is shown only here."""
-    inst, key = await ops.create_instance_with_key(
-        state.svc.store, body.name, body.relationship, key_name=body.key_name
-    )
-    return json_response(InstanceCreated(instance=InstanceOut(**ops.instance_dict(inst)), key=_issued(key)))
+    inst, key = await state.svc.admin.create_instance_with_key(body.name, body.relationship, key_name=body.key_name)
+    return json_response(InstanceCreated(instance=InstanceOut(**instance_dict(inst)), key=_issued(key)))
 
 
 @router.get("/instances", response_model=list[InstanceOut], summary="List instances")
 async def list_instances(include_archived: bool = False, state: ServerState = Depends(get_state)) -> list[InstanceOut]:
     """Active instances (and archived ones with ``include_archived``)."""
-    rows = await state.svc.store.list_instances(include_archived=include_archived)
-    return [InstanceOut(**ops.instance_dict(i)) for i in rows]
+    rows = await state.svc.admin.list_instances(include_archived=include_archived)
+    return [InstanceOut(**instance_dict(i)) for i in rows]
 
 
 @router.get("/instances/{ref}", response_model=InstanceOut, summary="Show an instance (by id or name)")
 async def show_instance(ref: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """One instance."""
-    return json_response(InstanceOut(**ops.instance_dict(await ops.get_instance(state.svc.store, ref))))
+    return json_response(InstanceOut(**instance_dict(await state.svc.admin.get_instance(ref))))
 
 
 @router.post("/instances/{ref}/archive", response_model=InstanceOut, summary="Archive an instance")
 async def archive_instance(ref: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """Its keys are revoked at once; its data stays until deleted."""
-    inst = await ops.archive_instance(state.svc.store, ref)
+    inst = await state.svc.admin.archive_instance(ref)
     state.forget_keys()
-    return json_response(InstanceOut(**ops.instance_dict(inst)))
+    return json_response(InstanceOut(**instance_dict(inst)))
 
 
 @router.post("/instances/{ref}/keys", response_model=IssuedKeyOut, summary="Issue an API key")
 async def create_key(ref: IdPath, body: CreateKeyBody, state: ServerState = Depends(get_state)) -> Response:
     """A new key for the instance; the secret is in this response only."""
-    inst = await ops.get_instance(state.svc.store, ref)
-    return json_response(_issued(await ops.issue_key(state.svc.store, inst.instance_id, body.name)))
+    return json_response(_issued(await state.svc.admin.issue_key(ref, body.name)))
 
 
 @router.get("/instances/{ref}/keys", response_model=list[KeyOut], summary="List an instance's keys")
 async def list_keys(ref: IdPath, state: ServerState = Depends(get_state)) -> list[KeyOut]:
     """Key ids, names, display prefixes and revocation times (never secrets or hashes)."""
-    inst = await ops.get_instance(state.svc.store, ref)
-    return [KeyOut(**ops.key_dict(k)) for k in await state.svc.store.list_keys(inst.instance_id)]
+    return [KeyOut(**key_dict(k)) for k in await state.svc.admin.list_keys(ref)]
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke an API key")
 async def revoke_key(key_id: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """The key stops working at once on this server (other server processes: within ``key_cache_seconds``)."""
-    store = state.svc.store
-    if not await store.revoke_key(key_id):
-        raise ContextNotFoundError(f"no live key {key_id}", code="key_not_found")
+    key = await state.svc.admin.revoke_key(key_id)
     state.forget_keys()
-    for inst in await store.list_instances(include_archived=True):
-        for k in await store.list_keys(inst.instance_id):
-            if k.key_id == key_id:
-                return json_response(KeyOut(**ops.key_dict(k)))
-    raise ContextNotFoundError(f"no key {key_id}", code="key_not_found")  # pragma: no cover - revoked above
+    return json_response(KeyOut(**key_dict(key)))
 
 
 @router.post(
     "/instances/{ref}/data/delete",
-    response_model=DataReceipt,
+    response_model=DeletionReceipt,
     summary="Delete a user's, customer's or conversation's data",
 )
 async def delete_data(ref: IdPath, body: AdminDeleteDataBody, state: ServerState = Depends(get_state)) -> Response:
     """Same as ``POST /v1/data/delete`` with that instance's key; returns the deletion receipt."""
-    inst = await state.svc.instance((await ops.get_instance(state.svc.store, ref)).instance_id)
-    res = await state.svc.delete_data(
-        inst, customer_id=body.customer_id, user_id=body.user_id, conversation_id=body.conversation_id
-    )
-    return json_response(DataReceipt(**res))
+    inst = await state.svc.instance((await state.svc.admin.get_instance(ref)).instance_id)
+    receipt = await state.svc.api(inst).delete_data(request_of(DeleteData, body))
+    return json_response(receipt)
 
 
 @router.post("/world", response_model=WorldWritten, summary="Write operator knowledge to the WORLD scope")
 async def add_world(body: WorldBody, state: ServerState = Depends(get_state)) -> Response:
     """Extracted inline; readable by every instance that fetches with ``include_world``."""
-    ids = await state.svc.add_world_knowledge(body.document, document_type=body.document_type)
+    ids = await state.svc.memories.add_world_knowledge(body.document, document_type=body.document_type)
     return json_response(WorldWritten(memory_ids=ids))

@@ -8,11 +8,16 @@ engine's ``metadata``. Items leave out null fields (the Synap client rejects ``"
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Response
 
-from ...scope import validate_id
+from ...contract import (
+    ClientContextQuery,
+    ConversationContextQuery,
+    CustomerContextQuery,
+    UnifiedContextQuery,
+    UserContextQuery,
+)
+from ...models import ContextResponse
 from ..deps import Caller, ServerState, authenticate, get_state
 from ..errors import ERROR_RESPONSES
 from ..schemas import (
@@ -20,32 +25,18 @@ from ..schemas import (
     ContextEnvelope,
     ConversationFetchBody,
     CustomerFetchBody,
-    FetchBody,
     UnifiedContextEnvelope,
     UnifiedFetchBody,
     UserFetchBody,
 )
-from ._common import context_envelope, json_response, merge_scope_path
+from ._common import context_envelope, json_response, merge_scope_path, request_of
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["context"], responses=ERROR_RESPONSES)
 
 
-def _search_args(body: FetchBody) -> dict[str, Any]:
-    return {
-        "search_query": body.search_query,
-        "max_results": body.max_results,
-        "types": body.types,
-        "mode": body.mode,
-        "filters": body.filters,
-        "as_of": body.as_of,
-        "token_budget": body.token_budget,
-        "explain": body.explain,
-    }
-
-
-def _ok(state: ServerState, caller: Caller, resp: Any, *, keep_conversation: bool = True) -> Response:
+def _ok(state: ServerState, caller: Caller, resp: ContextResponse, *, keep_conversation: bool = True) -> Response:
     env = context_envelope(
         resp,
         ttl=state.settings.context_ttl_seconds,
@@ -61,10 +52,8 @@ async def fetch_user(
 ) -> Response:
     """That exact user's memories + their customer's + the client's (+ world with ``include_world``)."""
     customer_id, user_id = merge_scope_path(body.scope, body.customer_id, body.user_id)
-    resp = await state.svc.fetch_user(
-        caller.instance, user_id, customer_id=customer_id, include_world=body.include_world, **_search_args(body)
-    )
-    return _ok(state, caller, resp)
+    request = request_of(UserContextQuery, body, customer_id=customer_id, user_id=user_id)
+    return _ok(state, caller, await caller.api.fetch_user(request))
 
 
 @router.post("/v1/context/customer/fetch", response_model=ContextEnvelope, summary="Customer context")
@@ -73,10 +62,8 @@ async def fetch_customer(
 ) -> Response:
     """The customer's shared memories + the client's; never a user's. 404 for a customer never written to."""
     customer_id, _ = merge_scope_path(body.scope, body.customer_id, None)
-    resp = await state.svc.fetch_customer(
-        caller.instance, customer_id, include_world=body.include_world, **_search_args(body)
-    )
-    return _ok(state, caller, resp)
+    request = request_of(CustomerContextQuery, body, customer_id=customer_id)
+    return _ok(state, caller, await caller.api.fetch_customer(request))
 
 
 @router.post("/v1/context/client/fetch", response_model=ContextEnvelope, summary="Client context")
@@ -84,8 +71,7 @@ async def fetch_client(
     body: ClientFetchBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
 ) -> Response:
     """Memories shared by every customer and user of the instance (+ world with ``include_world``)."""
-    resp = await state.svc.fetch_client(caller.instance, include_world=body.include_world, **_search_args(body))
-    return _ok(state, caller, resp)
+    return _ok(state, caller, await caller.api.fetch_client(request_of(ClientContextQuery, body)))
 
 
 @router.post("/v1/context/conversation/fetch", response_model=ContextEnvelope, summary="Conversation context")
@@ -95,15 +81,8 @@ async def fetch_conversation(
     """Recent turns + the user context of the (customer, user) the conversation is bound to. Ids passed must match
     that binding (400 ``conversation_scope_mismatch``)."""
     customer_id, user_id = merge_scope_path(body.scope, body.customer_id, body.user_id)
-    resp = await state.svc.fetch_conversation(
-        caller.instance,
-        body.conversation_id,
-        user_id=user_id,
-        customer_id=customer_id,
-        include_world=body.include_world,
-        recent_turns=body.recent_turns,
-        **_search_args(body),
-    )
+    request = request_of(ConversationContextQuery, body, customer_id=customer_id, user_id=user_id)
+    resp = await caller.api.fetch_conversation(request)
     return _ok(state, caller, resp, keep_conversation=body.include_conversation_context)
 
 
@@ -112,26 +91,8 @@ async def fetch_unified(
     body: UnifiedFetchBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
 ) -> Response:
     """One call across conversation → user → customer (→ client when listed in ``scopes``), de-duplicated, with
-    ``scope_map`` and a prompt-ready ``formatted_context``."""
-    # Checked before the engine builds its sub-fetches (a bad id there would leave a sub-fetch coroutine unawaited).
-    for name in ("conversation_id", "user_id", "customer_id"):
-        validate_id(getattr(body, name), name)
-    resp = await state.svc.fetch(
-        caller.instance,
-        conversation_id=body.conversation_id,
-        user_id=body.user_id,
-        customer_id=body.customer_id,
-        search_query=body.search_query,
-        max_results=body.max_results,
-        types=body.types,
-        mode=body.mode,
-        scopes=body.scopes,
-        include_conversation_context=body.include_conversation_context,
-        include_scope_labels=body.include_scope_labels,
-        include_world=body.include_world,
-        token_budget=body.token_budget,
-        explain=body.explain,
-    )
+    ``scope_map`` and a prompt-ready ``formatted_context``. A failing part fails the call."""
+    resp = await caller.api.fetch(request_of(UnifiedContextQuery, body))
     base = context_envelope(resp, ttl=state.settings.context_ttl_seconds, correlation_id=caller.correlation_id)
     env = UnifiedContextEnvelope(
         **dict(base),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
+from ...contract import DeleteData
 from ...errors import InvalidInputError, PermissionDeniedError
-from ..deps import Caller, ServerState, authenticate, get_state
+from ..deps import Caller, authenticate
 from ..errors import ERROR_RESPONSES
 from ..schemas import DeleteDataBody, DeleteDataWire
 from ._common import json_response
@@ -23,9 +24,7 @@ router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 @router.post(
     "/v1/data/delete", response_model=DeleteDataWire, summary="Delete a user's, customer's or conversation's data"
 )
-async def delete_data(
-    body: DeleteDataBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
-) -> Response:
+async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticate)) -> Response:
     """Removes memories, vectors, lexical index rows, documents, ingestion jobs and raw messages of the target."""
     inst = caller.instance
     if body.instance_id and body.instance_id != inst.instance_id:
@@ -48,18 +47,20 @@ async def delete_data(
             customer_id, user_id = None, None
         else:
             conversation_id = None
-    res = await state.svc.delete_data(inst, customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
-    counts: dict[str, int] = {k: int(v) for k, v in res["deleted"].items()}
+    receipt = await caller.api.delete_data(
+        DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+    )
+    counts = receipt.deleted
     wire = DeleteDataWire(
-        deletion_id=res["receipt_id"],
-        receipt_id=res["receipt_id"],
+        deletion_id=receipt.receipt_id,
+        receipt_id=receipt.receipt_id,
         status="complete",
         scope=body.scope,
         dry_run=False,
         found=any(counts.values()),
         counts=counts,
         deleted=counts,
-        deleted_at=res["deleted_at"],
+        deleted_at=receipt.deleted_at,
         fully_removed=True,
         memories_kept=False,
     )

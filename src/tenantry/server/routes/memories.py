@@ -11,21 +11,21 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ...contract import BatchCreate, CreateMemory, ListMemories, MemoryRef, UpdateMemory
 from ...errors import InvalidInputError
-from ...models import CreateMemoryResponse, Memory, MemoryPage, MemoryStatusResponse
-from ..deps import Caller, ServerState, authenticate, get_state
+from ...models import CreateMemoryResponse, DeletedMemory, Memory, MemoryPage, MemoryStatusResponse
+from ..deps import Caller, authenticate
 from ..errors import ERROR_RESPONSES
 from ..schemas import (
     BatchCreateBody,
     BatchCreateWire,
     BatchResultItem,
     CreateMemoryBody,
-    DeletedMemory,
     IdPath,
     IdQuery,
     UpdateMemoryBody,
 )
-from ._common import json_response, merge_scope_path, not_none
+from ._common import json_response, merge_scope_path, request_of
 
 __all__ = ["router"]
 
@@ -49,40 +49,22 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
 }
 
 
-def _create_args(body: CreateMemoryBody) -> dict[str, Any]:
+def _create_request(body: CreateMemoryBody) -> CreateMemory:
     customer_id, user_id = merge_scope_path(body.scope, body.customer_id, body.user_id)
-    return not_none(
-        document_type=body.document_type,
-        user_id=user_id,
-        customer_id=customer_id,
-        document_id=body.document_id,
-        document_created_at=body.document_created_at,
-        mode=body.mode,
-        metadata=body.metadata,
-        conversation_id=body.conversation_id,
-    )
+    return request_of(CreateMemory, body, customer_id=customer_id, user_id=user_id)
 
 
 @router.post("/api/v1/memories/create", response_model=CreateMemoryResponse, summary="Queue one document")
-async def create_memory(
-    body: CreateMemoryBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
-) -> Response:
+async def create_memory(body: CreateMemoryBody, caller: Caller = Depends(authenticate)) -> Response:
     """Validate and queue a document for extraction; answers at once with ``status: queued`` (200)."""
-    r = await state.svc.create_memory(caller.instance, body.document, **_create_args(body))
-    return json_response(r)
+    return json_response(await caller.api.create_memory(_create_request(body)))
 
 
 @router.post("/api/v1/memories/batch", response_model=BatchCreateWire, summary="Queue several documents")
-async def batch_create(
-    body: BatchCreateBody, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
-) -> Response:
+async def batch_create(body: BatchCreateBody, caller: Caller = Depends(authenticate)) -> Response:
     """Queue up to 1000 documents. Without ``fail_fast`` an invalid document fails alone (status ``failed``)."""
-    docs: list[dict[str, Any]] = []
-    for d in body.documents:
-        args = _create_args(d)
-        args.pop("conversation_id", None)
-        docs.append({"document": d.document, **args})
-    res = await state.svc.batch_create(caller.instance, docs, fail_fast=body.fail_fast)
+    documents = [_create_request(d) for d in body.documents]
+    res = await caller.api.batch_create(BatchCreate(documents=documents, fail_fast=body.fail_fast))
     now = datetime.now(UTC)
     items: list[BatchResultItem] = []
     for i, r in enumerate(res.results):
@@ -169,9 +151,7 @@ _EXT_TYPES = {".eml": "email", ".md": "document", ".txt": "document", ".json": "
         }
     },
 )
-async def upload(
-    request: Request, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
-) -> Response:
+async def upload(request: Request, caller: Caller = Depends(authenticate)) -> Response:
     """The Synap client's ``create_from_file``: a ``text`` field or a UTF-8 ``file`` part. PDFs, images and audio
     are refused (no extraction of binary formats here)."""
     fields, upload_part = _parse_form(request.headers.get("content-type", ""), await request.body())
@@ -193,26 +173,23 @@ async def upload(
         raise InvalidInputError("give a non-empty 'text' field or a 'file' part", details={"field": "text"})
     scope = _json_field(fields, "scope")
     customer_id, user_id = merge_scope_path(scope, fields.get("customer_id") or None, fields.get("user_id") or None)
-    r = await state.svc.create_memory(
-        caller.instance,
-        text,
+    create = CreateMemory(
+        document=text,
         document_type=fields.get("document_type") or default_type,
         user_id=user_id,
         customer_id=customer_id,
         mode=fields.get("mode") or "long-range",
         metadata=_json_field(fields, "metadata"),
     )
-    return json_response(r)
+    return json_response(await caller.api.create_memory(create))
 
 
 @router.get(
     "/api/v1/memories/status/{ingestion_id}", response_model=MemoryStatusResponse, summary="Ingestion job status"
 )
-async def status(
-    ingestion_id: IdPath, caller: Caller = Depends(authenticate), state: ServerState = Depends(get_state)
-) -> Response:
+async def status(ingestion_id: IdPath, caller: Caller = Depends(authenticate)) -> Response:
     """``queued → processing → completed | failed | partial_success``, with ``memory_ids`` when done."""
-    return json_response(await state.svc.ingestion_status(caller.instance, ingestion_id))
+    return json_response(await caller.api.ingestion_status(ingestion_id))
 
 
 @router.get("/api/v1/memories", response_model=MemoryPage, summary="List memories (paginated, scope-filtered)")
@@ -224,11 +201,9 @@ async def list_memories(
     types: list[str] | None = Query(None),
     include_superseded: bool = False,
     caller: Caller = Depends(authenticate),
-    state: ServerState = Depends(get_state),
 ) -> Response:
     """The memories a (customer, user) can see (its whole read chain), or every memory of the instance."""
-    res = await state.svc.list_memories(
-        caller.instance,
+    request = ListMemories(
         user_id=user_id,
         customer_id=customer_id,
         page=page,
@@ -236,21 +211,16 @@ async def list_memories(
         types=types,
         include_superseded=include_superseded,
     )
-    return json_response(res)
+    return json_response(await caller.api.list_memories(request))
 
 
 @router.get("/api/v1/memories/{memory_id}", response_model=Memory, summary="Get one memory")
 async def get_memory(
-    memory_id: IdPath,
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
-    caller: Caller = Depends(authenticate),
-    state: ServerState = Depends(get_state),
+    memory_id: IdPath, user_id: IdQuery = None, customer_id: IdQuery = None, caller: Caller = Depends(authenticate)
 ) -> Response:
     """By id, within the key's instance (and within the named user/customer chain when ids are given)."""
-    return json_response(
-        await state.svc.get_memory(caller.instance, memory_id, **not_none(user_id=user_id, customer_id=customer_id))
-    )
+    ref = MemoryRef(memory_id=memory_id, user_id=user_id, customer_id=customer_id)
+    return json_response(await caller.api.get_memory(ref))
 
 
 @router.patch("/api/v1/memories/{memory_id}", response_model=Memory, summary="Update one memory")
@@ -260,34 +230,22 @@ async def update_memory(
     user_id: IdQuery = None,
     customer_id: IdQuery = None,
     caller: Caller = Depends(authenticate),
-    state: ServerState = Depends(get_state),
 ) -> Response:
     """``merge_strategy``: ``replace``, ``append`` or ``smart-merge``; the memory is re-embedded."""
-    res = await state.svc.update_memory(
-        caller.instance,
-        memory_id,
-        body.document,
-        merge_strategy=body.merge_strategy,
-        **not_none(
-            metadata=body.metadata,
-            user_id=body.user_id or user_id,
-            customer_id=body.customer_id or customer_id,
-            document_type=body.document_type,
-        ),
+    request = request_of(
+        UpdateMemory,
+        body,
+        memory_id=memory_id,
+        user_id=body.user_id or user_id,
+        customer_id=body.customer_id or customer_id,
     )
-    return json_response(res)
+    return json_response(await caller.api.update_memory(request))
 
 
 @router.delete("/api/v1/memories/{memory_id}", response_model=DeletedMemory, summary="Delete one memory")
 async def delete_memory(
-    memory_id: IdPath,
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
-    caller: Caller = Depends(authenticate),
-    state: ServerState = Depends(get_state),
+    memory_id: IdPath, user_id: IdQuery = None, customer_id: IdQuery = None, caller: Caller = Depends(authenticate)
 ) -> Response:
     """Permanent: removes the memory, its vector and its lexical-index entry."""
-    res = await state.svc.delete_memory(
-        caller.instance, memory_id, **not_none(user_id=user_id, customer_id=customer_id)
-    )
-    return json_response(DeletedMemory(memory_id=res["memory_id"], deleted_at=res["deleted_at"]))
+    ref = MemoryRef(memory_id=memory_id, user_id=user_id, customer_id=customer_id)
+    return json_response(await caller.api.delete_memory(ref))

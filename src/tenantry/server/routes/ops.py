@@ -31,5 +31,5 @@ async def metrics(state: ServerState = Depends(get_state)) -> Response:
     """Request counters and latencies by route, rate-limit and auth refusals, and the ingestion queue depth."""
     if state.service is not None:
         for status in ("queued", "processing"):
-            state.metrics.queue_depth.labels(status).set(await state.service.store.count_jobs(statuses=(status,)))
+            state.metrics.queue_depth.labels(status).set(await state.service.admin.queue_depth(status))
     return Response(content=state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,327 @@
+"""The one contract between the SDK and its two transports: :class:`TenantryAPI`.
+
+The embedded engine (:class:`tenantry.service.LocalAPI`) and the HTTP client (:class:`tenantry.client.RemoteAPI`)
+both implement it; the SDK's namespaces (:mod:`tenantry.sdk`) call only its typed methods, and the HTTP routes
+(:mod:`tenantry.server.routes`) parse a request into the same request models and call the same methods. Adding an
+operation means writing it here, in the service and in the remote client (``tests/test_contract.py`` compares the
+three signatures).
+
+Every operation acts within one instance: the one the embedded settings name, or the one of the API key. Request
+models carry the caller's scope ids (``customer_id``, ``user_id``, ``conversation_id``) as typed fields; their values
+are checked by the engine (same error, same ``code``, whatever the transport), never taken from ``metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from .models import (
+    BatchCreateResponse,
+    ContextForPromptResponse,
+    ContextResponse,
+    CreateMemoryResponse,
+    DeletedMemory,
+    DeletionReceipt,
+    Identity,
+    Memory,
+    MemoryPage,
+    MemoryStatusResponse,
+    RecordedMessage,
+    TranscriptIngestion,
+    Turn,
+    UnifiedContextResponse,
+    UserProfile,
+)
+
+__all__ = [
+    "BatchCreate",
+    "ClientContextQuery",
+    "ContextQuery",
+    "ConversationContextQuery",
+    "CreateMemory",
+    "CustomerContextQuery",
+    "DeleteData",
+    "Document",
+    "IngestTranscript",
+    "JSONValue",
+    "ListMemories",
+    "MemoryRef",
+    "Message",
+    "Metadata",
+    "ProfileQuery",
+    "PromptContextQuery",
+    "PromptStyle",
+    "RecordMessages",
+    "TenantryAPI",
+    "TranscriptInput",
+    "TurnsQuery",
+    "UnifiedContextQuery",
+    "UpdateMemory",
+    "UserContextQuery",
+]
+
+JSONValue: TypeAlias = "str | int | float | bool | None | Sequence[JSONValue] | Mapping[str, JSONValue]"
+Metadata: TypeAlias = Mapping[str, JSONValue]
+Document: TypeAlias = str | Mapping[str, JSONValue] | Sequence[JSONValue]
+TranscriptInput: TypeAlias = str | Sequence[Mapping[str, JSONValue]]
+When: TypeAlias = datetime | str | None
+PromptStyle: TypeAlias = Literal["structured", "narrative", "bullet_points"]
+
+
+# -- memories -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateMemory:
+    """One document to queue for extraction. Where it lands: SPEC §1's write table over ``customer_id``/``user_id``.
+    ``conversation_id`` binds it to a conversation (its first write fixes the conversation's customer and user)."""
+
+    document: Document
+    document_type: str = "ai-chat-conversation"
+    customer_id: str | None = None
+    user_id: str | None = None
+    document_id: str | None = None
+    document_created_at: When = None
+    mode: str = "long-range"
+    metadata: Metadata | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchCreate:
+    """Up to 1000 documents; without ``fail_fast`` an invalid document fails alone."""
+
+    documents: Sequence[CreateMemory]
+    fail_fast: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryRef:
+    """One memory by id, looked up within the named user's or customer's chain (the whole instance with no ids)."""
+
+    memory_id: str
+    customer_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMemory:
+    memory_id: str
+    document: str
+    merge_strategy: str = "smart-merge"
+    document_type: str | None = None
+    metadata: Metadata | None = None
+    customer_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMemories:
+    customer_id: str | None = None
+    user_id: str | None = None
+    page: int = 1
+    page_size: int = 20
+    types: Sequence[str] | None = None
+    include_superseded: bool = False
+
+
+# -- conversations --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One chat turn of a conversation."""
+
+    conversation_id: str
+    role: str
+    content: str
+    customer_id: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    metadata: Metadata | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordMessages:
+    """Turns to record as short-term context; with ``extract`` each is also queued for long-term extraction."""
+
+    messages: Sequence[Message]
+    extract: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestTranscript:
+    """A whole transcript at once; idempotent per conversation (same again: ``duplicate``; different: conflict)."""
+
+    conversation_id: str
+    transcript: TranscriptInput
+    customer_id: str | None = None
+    user_id: str | None = None
+    metadata: Metadata | None = None
+    conversation_type: str | None = None
+    started_at: When = None
+    analysis: Mapping[str, JSONValue] | str | None = None  # kept in the metadata (Synap: extraction hints)
+    ended_at: When = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnsQuery:
+    """Turns of a conversation, oldest first, from the 1-based position ``start``. Ids, when passed, must match the
+    conversation's binding."""
+
+    conversation_id: str
+    start: int = 1
+    limit: int = 500
+    customer_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptContextQuery:
+    """The latest turns of a conversation, formatted for a prompt."""
+
+    conversation_id: str
+    style: PromptStyle = "structured"
+    limit: int = 20
+    customer_id: str | None = None
+    user_id: str | None = None
+
+
+# -- context --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextQuery:
+    """What every context fetch shares: the search and how much to return."""
+
+    search_query: Sequence[str] = ()
+    max_results: int = 10
+    types: Sequence[str] | str | None = None
+    mode: str = "fast"
+    filters: Metadata | None = None
+    as_of: When = None
+    token_budget: int | None = None
+    explain: bool = False
+    include_world: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserContextQuery(ContextQuery):
+    user_id: str
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerContextQuery(ContextQuery):
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientContextQuery(ContextQuery):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationContextQuery(ContextQuery):
+    conversation_id: str
+    customer_id: str | None = None
+    user_id: str | None = None
+    recent_turns: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnifiedContextQuery(ContextQuery):
+    """Conversation → user → customer (→ client when listed in ``scopes``) in one call, de-duplicated."""
+
+    conversation_id: str | None = None
+    customer_id: str | None = None
+    user_id: str | None = None
+    max_results: int = 20
+    scopes: Sequence[str] | None = None
+    include_conversation_context: bool = True
+    include_scope_labels: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProfileQuery:
+    user_id: str
+    customer_id: str | None = None
+
+
+# -- data -----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteData:
+    """Erase a user's, a customer's (with its users') or a conversation's data."""
+
+    customer_id: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+
+
+class TenantryAPI:
+    """The operations of one instance. Implementations raise :mod:`tenantry.errors` classes only, with the same class
+    and ``code`` for the same input whatever the transport. Methods raise ``NotImplementedError`` until defined."""
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+    async def open(self) -> Identity:
+        """Connect (remote: check the key) or open the engine (embedded); returns who the caller is."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what :meth:`open` took (embedded: let the workers finish the jobs they hold)."""
+        raise NotImplementedError
+
+    # -- memories ---------------------------------------------------------------------------------------------------
+    async def create_memory(self, request: CreateMemory) -> CreateMemoryResponse:
+        raise NotImplementedError
+
+    async def batch_create(self, request: BatchCreate) -> BatchCreateResponse:
+        raise NotImplementedError
+
+    async def ingestion_status(self, ingestion_id: str) -> MemoryStatusResponse:
+        raise NotImplementedError
+
+    async def get_memory(self, request: MemoryRef) -> Memory:
+        raise NotImplementedError
+
+    async def update_memory(self, request: UpdateMemory) -> Memory:
+        raise NotImplementedError
+
+    async def delete_memory(self, request: MemoryRef) -> DeletedMemory:
+        raise NotImplementedError
+
+    async def list_memories(self, request: ListMemories) -> MemoryPage:
+        raise NotImplementedError
+
+    # -- conversations ----------------------------------------------------------------------------------------------
+    async def record_messages(self, request: RecordMessages) -> list[RecordedMessage]:
+        raise NotImplementedError
+
+    async def ingest_transcript(self, request: IngestTranscript) -> TranscriptIngestion:
+        raise NotImplementedError
+
+    async def conversation_turns(self, request: TurnsQuery) -> list[Turn]:
+        raise NotImplementedError
+
+    async def context_for_prompt(self, request: PromptContextQuery) -> ContextForPromptResponse:
+        raise NotImplementedError
+
+    # -- context ----------------------------------------------------------------------------------------------------
+    async def fetch_user(self, request: UserContextQuery) -> ContextResponse:
+        raise NotImplementedError
+
+    async def fetch_customer(self, request: CustomerContextQuery) -> ContextResponse:
+        raise NotImplementedError
+
+    async def fetch_client(self, request: ClientContextQuery) -> ContextResponse:
+        raise NotImplementedError
+
+    async def fetch_conversation(self, request: ConversationContextQuery) -> ContextResponse:
+        raise NotImplementedError
+
+    async def fetch(self, request: UnifiedContextQuery) -> UnifiedContextResponse:
+        raise NotImplementedError
+
+    # -- profiles and data ------------------------------------------------------------------------------------------
+    async def get_user_profile(self, request: ProfileQuery) -> UserProfile:
+        raise NotImplementedError
+
+    async def delete_data(self, request: DeleteData) -> DeletionReceipt:
+        raise NotImplementedError

@@ -1,0 +1,192 @@
+"""The engine behind the :class:`~tenantry.contract.TenantryAPI` contract, for one instance.
+
+Each operation resolves what it addresses once, with :func:`tenantry.scope.resolve_target` over the request's ids
+and the instance's relationship, and hands the result to the part of the engine that owns the behaviour.
+:class:`LocalAPI` serves an instance of a running engine (the HTTP server builds one per request from the API key);
+:class:`EmbeddedAPI` opens and owns an engine of its own (the SDK's default, in-process mode).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..contract import (
+    BatchCreate,
+    ClientContextQuery,
+    ConversationContextQuery,
+    CreateMemory,
+    CustomerContextQuery,
+    DeleteData,
+    IngestTranscript,
+    ListMemories,
+    MemoryRef,
+    ProfileQuery,
+    PromptContextQuery,
+    RecordMessages,
+    TenantryAPI,
+    TurnsQuery,
+    UnifiedContextQuery,
+    UpdateMemory,
+    UserContextQuery,
+)
+from ..errors import AuthenticationError
+from ..models import (
+    BatchCreateResponse,
+    ContextForPromptResponse,
+    ContextResponse,
+    CreateMemoryResponse,
+    DeletedMemory,
+    DeletionReceipt,
+    Identity,
+    Memory,
+    MemoryPage,
+    MemoryStatusResponse,
+    RecordedMessage,
+    TranscriptIngestion,
+    Turn,
+    UnifiedContextResponse,
+    UserProfile,
+)
+from ..scope import Relationship, ScopeLevel, Target, Tenant, resolve_target
+from ..settings import Settings
+from ..store.base import InstanceRecord
+
+if TYPE_CHECKING:
+    from ._core import AsyncMemoryService
+
+__all__ = ["EmbeddedAPI", "LocalAPI"]
+
+
+class LocalAPI(TenantryAPI):
+    """The contract over an engine, for ``instance``. Opening and closing it leaves the engine running."""
+
+    def __init__(self, service: AsyncMemoryService | None, instance: InstanceRecord | None) -> None:
+        self._service = service
+        self._instance = instance
+
+    @property
+    def service(self) -> AsyncMemoryService:
+        if self._service is None:
+            raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
+        return self._service
+
+    @property
+    def instance(self) -> InstanceRecord:
+        if self._instance is None:
+            raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
+        return self._instance
+
+    @property
+    def tenant(self) -> Tenant:
+        return Tenant(self.instance.instance_id, self.instance.relationship)
+
+    def _target(self, customer_id: object, user_id: object, level: ScopeLevel | None = None) -> Target:
+        return resolve_target(self.tenant, customer_id=customer_id, user_id=user_id, level=level)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+    async def open(self) -> Identity:
+        inst = self.instance
+        b2c = inst.relationship is Relationship.B2C
+        return Identity(
+            instance_id=inst.instance_id,
+            client_id=inst.client_id,
+            instance_name=inst.name,
+            relationship=inst.relationship.value,
+            mode="embedded",
+            user_context_isolation="equals_customer" if b2c else None,
+        )
+
+    async def close(self) -> None:
+        return None
+
+    # -- memories -------------------------------------------------------------------------------------------------
+    async def create_memory(self, request: CreateMemory) -> CreateMemoryResponse:
+        return await self.service.memories.create(self._target(request.customer_id, request.user_id), request)
+
+    async def batch_create(self, request: BatchCreate) -> BatchCreateResponse:
+        return await self.service.memories.batch(self.tenant, request)
+
+    async def ingestion_status(self, ingestion_id: str) -> MemoryStatusResponse:
+        return await self.service.memories.status(self.tenant, ingestion_id)
+
+    async def get_memory(self, request: MemoryRef) -> Memory:
+        return await self.service.memories.get(self._target(request.customer_id, request.user_id), request.memory_id)
+
+    async def update_memory(self, request: UpdateMemory) -> Memory:
+        return await self.service.memories.update(self._target(request.customer_id, request.user_id), request)
+
+    async def delete_memory(self, request: MemoryRef) -> DeletedMemory:
+        target = self._target(request.customer_id, request.user_id)
+        return await self.service.memories.delete(target, request.memory_id)
+
+    async def list_memories(self, request: ListMemories) -> MemoryPage:
+        return await self.service.memories.page(self._target(request.customer_id, request.user_id), request)
+
+    # -- conversations --------------------------------------------------------------------------------------------
+    async def record_messages(self, request: RecordMessages) -> list[RecordedMessage]:
+        return await self.service.conversations.record(self.tenant, request)
+
+    async def ingest_transcript(self, request: IngestTranscript) -> TranscriptIngestion:
+        return await self.service.conversations.ingest_transcript(self.tenant, request)
+
+    async def conversation_turns(self, request: TurnsQuery) -> list[Turn]:
+        return await self.service.conversations.turns(self.tenant, request)
+
+    async def context_for_prompt(self, request: PromptContextQuery) -> ContextForPromptResponse:
+        return await self.service.conversations.context_for_prompt(self.tenant, request)
+
+    # -- context --------------------------------------------------------------------------------------------------
+    async def fetch_user(self, request: UserContextQuery) -> ContextResponse:
+        target = self._target(request.customer_id, request.user_id, ScopeLevel.USER)
+        return await self.service.context.user(target, request)
+
+    async def fetch_customer(self, request: CustomerContextQuery) -> ContextResponse:
+        target = self._target(request.customer_id, None, ScopeLevel.CUSTOMER)
+        return await self.service.context.customer(target, request)
+
+    async def fetch_client(self, request: ClientContextQuery) -> ContextResponse:
+        return await self.service.context.client(Target(self.tenant), request)
+
+    async def fetch_conversation(self, request: ConversationContextQuery) -> ContextResponse:
+        return await self.service.context.conversation(self.tenant, request)
+
+    async def fetch(self, request: UnifiedContextQuery) -> UnifiedContextResponse:
+        return await self.service.context.unified(self.tenant, request)
+
+    # -- profiles and data ----------------------------------------------------------------------------------------
+    async def get_user_profile(self, request: ProfileQuery) -> UserProfile:
+        target = self._target(request.customer_id, request.user_id, ScopeLevel.USER)
+        return await self.service.profiles.user(target)
+
+    async def delete_data(self, request: DeleteData) -> DeletionReceipt:
+        return await self.service.erasure.erase(self.tenant, request)
+
+
+class EmbeddedAPI(LocalAPI):
+    """An engine of its own over ``settings.resolved_dsn()``: :meth:`open` opens the store, looks up (or creates, as
+    ``relationship``) the instance ``settings.instance`` and starts the ingestion workers; :meth:`close` lets them
+    finish the jobs they hold, then closes the store."""
+
+    def __init__(self, settings: Settings, *, relationship: Relationship = Relationship.B2B) -> None:
+        super().__init__(None, None)
+        self.settings = settings
+        self.relationship = relationship
+
+    async def open(self) -> Identity:
+        if self._service is None:
+            from ._core import AsyncMemoryService
+
+            service = await AsyncMemoryService.open(self.settings)
+            try:
+                self._instance = await service.instance(self.settings.instance, create=self.relationship)
+            except BaseException:
+                await service.close(drain=False)
+                raise
+            service.workers.start()
+            self._service = service
+        return await super().open()
+
+    async def close(self) -> None:
+        if self._service is not None:
+            service, self._service = self._service, None
+            await service.close(drain=True)
