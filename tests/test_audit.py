@@ -8,13 +8,13 @@ from typing import Any
 
 
 async def test_audit_log_records_ids_not_content(make_service: Any) -> None:
-    svc, inst = await make_service("b2b")
-    r = await svc.create_memory(inst, "alice secret: the vault code is 4711", customer_id="acme", user_id="alice")
-    await svc.run_pending()
-    st = await svc.ingestion_status(inst, r.ingestion_id)
-    await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["vault code"])
-    await svc.delete_memory(inst, st.memory_ids[0])
-    await svc.delete_data(inst, customer_id="acme", user_id="alice")
+    svc, inst, _, sdk = await make_service("b2b")
+    r = await sdk.memories.create("alice secret: the vault code is 4711", customer_id="acme", user_id="alice")
+    await svc.workers.run_pending()
+    st = await sdk.memories.status(r.ingestion_id)
+    await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["vault code"])
+    await sdk.memories.delete(st.memory_ids[0])
+    await sdk.delete_data(customer_id="acme", user_id="alice")
     await svc.store.flush_audit()
     path = svc.store.dsn.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:

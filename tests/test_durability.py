@@ -19,10 +19,10 @@ N_DOCS = 40
 WRITER = textwrap.dedent(
     """
     import asyncio, json, sys, time
-    from tenantry import Tenantry
+    from tenantry import Settings, Tenantry
 
     async def main(variant: str, n: int) -> None:
-        sdk = Tenantry(workers=0 if variant != "live" else 2, worker_batch=4)
+        sdk = Tenantry(workers=0 if variant != "live" else 2, settings=Settings(worker_batch=4))
         await sdk.initialize()
         ids = []
         for i in range(n):
@@ -31,7 +31,7 @@ WRITER = textwrap.dedent(
                 customer_id=f"cust{i % 3}", user_id=f"user{i % 5}", document_id=f"doc-{i}",
             )
             ids.append(r.ingestion_id)
-        svc = sdk.transport.service
+        svc = sdk.api.service  # the embedded engine (EmbeddedAPI)
         if variant == "claimed":  # a worker took the jobs and died holding them
             claimed = await svc.store.claim_jobs("doomed", limit=n, lease_seconds=1.0, max_attempts=3)
             assert len(claimed) == n
@@ -45,18 +45,18 @@ WRITER = textwrap.dedent(
 FINISHER = textwrap.dedent(
     """
     import asyncio, json, sys
-    from tenantry import Tenantry
+    from tenantry import Settings, Tenantry
     from tenantry.scope import ReadChain
     from tenantry.store.base import SearchFilters
 
     async def main(ids):
-        sdk = Tenantry(workers=2, lease_seconds=1.0)
+        sdk = Tenantry(workers=2, settings=Settings(lease_seconds=1.0))
         await sdk.initialize()
         out = {}
         for ing in ids:
             st = await sdk.memories.wait_for_completion(ing, timeout_seconds=120)
             out[ing] = {"status": st.status, "memory_ids": st.memory_ids, "attempts": st.attempts}
-        svc = sdk.transport.service
+        svc = sdk.api.service
         rows, total = await svc.store.list_memories(ReadChain.instance(sdk.instance_id), offset=0, limit=10000,
                                                      filters=SearchFilters(include_superseded=True))
         jobs = await svc.store.count_jobs(statuses=("queued", "processing", "completed", "failed"))

@@ -6,115 +6,113 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.conftest import Engine, ServiceFactory
 from tests.fakes import SlotExtractor
 
 from tenantry.errors import InvalidInputError
-from tenantry.pipeline.embedders.hashing import HashingEmbedder
-from tenantry.scope import Relationship
-from tenantry.service import AsyncMemoryService
-from tenantry.settings import Settings
-from tenantry.store.sqlite import SQLiteStore
+from tenantry.models import MemoryStatusResponse
 
 
 @pytest.fixture
-async def slot_service(tmp_path: Any) -> Any:
-    dsn = f"sqlite:///{tmp_path / 'r.db'}"
-    store = SQLiteStore(dsn)
-    await store.open()
-    svc = AsyncMemoryService(Settings(dsn=dsn, embedder="hashing"), store, HashingEmbedder(), SlotExtractor())
-    inst = await svc.create_instance("r", Relationship.B2B)
-    yield svc, inst
-    await svc.close(drain=False)
+async def slot_service(make_service: ServiceFactory) -> Engine:
+    engine: Engine = await make_service("b2b", name="r", extractor=SlotExtractor())
+    return engine
 
 
-async def ingest(svc: AsyncMemoryService, inst: Any, text: str, **ids: Any) -> Any:
-    r = await svc.create_memory(inst, text, document_type="document", **ids)
-    await svc.run_pending()
-    return await svc.ingestion_status(inst, r.ingestion_id)
+async def ingest(e: Engine, text: str, **ids: Any) -> MemoryStatusResponse:
+    r = await e.sdk.memories.create(text, document_type="document", **ids)
+    await e.svc.workers.run_pending()
+    return await e.sdk.memories.status(r.ingestion_id)
 
 
-async def test_exact_duplicate_merges_evidence_and_raises_confidence(slot_service: Any) -> None:
-    svc, inst = slot_service
-    first = await ingest(svc, inst, "The office plants need water on Mondays.", customer_id="acme")
-    second = await ingest(svc, inst, "The office plants need water on Mondays.", customer_id="acme")
+async def test_exact_duplicate_merges_evidence_and_raises_confidence(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
+    first = await ingest(e, "The office plants need water on Mondays.", customer_id="acme")
+    second = await ingest(e, "The office plants need water on Mondays.", customer_id="acme")
     assert len(first.memory_ids) == 1 and second.memory_ids == []
-    page = await svc.list_memories(inst, customer_id="acme")
+    page = await sdk.memories.list(customer_id="acme")
     assert page.total == 1
     mem = page.data[0]
     assert mem.confidence > 0.6
     assert mem.source_evidence == ["s1"]  # same sentence id in both documents, kept once
-    third = await ingest(svc, inst, "Reminder. The office plants need water on Mondays.", customer_id="acme")
+    third = await ingest(e, "Reminder. The office plants need water on Mondays.", customer_id="acme")
     assert third.memory_ids and len(third.memory_ids) == 1  # "Reminder." is new; the plant sentence merged again
-    page = await svc.list_memories(inst, customer_id="acme")
+    page = await sdk.memories.list(customer_id="acme")
     plants = next(m for m in page.data if "plants" in m.content)
     assert plants.source_evidence == ["s1", "s2"]
 
 
-async def test_same_scope_contradiction_supersedes_old_value(slot_service: Any) -> None:
-    svc, inst = slot_service
-    old = await ingest(svc, inst, "city = Paris", customer_id="acme", user_id="alice")
-    new = await ingest(svc, inst, "city = Lyon", customer_id="acme", user_id="alice")
-    fetched = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["city"], max_results=10)
+async def test_same_scope_contradiction_supersedes_old_value(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
+    old = await ingest(e, "city = Paris", customer_id="acme", user_id="alice")
+    new = await ingest(e, "city = Lyon", customer_id="acme", user_id="alice")
+    fetched = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["city"], max_results=10)
     assert [f.content for f in fetched.facts] == ["the city is Lyon"]
-    old_mem = await svc.get_memory(inst, old.memory_ids[0])
+    old_mem = await sdk.memories.get(old.memory_ids[0])
     assert old_mem.superseded_by == new.memory_ids[0] and old_mem.valid_until is not None
-    history = await svc.list_memories(inst, user_id="alice", customer_id="acme", include_superseded=True)
+    history = await sdk.memories.list(user_id="alice", customer_id="acme", include_superseded=True)
     assert {m.content for m in history.data} == {"the city is Paris", "the city is Lyon"}
 
 
-async def test_contradiction_in_another_scope_supersedes_nothing(slot_service: Any) -> None:
-    svc, inst = slot_service
-    await ingest(svc, inst, "city = Paris", customer_id="acme", user_id="alice")
-    await ingest(svc, inst, "city = Rome", customer_id="globex", user_id="alice")
-    await ingest(svc, inst, "city = Oslo", customer_id="acme")
-    fetched = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["city"], max_results=10)
+async def test_contradiction_in_another_scope_supersedes_nothing(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
+    await ingest(e, "city = Paris", customer_id="acme", user_id="alice")
+    await ingest(e, "city = Rome", customer_id="globex", user_id="alice")
+    await ingest(e, "city = Oslo", customer_id="acme")
+    fetched = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["city"], max_results=10)
     # alice@acme keeps Paris; the customer default Oslo is shadowed by the narrower user value
     assert [f.content for f in fetched.facts] == ["the city is Paris"]
-    fetched = await svc.fetch_user(inst, "alice", customer_id="globex", search_query=["city"], max_results=10)
+    fetched = await sdk.user.context.fetch(user_id="alice", customer_id="globex", search_query=["city"], max_results=10)
     assert [f.content for f in fetched.facts] == ["the city is Rome"]
 
 
-async def test_update_strategies_and_delete(slot_service: Any) -> None:
-    svc, inst = slot_service
-    st = await ingest(svc, inst, "Alice likes green tea.", customer_id="acme", user_id="alice")
+async def test_update_strategies_and_delete(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
+    st = await ingest(e, "Alice likes green tea.", customer_id="acme", user_id="alice")
     mid = st.memory_ids[0]
-    m = await svc.update_memory(inst, mid, "She drinks it without sugar.", merge_strategy="append")
+    m = await sdk.memories.update(mid, "She drinks it without sugar.", merge_strategy="append")
     assert m.content == "Alice likes green tea. She drinks it without sugar."
-    m = await svc.update_memory(inst, mid, "Alice likes black coffee.", merge_strategy="replace", metadata={"v": 2})
+    m = await sdk.memories.update(mid, "Alice likes black coffee.", merge_strategy="replace", metadata={"v": 2})
     assert m.content == "Alice likes black coffee." and m.metadata["v"] == 2
-    got = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["coffee"], max_results=5)
+    got = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["coffee"], max_results=5)
     assert [f.content for f in got.facts] == ["Alice likes black coffee."]
     with pytest.raises(InvalidInputError):
-        await svc.update_memory(inst, mid, "x", merge_strategy="overwrite")
-    await svc.delete_memory(inst, mid)
-    got = await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["coffee"], max_results=5)
+        await sdk.memories.update(mid, "x", merge_strategy="overwrite")
+    await sdk.memories.delete(mid)
+    got = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["coffee"], max_results=5)
     assert got.facts == []
 
 
-async def test_list_is_paginated_and_scoped(slot_service: Any) -> None:
-    svc, inst = slot_service
+async def test_list_is_paginated_and_scoped(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
     for i in range(7):
-        await ingest(svc, inst, f"Note number {i} about the garden.", customer_id="acme", user_id="alice")
-    await ingest(svc, inst, "Bob's own note.", customer_id="acme", user_id="bob")
-    p1 = await svc.list_memories(inst, user_id="alice", customer_id="acme", page=1, page_size=5)
-    p2 = await svc.list_memories(inst, user_id="alice", customer_id="acme", page=2, page_size=5)
+        await ingest(e, f"Note number {i} about the garden.", customer_id="acme", user_id="alice")
+    await ingest(e, "Bob's own note.", customer_id="acme", user_id="bob")
+    p1 = await sdk.memories.list(user_id="alice", customer_id="acme", page=1, page_size=5)
+    p2 = await sdk.memories.list(user_id="alice", customer_id="acme", page=2, page_size=5)
     assert (p1.total, p1.total_pages, len(p1.data), len(p2.data)) == (7, 2, 5, 2)
     assert not {m.memory_id for m in p1.data} & {m.memory_id for m in p2.data}
     assert all(m.source == "user:alice" for m in p1.data + p2.data)
 
 
-async def test_explain_and_token_budget(slot_service: Any) -> None:
-    svc, inst = slot_service
+async def test_explain_and_token_budget(slot_service: Engine) -> None:
+    e = slot_service
+    sdk = e.sdk
     plants = ["tomatoes", "peppers", "basil", "lettuce", "beans", "carrots"]
     for i, plant in enumerate(plants):
-        await ingest(svc, inst, f"In bed {i} the {plant} need sun and water every day.", customer_id="acme")
-    resp = await svc.fetch_customer(
-        inst, "acme", search_query=["need sun and water every day"], max_results=10, explain=True
+        await ingest(e, f"In bed {i} the {plant} need sun and water every day.", customer_id="acme")
+    resp = await sdk.customer.context.fetch(
+        "acme", search_query=["need sun and water every day"], max_results=10, explain=True
     )
     assert len(resp.facts) == 6
     e = resp.facts[0].explanation
     assert e is not None and e.score > 0 and e.scope == 0.97 and (e.lexical_rank or e.vector_rank)
-    small = await svc.fetch_customer(
-        inst, "acme", search_query=["need sun and water every day"], max_results=10, token_budget=30
+    small = await sdk.customer.context.fetch(
+        "acme", search_query=["need sun and water every day"], max_results=10, token_budget=30
     )
     assert len(small.facts) == 2 and small.metadata.truncated == 4 and small.metadata.tokens_used <= 30

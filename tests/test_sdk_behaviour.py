@@ -287,7 +287,10 @@ async def test_turns_without_extraction_profiles_and_backfill(make_sdk: MakeSdk)
         extract=False,
     )
     turns = await sdk.conversation.get_messages("c9")
-    assert [(t.position, t.role, t.content) for t in turns] == [(1, "user", "I prefer tea."), (2, "assistant", "Tea it is.")]
+    assert [(t.position, t.role, t.content) for t in turns] == [
+        (1, "user", "I prefer tea."),
+        (2, "assistant", "Tea it is."),
+    ]
     assert (await sdk.memories.list(customer_id="a", user_id="u")).total == 0  # nothing was queued for extraction
     with pytest.raises(InvalidInputError) as exc:  # ids that are not the conversation's binding
         await sdk.conversation.get_messages("c9", customer_id="b", user_id="u")
@@ -342,3 +345,22 @@ def test_remote_mode_from_the_environment(remote_server: ThreadServer, monkeypat
         assert exc.value.code == "missing_api_key"
 
     asyncio.run(no_key())
+
+
+async def test_b2c_conversation_reads_refuse_another_users_ids(make_sdk: MakeSdk) -> None:
+    """On b2c a customer_id passed alone names the user of that id, for conversation reads too: carol's conversation
+    read, listed or erased with dave's id is refused, not served."""
+    sdk = await make_sdk("b2c")
+    await sdk.conversation.record_message("conv-1", "user", "carol's secret plan", user_id="carol")
+    calls = [
+        lambda: sdk.conversation.context.fetch("conv-1", customer_id="dave", search_query=["secret"]),
+        lambda: sdk.conversation.get_messages("conv-1", customer_id="dave"),
+        lambda: sdk.delete_data(conversation_id="conv-1", customer_id="dave"),
+        lambda: sdk.fetch(conversation_id="conv-1", customer_id="dave", search_query=["secret"]),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError) as exc:
+            await call()
+        assert exc.value.code == "conversation_scope_mismatch"
+    own = await sdk.conversation.context.fetch("conv-1", customer_id="carol")
+    assert own.conversation_context is not None and len(own.conversation_context.recent_turns) == 1

@@ -20,8 +20,9 @@ async def test_no_argument_sdk_uses_home_and_default_instance(tmp_path: Path, mo
         assert r.status == "queued"
         st = await sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30)
         assert st.status == "completed" and st.memory_ids
-        with pytest.raises(InvalidInputError):
+        with pytest.raises(InvalidInputError) as exc:  # b2b: a user lives under a customer
             await sdk.memories.create(document="User: hi", user_id="u1")
+        assert exc.value.code == "customer_id_required"
     finally:
         await sdk.shutdown()
     assert (tmp_path / "home" / "tenantry.db").exists()
@@ -51,5 +52,6 @@ def test_sync_facade(monkeypatch: pytest.MonkeyPatch) -> None:
         assert st.status == "completed"
         ctx = sdk.user.context.fetch(user_id="u2", customer_id="acme", search_query=["dog name"])
         assert any("Rex" in (getattr(i, "content", "") or getattr(i, "summary", "")) for i in ctx.items())
-        with pytest.raises(InvalidInputError):
+        with pytest.raises(InvalidInputError) as exc:
             sdk.user.context.fetch(user_id="u2", search_query=["dog"])
+        assert exc.value.code == "customer_id_required"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tenantry.contract import CreateMemory
 from tenantry.errors import InvalidInputError, PayloadTooLargeError
 
 
@@ -33,27 +34,26 @@ async def assert_nothing_stored(svc: Any) -> None:
     ],
 )
 async def test_create_rejects_bad_input(make_service: Any, kwargs: dict[str, Any], fragment: str) -> None:
-    svc, inst = await make_service("b2b")
-    document = kwargs.pop("document")
+    svc, _, api, _ = await make_service("b2b")
     with pytest.raises(InvalidInputError) as exc:
-        await svc.create_memory(inst, document, **kwargs)
+        await api.create_memory(CreateMemory(**kwargs))
     assert fragment in str(exc.value)
     assert exc.value.status_code in (400, 413, 422)
     await assert_nothing_stored(svc)
 
 
 async def test_oversize_document_limit_is_configurable(make_service: Any) -> None:
-    svc, inst = await make_service("b2b", max_document_bytes=1000)
+    sdk = (await make_service("b2b", max_document_bytes=1000)).sdk
     with pytest.raises(PayloadTooLargeError) as exc:
-        await svc.create_memory(inst, "x" * 1001, customer_id="acme")
+        await sdk.memories.create("x" * 1001, customer_id="acme")
     assert "1000" in str(exc.value) and isinstance(exc.value, InvalidInputError)
-    await svc.create_memory(inst, "x" * 1000, customer_id="acme")
+    await sdk.memories.create("x" * 1000, customer_id="acme")
 
 
 async def test_default_limit_is_one_megabyte(make_service: Any) -> None:
-    svc, inst = await make_service("b2b")
+    svc, _, _, sdk = await make_service("b2b")
     with pytest.raises(PayloadTooLargeError):
-        await svc.create_memory(inst, "y" * 1_000_001, customer_id="acme")
+        await sdk.memories.create("y" * 1_000_001, customer_id="acme")
     await assert_nothing_stored(svc)
 
 
@@ -73,23 +73,25 @@ async def test_default_limit_is_one_megabyte(make_service: Any) -> None:
     ],
 )
 async def test_fetch_rejects_bad_input(make_service: Any, kwargs: dict[str, Any], fragment: str) -> None:
-    svc, inst = await make_service("b2b")
+    sdk = (await make_service("b2b")).sdk
     with pytest.raises(InvalidInputError) as exc:
-        await svc.fetch_user(inst, "alice", customer_id="acme", **kwargs)
+        await sdk.user.context.fetch(user_id="alice", customer_id="acme", **kwargs)
     assert fragment in str(exc.value)
 
 
 async def test_both_type_vocabularies_are_accepted(make_service: Any) -> None:
-    svc, inst = await make_service("b2b")
+    sdk = (await make_service("b2b")).sdk
     for types in (["facts", "preferences"], ["fact", "preference"], ["temporal"], ["temporal_event"], ["all"]):
-        await svc.fetch_user(inst, "alice", customer_id="acme", search_query=["x"], types=types)
+        await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["x"], types=types)
 
 
 async def test_record_message_validation(make_service: Any) -> None:
-    svc, inst = await make_service("b2b")
+    svc, _, _, sdk = await make_service("b2b")
     with pytest.raises(InvalidInputError):
-        await svc.record_message(inst, "c1", "system", "hi", customer_id="acme", user_id="alice")
+        await sdk.conversation.record_message("c1", "system", "hi", customer_id="acme", user_id="alice")
     with pytest.raises(InvalidInputError):
-        await svc.record_message(inst, "c1", "user", "", customer_id="acme", user_id="alice")
-    with pytest.raises(InvalidInputError):
-        await svc.record_message(inst, "c1", "user", "hi", user_id="alice")
+        await sdk.conversation.record_message("c1", "user", "", customer_id="acme", user_id="alice")
+    with pytest.raises(InvalidInputError) as exc:
+        await sdk.conversation.record_message("c1", "user", "hi", user_id="alice")
+    assert exc.value.code == "customer_id_required"
+    await assert_nothing_stored(svc)

@@ -37,6 +37,7 @@ from .models import (
 )
 
 __all__ = [
+    "Addressed",
     "BatchCreate",
     "ClientContextQuery",
     "ContextQuery",
@@ -71,16 +72,23 @@ When: TypeAlias = datetime | str | None
 PromptStyle: TypeAlias = Literal["structured", "narrative", "bullet_points"]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Addressed:
+    """The scope ids a request names (typed scope arguments): resolved once per call, with the instance's
+    relationship, by :func:`tenantry.scope.resolve_target` (SPEC §1)."""
+
+    customer_id: str | None = None
+    user_id: str | None = None
+
+
 # -- memories -------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CreateMemory:
+class CreateMemory(Addressed):
     """One document to queue for extraction. Where it lands: SPEC §1's write table over ``customer_id``/``user_id``.
     ``conversation_id`` binds it to a conversation (its first write fixes the conversation's customer and user)."""
 
     document: Document
     document_type: str = "ai-chat-conversation"
-    customer_id: str | None = None
-    user_id: str | None = None
     document_id: str | None = None
     document_created_at: When = None
     mode: str = "long-range"
@@ -97,29 +105,23 @@ class BatchCreate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemoryRef:
+class MemoryRef(Addressed):
     """One memory by id, looked up within the named user's or customer's chain (the whole instance with no ids)."""
 
     memory_id: str
-    customer_id: str | None = None
-    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UpdateMemory:
+class UpdateMemory(Addressed):
     memory_id: str
     document: str
     merge_strategy: str = "smart-merge"
     document_type: str | None = None
     metadata: Metadata | None = None
-    customer_id: str | None = None
-    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ListMemories:
-    customer_id: str | None = None
-    user_id: str | None = None
+class ListMemories(Addressed):
     page: int = 1
     page_size: int = 20
     types: Sequence[str] | None = None
@@ -128,14 +130,12 @@ class ListMemories:
 
 # -- conversations --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Message:
+class Message(Addressed):
     """One chat turn of a conversation."""
 
     conversation_id: str
     role: str
     content: str
-    customer_id: str | None = None
-    user_id: str | None = None
     session_id: str | None = None
     metadata: Metadata | None = None
 
@@ -149,13 +149,11 @@ class RecordMessages:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IngestTranscript:
+class IngestTranscript(Addressed):
     """A whole transcript at once; idempotent per conversation (same again: ``duplicate``; different: conflict)."""
 
     conversation_id: str
     transcript: TranscriptInput
-    customer_id: str | None = None
-    user_id: str | None = None
     metadata: Metadata | None = None
     conversation_type: str | None = None
     started_at: When = None
@@ -164,26 +162,22 @@ class IngestTranscript:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TurnsQuery:
+class TurnsQuery(Addressed):
     """Turns of a conversation, oldest first, from the 1-based position ``start``. Ids, when passed, must match the
     conversation's binding."""
 
     conversation_id: str
     start: int = 1
     limit: int = 500
-    customer_id: str | None = None
-    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PromptContextQuery:
+class PromptContextQuery(Addressed):
     """The latest turns of a conversation, formatted for a prompt."""
 
     conversation_id: str
     style: PromptStyle = "structured"
     limit: int = 20
-    customer_id: str | None = None
-    user_id: str | None = None
 
 
 # -- context --------------------------------------------------------------------------------------------------------
@@ -247,11 +241,9 @@ class ProfileQuery:
 
 # -- data -----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeleteData:
+class DeleteData(Addressed):
     """Erase a user's, a customer's (with its users') or a conversation's data."""
 
-    customer_id: str | None = None
-    user_id: str | None = None
     conversation_id: str | None = None
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ApiKey",
     "BatchCreateResponse",
     "ContextForPromptResponse",
     "ContextResponse",
@@ -22,6 +23,8 @@ __all__ = [
     "Identity",
     "IngestStatus",
     "Instance",
+    "InstanceCreated",
+    "IssuedApiKey",
     "Memory",
     "MemoryPage",
     "MemoryStatusResponse",
@@ -303,10 +306,34 @@ class Identity(_Model):
 
 
 class Instance(_Model):
+    """An instance as the admin API and the CLI show it."""
+
     instance_id: str
     name: str
     relationship: Literal["b2b", "b2c"]
+    client_id: str
     created_at: datetime
     archived: bool = False
     embedder: str | None = None
     dimensions: int | None = None
+
+
+class ApiKey(_Model):
+    """An API key's record: never its secret, never its hash."""
+
+    key_id: str
+    instance_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class IssuedApiKey(ApiKey):
+    api_key: str = Field(description="the secret; shown only in this response")
+
+
+class InstanceCreated(_Model):
+    instance: Instance
+    key: IssuedApiKey

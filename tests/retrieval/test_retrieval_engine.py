@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tests.fakes import EchoExtractor
 
+from tenantry.contract import CreateMemory, UserContextQuery
 from tenantry.pipeline.base import DocumentInput, Extractor, MemoryDraft, Segment
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.pipeline.extractors.composite import CompositeExtractor
@@ -49,16 +50,17 @@ async def make(tmp_path: Path) -> AsyncIterator[Make]:
         made.append(svc)
         inst = await svc.create_instance(f"r{len(made)}", Relationship.B2B)
         doc = {"messages": [{"id": i, "speaker": s, "content": t} for i, s, t in CHAT]}
-        await svc.create_memory(
-            inst,
-            doc,
-            document_type="human-chat-conversation",
-            user_id="u1",
-            customer_id="c1",
-            document_id="s1",
-            document_created_at="2023-05-08T13:56:00Z",
+        await svc.api(inst).create_memory(
+            CreateMemory(
+                document=doc,
+                document_type="human-chat-conversation",
+                user_id="u1",
+                customer_id="c1",
+                document_id="s1",
+                document_created_at="2023-05-08T13:56:00Z",
+            )
         )
-        await svc.run_pending()
+        await svc.workers.run_pending()
         return svc, inst
 
     yield create
@@ -67,7 +69,8 @@ async def make(tmp_path: Path) -> AsyncIterator[Make]:
 
 
 async def _fetch(svc: AsyncMemoryService, inst: Any, q: str, k: int = 5, mode: str = "fast") -> list[Any]:
-    resp = await svc.fetch_user(inst, "u1", customer_id="c1", search_query=[q], max_results=k, mode=mode, explain=True)
+    query = UserContextQuery(user_id="u1", customer_id="c1", search_query=[q], max_results=k, mode=mode, explain=True)
+    resp = await svc.api(inst).fetch_user(query)
     return resp.items()
 
 

@@ -1,10 +1,11 @@
 """A worker process for tests/store/test_multiprocess_queue.py (run as a script, not collected by pytest).
 
 Usage: ``python queue_worker.py DSN INSTANCE_ID FIRST COUNT READY_FILE GO_FILE``: submits documents
-FIRST..FIRST+COUNT-1 through ``AsyncMemoryService.create_memory``, touches READY_FILE, waits for GO_FILE to exist,
-then runs ingestion workers on the shared database until SIGTERM (then drains and exits). The test starts the
-workers of both processes together on the full queue, so that the process it kills is in the middle of the work
-(batched ingestion can otherwise keep up with the submissions and finish before the kill).
+FIRST..FIRST+COUNT-1 through the instance's contract (``svc.api(inst).create_memory``), touches READY_FILE, waits for
+GO_FILE to exist, then runs ingestion workers (``svc.workers.start()``) on the shared database until SIGTERM (then
+drains and exits). The test starts the workers of both processes together on the full queue, so that the process it
+kills is in the middle of the work (batched ingestion can otherwise keep up with the submissions and finish before
+the kill).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from tests.store.helpers import EMBEDDER, SentenceExtractor
 
+from tenantry.contract import CreateMemory
 from tenantry.service import AsyncMemoryService
 from tenantry.settings import Settings
 from tenantry.store import open_store
@@ -42,20 +44,21 @@ async def main(dsn: str, instance_id: str, first: int, count: int, ready: Path, 
     svc = AsyncMemoryService(settings, store, EMBEDDER, SentenceExtractor())
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    inst = await svc.instance(instance_id)
+    api = svc.api(await svc.instance(instance_id))
     for n in range(first, first + count):
-        await svc.create_memory(
-            inst,
-            document(n),
-            document_type="note",
-            customer_id=f"c{n % 10}",
-            user_id=f"u{n % 7}",
-            document_id=f"doc-{n}",
+        await api.create_memory(
+            CreateMemory(
+                document=document(n),
+                document_type="note",
+                customer_id=f"c{n % 10}",
+                user_id=f"u{n % 7}",
+                document_id=f"doc-{n}",
+            )
         )
     ready.touch()
     while not go.exists():
         await asyncio.sleep(0.01)
-    svc.start_workers()
+    svc.workers.start()
     await stop.wait()
     await svc.close(drain=True, timeout=30)
 

@@ -20,6 +20,18 @@ from hypothesis import strategies as st
 from tests.store.conftest import make_settings
 from tests.store.helpers import CL, EMBEDDER, C, SentenceExtractor, U, job_for, new_memory, write
 
+from tenantry.contract import (
+    ClientContextQuery,
+    ConversationContextQuery,
+    CreateMemory,
+    CustomerContextQuery,
+    DeleteData,
+    IngestTranscript,
+    ListMemories,
+    Message,
+    RecordMessages,
+    UserContextQuery,
+)
 from tenantry.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
 from tenantry.scope import ReadChain, Relationship, client_chain, customer_chain, user_chain
 from tenantry.service import AsyncMemoryService
@@ -567,9 +579,10 @@ async def test_delete_scope_data_receipts(store: AsyncStore) -> None:
 # item the read may see is reachable by a query aimed at it; exact completeness is asserted on list_memories and on
 # the store searches.
 async def ingest(svc: AsyncMemoryService, inst: Any, text: str, **ids: Any) -> None:
-    r = await svc.create_memory(inst, text, document_type="note", **ids)
-    await svc.run_pending()
-    status = await svc.ingestion_status(inst, r.ingestion_id)
+    api = svc.api(inst)
+    r = await api.create_memory(CreateMemory(document=text, document_type="note", **ids))
+    await svc.workers.run_pending()
+    status = await api.ingestion_status(r.ingestion_id)
     assert status.status == "completed", status
 
 
@@ -625,13 +638,15 @@ async def test_spec_b2b_writes_land_where_the_table_says(service: AsyncMemorySer
         "Globex policy says drinks cost a coin.": C(inst.instance_id, "globex"),
         "Client handbook says every drink is logged.": CL(inst.instance_id),
     }
-    with pytest.raises(InvalidInputError):  # b2b: user_id without customer_id is rejected, nothing stored
-        await service.create_memory(inst, "orphan", document_type="note", user_id="alice")
+    with pytest.raises(InvalidInputError) as exc:  # b2b: user_id without customer_id is rejected, nothing stored
+        await service.api(inst).create_memory(CreateMemory(document="orphan", document_type="note", user_id="alice"))
+    assert exc.value.code == "customer_id_required"
     assert await service.store.count_jobs(statuses=("queued", "processing", "completed", "failed")) == 6
 
 
 async def test_spec_b2b_reads(service: AsyncMemoryService) -> None:
     inst = await service.create_instance("b2b", Relationship.B2B)
+    api = service.api(inst)
     await seed_b2b(service, inst)
     alice_acme = {
         "Alice at acme drinks green tea.",
@@ -642,13 +657,13 @@ async def test_spec_b2b_reads(service: AsyncMemoryService) -> None:
     client = {"Client handbook says every drink is logged."}
 
     async def user(**kw: Any) -> Any:
-        return await service.fetch_user(inst, "alice", customer_id="acme", **kw)
+        return await api.fetch_user(UserContextQuery(user_id="alice", customer_id="acme", **kw))
 
     async def cust(**kw: Any) -> Any:
-        return await service.fetch_customer(inst, "acme", **kw)
+        return await api.fetch_customer(CustomerContextQuery(customer_id="acme", **kw))
 
     async def cli(**kw: Any) -> Any:
-        return await service.fetch_client(inst, **kw)
+        return await api.fetch_client(ClientContextQuery(**kw))
 
     assert await reach(user, ALL_QUERIES) == alice_acme
     assert await reach(cust, ALL_QUERIES) == acme
@@ -658,17 +673,18 @@ async def test_spec_b2b_reads(service: AsyncMemoryService) -> None:
         "customer:acme",
         "client",
     }
-    with pytest.raises(InvalidInputError):
-        await service.fetch_user(inst, "alice", search_query=["tea"])  # b2b user read needs its customer
+    with pytest.raises(InvalidInputError) as exc:  # b2b user read needs its customer
+        await api.fetch_user(UserContextQuery(user_id="alice", search_query=["tea"]))
+    assert exc.value.code == "customer_id_required"
     with pytest.raises(ContextNotFoundError):
-        await service.fetch_customer(inst, "initech", search_query=["tea"])
-    listed = await service.list_memories(inst, user_id="alice", customer_id="globex")
+        await api.fetch_customer(CustomerContextQuery(customer_id="initech", search_query=["tea"]))
+    listed = await api.list_memories(ListMemories(user_id="alice", customer_id="globex"))
     assert {m.content for m in listed.data} == {
         "Alice at globex drinks black coffee.",
         "Globex policy says drinks cost a coin.",
         "Client handbook says every drink is logged.",
     }
-    assert {m.content for m in (await service.list_memories(inst, customer_id="acme")).data} == acme
+    assert {m.content for m in (await api.list_memories(ListMemories(customer_id="acme"))).data} == acme
 
 
 async def test_spec_b2c_writes_and_reads(service: AsyncMemoryService) -> None:
@@ -684,11 +700,13 @@ async def test_spec_b2c_writes_and_reads(service: AsyncMemoryService) -> None:
     }
     queries = ["mint tea", "cold brew", "handbook organic", "drinks", "carol", "dave"]
 
+    api = service.api(inst)
+
     async def carol(**kw: Any) -> Any:
-        return await service.fetch_user(inst, "carol", **kw)
+        return await api.fetch_user(UserContextQuery(user_id="carol", **kw))
 
     async def cli(**kw: Any) -> Any:
-        return await service.fetch_client(inst, **kw)
+        return await api.fetch_client(ClientContextQuery(**kw))
 
     assert await reach(carol, queries) == {"Carol drinks mint tea.", "Shop handbook says drinks are organic."}
     assert await reach(cli, queries) == {"Shop handbook says drinks are organic."}
@@ -696,14 +714,20 @@ async def test_spec_b2c_writes_and_reads(service: AsyncMemoryService) -> None:
 
 async def test_spec_conversation_context(service: AsyncMemoryService) -> None:
     inst = await service.create_instance("b2b", Relationship.B2B)
+    api = service.api(inst)
     await seed_b2b(service, inst)
-    await service.record_message(
-        inst, "conv-1", "user", "Alice prefers window seats.", customer_id="acme", user_id="alice"
+    message = Message(
+        conversation_id="conv-1",
+        role="user",
+        content="Alice prefers window seats.",
+        customer_id="acme",
+        user_id="alice",
     )
-    await service.run_pending()
+    await api.record_messages(RecordMessages(messages=[message]))
+    await service.workers.run_pending()
 
     async def conv(**kw: Any) -> Any:
-        return await service.fetch_conversation(inst, "conv-1", **kw)
+        return await api.fetch_conversation(ConversationContextQuery(conversation_id="conv-1", **kw))
 
     ctx = await conv(search_query=["window seats"])
     assert [t["content"] for t in ctx.conversation_context.recent_turns] == ["Alice prefers window seats."]
@@ -714,10 +738,11 @@ async def test_spec_conversation_context(service: AsyncMemoryService) -> None:
         "Alice prefers window seats.",
     }
     with pytest.raises(InvalidInputError):  # ids passed must match the binding
-        await service.fetch_conversation(inst, "conv-1", customer_id="globex", user_id="alice", search_query=["x"])
+        await conv(customer_id="globex", user_id="alice", search_query=["x"])
 
     async def unbound(**kw: Any) -> Any:  # an unbound conversation with ids uses those ids
-        return await service.fetch_conversation(inst, "conv-new", customer_id="globex", user_id="alice", **kw)
+        query = ConversationContextQuery(conversation_id="conv-new", customer_id="globex", user_id="alice", **kw)
+        return await api.fetch_conversation(query)
 
     assert await reach(unbound, ALL_QUERIES) == {
         "Alice at globex drinks black coffee.",
@@ -728,27 +753,28 @@ async def test_spec_conversation_context(service: AsyncMemoryService) -> None:
 
 async def test_transcripts_and_delete_through_service(service: AsyncMemoryService) -> None:
     inst = await service.create_instance("b2b", Relationship.B2B)
-    first = await service.ingest_transcript(
-        inst, "conv-t", "User: I like tea.\nAssistant: Noted.", customer_id="acme", user_id="alice"
-    )
-    assert first["status"] == "queued"
-    dup = await service.ingest_transcript(
-        inst, "conv-t", "User: I like tea.\nAssistant: Noted.", customer_id="acme", user_id="alice"
-    )
-    assert dup["status"] == "duplicate" and dup["ingestion_id"] == first["ingestion_id"]
+    api = service.api(inst)
+
+    def transcript(text: str) -> IngestTranscript:
+        return IngestTranscript(conversation_id="conv-t", transcript=text, customer_id="acme", user_id="alice")
+
+    first = await api.ingest_transcript(transcript("User: I like tea.\nAssistant: Noted."))
+    assert first.status == "queued"
+    dup = await api.ingest_transcript(transcript("User: I like tea.\nAssistant: Noted."))
+    assert dup.status == "duplicate" and dup.ingestion_id == first.ingestion_id
     with pytest.raises(TranscriptConflictError):
-        await service.ingest_transcript(inst, "conv-t", "User: something else", customer_id="acme", user_id="alice")
-    await service.run_pending()
-    assert (await service.ingestion_status(inst, first["ingestion_id"])).status == "completed"
-    receipt = await service.delete_data(inst, customer_id="acme", user_id="alice")
-    assert receipt["deleted"]["memories"] >= 1 and receipt["deleted"]["conversations"] == 1
-    assert (await service.list_memories(inst, user_id="alice", customer_id="acme")).total == 0
+        await api.ingest_transcript(transcript("User: something else"))
+    await service.workers.run_pending()
+    assert (await api.ingestion_status(first.ingestion_id)).status == "completed"
+    receipt = await api.delete_data(DeleteData(customer_id="acme", user_id="alice"))
+    assert receipt.deleted["memories"] >= 1 and receipt.deleted["conversations"] == 1
+    assert (await api.list_memories(ListMemories(user_id="alice", customer_id="acme"))).total == 0
 
 
 async def test_world_knowledge_and_audit(service: AsyncMemoryService) -> None:
     inst = await service.create_instance("b2b", Relationship.B2B)
     await ingest(service, inst, "Alice at acme drinks green tea.", customer_id="acme", user_id="alice")
-    ids = await service.add_world_knowledge("Water boils at one hundred degrees.")
+    ids = await service.memories.add_world_knowledge("Water boils at one hundred degrees.")
     assert len(ids) == 1
     chain = user_chain(inst.instance_id, Relationship.B2B, user_id="alice", customer_id="acme", include_world=True)
     assert await contents(service.store, chain) == {
@@ -756,11 +782,12 @@ async def test_world_knowledge_and_audit(service: AsyncMemoryService) -> None:
         "Water boils at one hundred degrees.",
     }
     assert await contents(service.store, ReadChain.instance(inst.instance_id)) == {"Alice at acme drinks green tea."}
-    with_world = await service.fetch_user(
-        inst, "alice", customer_id="acme", include_world=True, search_query=["water boils"]
+    api = service.api(inst)
+    with_world = await api.fetch_user(
+        UserContextQuery(user_id="alice", customer_id="acme", include_world=True, search_query=["water boils"])
     )
     assert "Water boils at one hundred degrees." in texts(with_world)
-    without = await service.fetch_user(inst, "alice", customer_id="acme", search_query=["water boils"])
+    without = await api.fetch_user(UserContextQuery(user_id="alice", customer_id="acme", search_query=["water boils"]))
     assert "Water boils at one hundred degrees." not in texts(without)
     await service.store.flush_audit()  # type: ignore[attr-defined]
 
@@ -832,22 +859,27 @@ def test_isolation_property(backend_dsn: str) -> None:
 
 async def check(svc: AsyncMemoryService, rel: Relationship, writes: list[Any], fetches: list[Any]) -> None:
     inst = await svc.create_instance(f"p{uuid.uuid4().hex[:10]}", rel)
+    api = svc.api(inst)
     iid = inst.instance_id
     cell_of: dict[str, tuple[str, str, str]] = {}
     for n, (cust, user) in enumerate(writes):
         text = f"Token w{n} shared memo."
         if rel is Relationship.B2B and user and not cust:
             with pytest.raises(InvalidInputError):
-                await svc.create_memory(inst, text, document_type="note", customer_id=cust, user_id=user)
+                await api.create_memory(
+                    CreateMemory(document=text, document_type="note", customer_id=cust, user_id=user)
+                )
             continue
-        await svc.create_memory(inst, text, document_type="note", customer_id=cust, user_id=user, document_id=f"d{n}")
+        await api.create_memory(
+            CreateMemory(document=text, document_type="note", customer_id=cust, user_id=user, document_id=f"d{n}")
+        )
         if rel is Relationship.B2B:
             cell = ("user", cust or "", user) if user else ("customer", cust, "") if cust else ("client", "", "")
         else:
             who = user or cust
             cell = ("user", "", who) if who else ("client", "", "")
         cell_of[text] = cell
-    await svc.run_pending()
+    await svc.workers.run_pending()
     store = svc.store
     for kind, cust, user in fetches:
         allowed = _allowed(rel, kind, cust, user)
@@ -867,19 +899,22 @@ async def check(svc: AsyncMemoryService, rel: Relationship, writes: list[Any], f
         assert {r.content for r in (await store.get_memories(chain, lex)).values()} == expected, where
         assert await contents(store, chain) == expected, where
         if kind == "user":
-            page = await svc.list_memories(
-                inst, user_id=user, customer_id=cust if rel is Relationship.B2B else None, page_size=100
+            page = await api.list_memories(
+                ListMemories(user_id=user, customer_id=cust if rel is Relationship.B2B else None, page_size=100)
             )
             assert {m.content for m in page.data} == expected, where
         got: set[str] = set()
         for q in ["shared memo", *[t.split()[1] for t in sorted(expected)][:3]]:
             try:
                 if kind == "user":
-                    resp = await svc.fetch_user(inst, user, customer_id=cust, search_query=[q], max_results=50)
+                    query = UserContextQuery(user_id=user, customer_id=cust, search_query=[q], max_results=50)
+                    resp = await api.fetch_user(query)
                 elif kind == "customer":
-                    resp = await svc.fetch_customer(inst, cust, search_query=[q], max_results=50)
+                    resp = await api.fetch_customer(
+                        CustomerContextQuery(customer_id=cust, search_query=[q], max_results=50)
+                    )
                 else:
-                    resp = await svc.fetch_client(inst, search_query=[q], max_results=50)
+                    resp = await api.fetch_client(ClientContextQuery(search_query=[q], max_results=50))
             except ContextNotFoundError:
                 assert kind == "customer" and not expected - {t for t, c in cell_of.items() if c[0] == "client"}
                 break

@@ -1,5 +1,5 @@
-"""The queue property without HTTP: two worker processes (``AsyncMemoryService.start_workers``) share one
-PostgreSQL queue; documents are submitted concurrently through both, then both start their workers on the full
+"""The queue property without HTTP: two worker processes (``AsyncMemoryService.workers.start``) share
+one PostgreSQL queue; documents are submitted concurrently through both, then both start their workers on the full
 queue; one process is SIGKILLed mid-run; every document is processed exactly once and nothing is lost (its leased
 jobs are retried by the survivor after the lease). The HTTP variant with 5,000 documents, submitted while the workers
 run, is ``test_serve_queue.py``.

@@ -52,10 +52,6 @@ __all__ = [
     "IdPath",
     "IdQuery",
     "IngestBody",
-    "InstanceCreated",
-    "InstanceOut",
-    "IssuedKeyOut",
-    "KeyOut",
     "MessageBody",
     "MessagesBatchBody",
     "ProfileWire",
@@ -397,34 +393,12 @@ class CreateInstanceBody(_Body):
     key_name: str = "default"
 
 
-class InstanceOut(_Out):
-    instance_id: str
-    name: str
-    relationship: Literal["b2b", "b2c"]
-    client_id: str
-    created_at: datetime
-    archived: bool
-    embedder: str | None = None
-    dimensions: int | None = None
 
 
-class KeyOut(_Out):
-    key_id: str
-    instance_id: str
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
 
 
-class IssuedKeyOut(KeyOut):
-    api_key: str = Field(description="the secret; shown only in this response")
 
 
-class InstanceCreated(_Out):
-    instance: InstanceOut
-    key: IssuedKeyOut
 
 
 class CreateKeyBody(_Body):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ContextNotFoundError, InvalidInputError
+from ..models import ApiKey, Instance
 from ..scope import Relationship, validate_id
 from ..store.base import AsyncStore, InstanceRecord, KeyRecord
 
@@ -168,26 +169,9 @@ class Admin:
 
 def instance_dict(inst: InstanceRecord) -> dict[str, Any]:
     """JSON-ready view of an instance."""
-    return {
-        "instance_id": inst.instance_id,
-        "name": inst.name,
-        "relationship": inst.relationship.value,
-        "client_id": inst.client_id,
-        "created_at": inst.created_at.isoformat(),
-        "archived": inst.archived,
-        "embedder": inst.embedder,
-        "dimensions": inst.dimensions,
-    }
+    return Instance.model_validate(inst, from_attributes=True).model_dump(mode="json")
 
 
 def key_dict(key: KeyRecord) -> dict[str, Any]:
     """JSON-ready view of a key record (never the secret, never the hash)."""
-    return {
-        "key_id": key.key_id,
-        "instance_id": key.instance_id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "created_at": key.created_at.isoformat(),
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-    }
+    return ApiKey.model_validate(key, from_attributes=True).model_dump(mode="json")

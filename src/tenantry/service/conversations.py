@@ -69,19 +69,16 @@ class Conversations:
         self, tenant: Tenant, conversation_id: str, *, customer_id: object = None, user_id: object = None
     ) -> tuple[Target, ConversationRecord | None]:
         """What a read of a conversation addresses: the (customer, user) it is bound to, or, for a conversation
-        never written, the ids passed. Ids passed with a bound conversation must match its binding (b2c instances
-        have no customer tier: a customer_id is not compared there)."""
+        never written, the ids passed. Ids passed with a bound conversation must resolve to its binding."""
         validate_id(conversation_id, "conversation_id", required=True)
         passed = resolve_target(tenant, customer_id=customer_id, user_id=user_id)
         conv = await self._svc.store.get_conversation(tenant.instance_id, conversation_id)
         if conv is None:
             return passed, None
-        b2c_customer = not conv.customer_id and tenant.relationship.value == "b2c"
-        if (user_id is not None and user_id != conv.user_id) or (
-            customer_id is not None and customer_id != conv.customer_id and not b2c_customer
-        ):
+        bound = self._binding(tenant, conv)
+        if (customer_id is not None or user_id is not None) and passed.write_scope != bound.write_scope:
             raise _mismatch(conversation_id)
-        return self._binding(tenant, conv), conv
+        return bound, conv
 
     async def writer_target(
         self, tenant: Tenant, conversation_id: str, *, customer_id: object, user_id: object

@@ -10,8 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from ...contract import DeleteData
-from ...models import DeletionReceipt
-from ...service.admin import IssuedKey, instance_dict, key_dict
+from ...models import ApiKey, DeletionReceipt, Instance, InstanceCreated, IssuedApiKey
+from ...service.admin import IssuedKey
+from ...store.base import InstanceRecord, KeyRecord
 from ..deps import ServerState, admin_guard, get_state
 from ..errors import ERROR_RESPONSES
 from ..schemas import (
@@ -19,10 +20,6 @@ from ..schemas import (
     CreateInstanceBody,
     CreateKeyBody,
     IdPath,
-    InstanceCreated,
-    InstanceOut,
-    IssuedKeyOut,
-    KeyOut,
     WorldBody,
     WorldWritten,
 )
@@ -33,56 +30,64 @@ __all__ = ["router"]
 router = APIRouter(prefix="/admin/v1", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[admin_guard])
 
 
-def _issued(key: IssuedKey) -> IssuedKeyOut:
-    return IssuedKeyOut(**key_dict(key.record), api_key=key.api_key)
+def _instance(record: InstanceRecord) -> Instance:
+    return Instance.model_validate(record, from_attributes=True)
+
+
+def _key(record: KeyRecord) -> ApiKey:
+    return ApiKey.model_validate(record, from_attributes=True)
+
+
+def _issued(key: IssuedKey) -> IssuedApiKey:
+    return IssuedApiKey.model_validate({**_key(key.record).model_dump(), "api_key": key.api_key})
 
 
 @router.post("/instances", response_model=InstanceCreated, summary="Create an instance and its first API key")
 async def create_instance(body: CreateInstanceBody, state: ServerState = Depends(get_state)) -> Response:
     """The relationship (``b2b``/``b2c``) is fixed for the instance's lifetime. The key is shown only here."""
     inst, key = await state.svc.admin.create_instance_with_key(body.name, body.relationship, key_name=body.key_name)
-    return json_response(InstanceCreated(instance=InstanceOut(**instance_dict(inst)), key=_issued(key)))
+    return json_response(InstanceCreated(instance=_instance(inst), key=_issued(key)))
 
 
-@router.get("/instances", response_model=list[InstanceOut], summary="List instances")
-async def list_instances(include_archived: bool = False, state: ServerState = Depends(get_state)) -> list[InstanceOut]:
+@router.get("/instances", response_model=list[Instance], summary="List instances")
+async def list_instances(include_archived: bool = False, state: ServerState = Depends(get_state)) -> list[Instance]:
     """Active instances (and archived ones with ``include_archived``)."""
     rows = await state.svc.admin.list_instances(include_archived=include_archived)
-    return [InstanceOut(**instance_dict(i)) for i in rows]
+    return [_instance(i) for i in rows]
 
 
-@router.get("/instances/{ref}", response_model=InstanceOut, summary="Show an instance (by id or name)")
+@router.get("/instances/{ref}", response_model=Instance, summary="Show an instance (by id or name)")
 async def show_instance(ref: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """One instance."""
-    return json_response(InstanceOut(**instance_dict(await state.svc.admin.get_instance(ref))))
+    return json_response(_instance(await state.svc.admin.get_instance(ref)))
 
 
-@router.post("/instances/{ref}/archive", response_model=InstanceOut, summary="Archive an instance")
+@router.post("/instances/{ref}/archive", response_model=Instance, summary="Archive an instance")
 async def archive_instance(ref: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """Its keys are revoked at once; its data stays until deleted."""
     inst = await state.svc.admin.archive_instance(ref)
     state.forget_keys()
-    return json_response(InstanceOut(**instance_dict(inst)))
+    return json_response(_instance(inst))
 
 
-@router.post("/instances/{ref}/keys", response_model=IssuedKeyOut, summary="Issue an API key")
+@router.post("/instances/{ref}/keys", response_model=IssuedApiKey, summary="Issue an API key")
 async def create_key(ref: IdPath, body: CreateKeyBody, state: ServerState = Depends(get_state)) -> Response:
     """A new key for the instance; the secret is in this response only."""
     return json_response(_issued(await state.svc.admin.issue_key(ref, body.name)))
 
 
-@router.get("/instances/{ref}/keys", response_model=list[KeyOut], summary="List an instance's keys")
-async def list_keys(ref: IdPath, state: ServerState = Depends(get_state)) -> list[KeyOut]:
+@router.get("/instances/{ref}/keys", response_model=list[ApiKey], summary="List an instance's keys")
+async def list_keys(ref: IdPath, state: ServerState = Depends(get_state)) -> list[ApiKey]:
     """Key ids, names, display prefixes and revocation times (never secrets or hashes)."""
-    return [KeyOut(**key_dict(k)) for k in await state.svc.admin.list_keys(ref)]
+    return [_key(k) for k in await state.svc.admin.list_keys(ref)]
 
 
-@router.post("/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke an API key")
+@router.post("/keys/{key_id}/revoke", response_model=ApiKey, summary="Revoke an API key")
 async def revoke_key(key_id: IdPath, state: ServerState = Depends(get_state)) -> Response:
     """The key stops working at once on this server (other server processes: within ``key_cache_seconds``)."""
     key = await state.svc.admin.revoke_key(key_id)
     state.forget_keys()
-    return json_response(KeyOut(**key_dict(key)))
+    return json_response(_key(key))
 
 
 @router.post(
