@@ -52,12 +52,16 @@ __all__ = [
     "IdPath",
     "IdQuery",
     "IngestBody",
+    "ListMemoriesQuery",
     "MessageBody",
     "MessagesBatchBody",
     "ProfileWire",
+    "PromptParams",
     "RecordBatchWire",
+    "ScopeIdsQuery",
     "TelemetryAccepted",
     "TelemetryBatch",
+    "TurnsParams",
     "TurnsWire",
     "UnifiedContextEnvelope",
     "UnifiedFetchBody",
@@ -133,6 +137,31 @@ class _Out(BaseModel):
 
 
 # -- auth --------------------------------------------------------------------------------------------------------------
+
+
+# -- query parameters (``Annotated[Model, Query()]``) -----------------------------------------------------------------
+class ScopeIdsQuery(_Body):
+    """The caller's scope ids, as query parameters."""
+
+    user_id: str | None = id_field()
+    customer_id: str | None = id_field()
+
+
+class ListMemoriesQuery(ScopeIdsQuery):
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)
+    types: list[str] | None = None
+    include_superseded: bool = False
+
+
+class TurnsParams(ScopeIdsQuery):
+    start: int = Field(default=1, ge=1, description="1-based position of the first turn")
+    limit: int = Field(default=500, ge=1, le=500)
+
+
+class PromptParams(ScopeIdsQuery):
+    style: Literal["structured", "narrative", "bullet_points"] = "structured"
+    limit: int = Field(default=20, ge=1, le=200, description="most recent turns returned")
 
 
 class Health(_Out):
@@ -391,14 +420,6 @@ class CreateInstanceBody(_Body):
     name: str
     relationship: Literal["b2b", "b2c"]
     key_name: str = "default"
-
-
-
-
-
-
-
-
 
 
 class CreateKeyBody(_Body):

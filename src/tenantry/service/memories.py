@@ -120,13 +120,7 @@ class Memories:
             "memory.create",
             detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": is_new},
         )
-        return CreateMemoryResponse(
-            ingestion_id=stored.ingestion_id,
-            document_id=stored.document_id,
-            status=stored.status,  # type: ignore[arg-type]
-            queued_at=stored.queued_at,
-            error_message=stored.error_message,
-        )
+        return CreateMemoryResponse.model_validate(stored, from_attributes=True)
 
     async def batch(self, tenant: Tenant, request: BatchCreate) -> BatchCreateResponse:
         """Queue up to 1000 documents, each at its own ids' scope. With ``fail_fast`` every document is checked
@@ -158,18 +152,9 @@ class Memories:
         job = await self._svc.store.get_job(tenant.instance_id, str(ingestion_id))
         if job is None:
             raise IngestionNotFoundError(f"no ingestion {str(ingestion_id)[:64]} in this instance")
-        return MemoryStatusResponse(
-            ingestion_id=job.ingestion_id,
-            document_id=job.document_id,
-            status=job.status,  # type: ignore[arg-type]
-            queued_at=job.queued_at,
-            started_at=job.started_at,
-            completed_at=job.completed_at,
-            memories_created=len(job.memory_ids),
-            memory_ids=job.memory_ids,
-            error_message=job.error_message,
-            attempts=job.attempts,
-        )
+        status = MemoryStatusResponse.model_validate(job, from_attributes=True)
+        status.memories_created = len(job.memory_ids)
+        return status
 
     async def get(self, target: Target, memory_id: str) -> Memory:
         validate_id(memory_id, "memory_id", required=True)

@@ -71,13 +71,7 @@ def context_envelope(
         resp.metadata.correlation_id = correlation_id
     resp.metadata.ttl_seconds = ttl
     return ContextEnvelope(
-        context=ContextLists(
-            facts=resp.facts,
-            preferences=resp.preferences,
-            episodes=resp.episodes,
-            emotions=resp.emotions,
-            temporal_events=resp.temporal_events,
-        ),
+        context=ContextLists.model_validate(resp, from_attributes=True),
         conversation_context=resp.conversation_context if keep_conversation else None,
         metadata=resp.metadata,
         ttl_seconds=ttl,

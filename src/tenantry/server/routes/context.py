@@ -94,12 +94,6 @@ async def fetch_unified(
     ``scope_map`` and a prompt-ready ``formatted_context``. A failing part fails the call."""
     resp = await caller.api.fetch(request_of(UnifiedContextQuery, body))
     base = context_envelope(resp, ttl=state.settings.context_ttl_seconds, correlation_id=caller.correlation_id)
-    env = UnifiedContextEnvelope(
-        **dict(base),
-        scope_map=resp.scope_map,
-        formatted_context=resp.formatted_context,
-        scopes_queried=resp.scopes_queried,
-        total_items=resp.total_items,
-        conversation_context_for_prompt=resp.conversation_context_for_prompt,
-    )
+    extras = {k: getattr(resp, k) for k in UnifiedContextEnvelope.model_fields if k not in ContextEnvelope.model_fields}
+    env = UnifiedContextEnvelope(**dict(base), **extras)
     return json_response(env, exclude_none=True)

@@ -8,7 +8,7 @@ Compaction is **not implemented** by this server (the engine keeps raw turns onl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -22,11 +22,12 @@ from ..schemas import (
     CompactBody,
     CompactionStatusWire,
     IdPath,
-    IdQuery,
     IngestBody,
     MessageBody,
     MessagesBatchBody,
+    PromptParams,
     RecordBatchWire,
+    TurnsParams,
     TurnsWire,
 )
 from ._common import json_response, merge_scope_path, request_of
@@ -74,18 +75,11 @@ async def ingest(body: IngestBody, caller: Caller = Depends(authenticate)) -> Re
     summary="Recent turns, ready for a prompt",
 )
 async def context_for_prompt(
-    conversation_id: IdPath,
-    style: Literal["structured", "narrative", "bullet_points"] = "structured",
-    limit: int = Query(20, ge=1, le=200, description="most recent turns returned"),
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
-    caller: Caller = Depends(authenticate),
+    conversation_id: IdPath, params: Annotated[PromptParams, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
     """No compaction exists, so this is the latest raw turns (``available`` is false for an unknown or empty
     conversation). Ids, when passed, must match the conversation's binding."""
-    request = PromptContextQuery(
-        conversation_id=conversation_id, style=style, limit=limit, user_id=user_id, customer_id=customer_id
-    )
+    request = request_of(PromptContextQuery, params, conversation_id=conversation_id)
     return json_response(await caller.api.context_for_prompt(request), exclude_none=True)
 
 
@@ -95,19 +89,12 @@ async def context_for_prompt(
     response_model=TurnsWire,
 )
 async def conversation_messages(
-    conversation_id: IdPath,
-    start: int = Query(1, ge=1, description="1-based position of the first turn"),
-    limit: int = Query(500, ge=1, le=500),
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
-    caller: Caller = Depends(authenticate),
+    conversation_id: IdPath, params: Annotated[TurnsParams, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
     """``{"turns": [{role, content, timestamp, message_id, position}]}`` (at most the latest 5000 turns are kept
     addressable). Ids, when passed, must match the conversation's binding."""
-    request = TurnsQuery(
-        conversation_id=conversation_id, start=start, limit=limit, user_id=user_id, customer_id=customer_id
-    )
-    return json_response(TurnsWire(turns=await caller.api.conversation_turns(request)))
+    turns = await caller.api.conversation_turns(request_of(TurnsQuery, params, conversation_id=conversation_id))
+    return json_response(TurnsWire(turns=turns))
 
 
 @router.post("/v1/conversations/compact", summary="Not implemented: compaction", response_model=CompactionStatusWire)

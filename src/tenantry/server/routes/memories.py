@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,7 +22,8 @@ from ..schemas import (
     BatchResultItem,
     CreateMemoryBody,
     IdPath,
-    IdQuery,
+    ListMemoriesQuery,
+    ScopeIdsQuery,
     UpdateMemoryBody,
 )
 from ._common import json_response, merge_scope_path, request_of
@@ -194,58 +195,42 @@ async def status(ingestion_id: IdPath, caller: Caller = Depends(authenticate)) -
 
 @router.get("/api/v1/memories", response_model=MemoryPage, summary="List memories (paginated, scope-filtered)")
 async def list_memories(
-    page: int = Query(1, ge=1),
-    page_size: int = Query(20, ge=1, le=100),
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
-    types: list[str] | None = Query(None),
-    include_superseded: bool = False,
-    caller: Caller = Depends(authenticate),
+    params: Annotated[ListMemoriesQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
     """The memories a (customer, user) can see (its whole read chain), or every memory of the instance."""
-    request = ListMemories(
-        user_id=user_id,
-        customer_id=customer_id,
-        page=page,
-        page_size=page_size,
-        types=types,
-        include_superseded=include_superseded,
-    )
-    return json_response(await caller.api.list_memories(request))
+    return json_response(await caller.api.list_memories(request_of(ListMemories, params)))
 
 
 @router.get("/api/v1/memories/{memory_id}", response_model=Memory, summary="Get one memory")
 async def get_memory(
-    memory_id: IdPath, user_id: IdQuery = None, customer_id: IdQuery = None, caller: Caller = Depends(authenticate)
+    memory_id: IdPath, ids: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
     """By id, within the key's instance (and within the named user/customer chain when ids are given)."""
-    ref = MemoryRef(memory_id=memory_id, user_id=user_id, customer_id=customer_id)
-    return json_response(await caller.api.get_memory(ref))
+    return json_response(await caller.api.get_memory(request_of(MemoryRef, ids, memory_id=memory_id)))
 
 
 @router.patch("/api/v1/memories/{memory_id}", response_model=Memory, summary="Update one memory")
 async def update_memory(
     memory_id: IdPath,
     body: UpdateMemoryBody,
-    user_id: IdQuery = None,
-    customer_id: IdQuery = None,
+    ids: Annotated[ScopeIdsQuery, Query()],
     caller: Caller = Depends(authenticate),
 ) -> Response:
-    """``merge_strategy``: ``replace``, ``append`` or ``smart-merge``; the memory is re-embedded."""
+    """``merge_strategy``: ``replace``, ``append`` or ``smart-merge``; the memory is re-embedded. The scope ids may
+    come in the body or as query parameters."""
     request = request_of(
         UpdateMemory,
         body,
         memory_id=memory_id,
-        user_id=body.user_id or user_id,
-        customer_id=body.customer_id or customer_id,
+        user_id=body.user_id or ids.user_id,
+        customer_id=body.customer_id or ids.customer_id,
     )
     return json_response(await caller.api.update_memory(request))
 
 
 @router.delete("/api/v1/memories/{memory_id}", response_model=DeletedMemory, summary="Delete one memory")
 async def delete_memory(
-    memory_id: IdPath, user_id: IdQuery = None, customer_id: IdQuery = None, caller: Caller = Depends(authenticate)
+    memory_id: IdPath, ids: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
     """Permanent: removes the memory, its vector and its lexical-index entry."""
-    ref = MemoryRef(memory_id=memory_id, user_id=user_id, customer_id=customer_id)
-    return json_response(await caller.api.delete_memory(ref))
+    return json_response(await caller.api.delete_memory(request_of(MemoryRef, ids, memory_id=memory_id)))
