@@ -38,6 +38,7 @@ from .pipeline.base import Embedder, Extractor, Vectors
 from .pipeline.ingest import IngestPipeline, content_hash
 from .pipeline.registry import create_embedder, create_extractor
 from .retrieval.engine import RetrievalEngine
+from .retrieval.features import Features
 from .retrieval.present import to_memory
 from .scope import (
     WORLD_INSTANCE,
@@ -69,8 +70,11 @@ class AsyncMemoryService(ContextFetchMixin):
         self.extractor = extractor
         # Queries and ingestion embed on separate threads, so a fetch never waits behind a large ingestion batch.
         self._embedding = EmbeddingRunner(embedder)
-        self.pipeline = IngestPipeline(store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold)
-        self.engine = RetrievalEngine(store, self.embed)
+        features = Features(settings.ablate)
+        self.pipeline = IngestPipeline(
+            store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold, features=features
+        )
+        self.engine = RetrievalEngine(store, self.embed, features=features)
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -83,7 +87,9 @@ class AsyncMemoryService(ContextFetchMixin):
         store = open_store(settings.resolved_dsn())
         await store.open()
         try:
-            svc = cls(settings, store, create_embedder(settings.embedder), create_extractor(settings.extractor))
+            embedder = create_embedder(settings.embedder, cache_dir=settings.model_cache)
+            extractor = create_extractor(settings.extractor, features=Features(settings.ablate))
+            svc = cls(settings, store, embedder, extractor)
         except Exception:
             await store.close()
             raise

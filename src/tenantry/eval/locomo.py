@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..pipeline.dates import parse_datetime_loose
-from ..retrieval.features import ENV_VAR, parse_components
+from ..retrieval.features import parse_components
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -253,22 +251,6 @@ def _percentile(values: Sequence[float], pct: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
-@contextmanager
-def _ablation_env(disabled: frozenset[str]) -> Iterator[None]:
-    old = os.environ.get(ENV_VAR)
-    if disabled:
-        os.environ[ENV_VAR] = ",".join(sorted(disabled))
-    else:
-        os.environ.pop(ENV_VAR, None)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = old
-
-
 def _bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
@@ -356,11 +338,14 @@ async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[Que
 
 
 async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport:
-    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall."""
+    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall.
+
+    The engine's settings carry ``cfg``'s extractor, embedder, workers and ablated components (``Settings.ablate``).
+    """
     from ..sdk import Tenantry
 
     convs = _select(load_conversations(paths), cfg)
-    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp, _ablation_env(cfg.ablate):
+    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp:
         dsn = cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}"
         sdk = Tenantry(
             instance_id="locomo-eval",
@@ -370,6 +355,7 @@ async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport
             extractor=cfg.extractor,
             embedder=cfg.embedder,
             home=Path(tmp) / "home",
+            ablate=cfg.ablate,
         )
         await sdk.initialize()
         try:

@@ -222,28 +222,25 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         ] = 1,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by TENANTRY_DSN."""
-        import os
-
-        import uvicorn
-
         from ..settings import Settings
-        from .app import create_app
-        from .processes import run_processes, uvicorn_options
+        from .config import ServerSettings
+        from .processes import serve as serve_http
 
         if processes < 1:
             raise typer.BadParameter("--processes must be at least 1")
-        if workers_ingest is not None:
-            os.environ["TENANTRY_WORKERS"] = str(workers_ingest)  # read by every process's Settings
-        if processes > 1:
-            # Each process binds the port itself (SO_REUSEPORT), builds the app from the environment and runs its
-            # own ingestion workers; the queue and the vector cache are multi-process safe; rate limits and metrics
-            # are per process. See tenantry/server/processes.py for why not uvicorn's shared-socket workers.
-            try:
-                code = run_processes(processes, host, port, log_level)
-            except (OSError, ValueError) as exc:
-                raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
-            raise typer.Exit(code)
-        uvicorn.run(create_app(Settings()), **uvicorn_options(host, port, log_level))
+        # Read once here and handed to every server process. With --processes N, each process binds the port itself
+        # (SO_REUSEPORT) and runs its own ingestion workers; the queue and the vector cache are multi-process safe;
+        # rate limits and metrics are per process. See tenantry/server/processes.py for why not uvicorn's workers.
+        settings = Settings() if workers_ingest is None else Settings(workers=workers_ingest)
+        try:
+            code = serve_http(
+                settings, ServerSettings(), host=host, port=port, log_level=log_level, processes=processes
+            )
+        except (OSError, ValueError) as exc:  # the multi-process path checks the port before any process starts
+            if processes == 1:
+                raise
+            raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
+        raise typer.Exit(code)
 
     @app.command("bench-server")
     def bench_server(
