@@ -1,6 +1,7 @@
 """Settings read from ``TENANTRY_*`` environment variables (or passed as keywords).
 
-Every other module gets what it needs from a :class:`Settings` passed down to it.
+This is the only module that reads the environment (``tests/test_layering.py`` checks it): every other module gets
+what it needs from a :class:`Settings` passed down to it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``instance``, ``key``, ``serve`` and ``bench-server`` commands of the ``tenantry`` CLI.
+"""The ``instance``, ``key`` and ``serve`` commands of the ``tenantry`` CLI.
 
 ``register(app)`` adds them to the main Typer app (``tenantry.cli``). Instance and key commands work directly on
 the database named by ``TENANTRY_DSN`` (or ``--dsn``); no server needs to run.
@@ -51,7 +51,7 @@ def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
 
 
 def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
-    """Add ``instance ...``, ``key ...``, ``serve`` and ``bench-server`` to ``app``."""
+    """Add ``instance ...``, ``key ...`` and ``serve`` to ``app``."""
     instance_app = typer.Typer(help="Instances (isolated memory environments)", no_args_is_help=True)
     key_app = typer.Typer(help="API keys of instances", no_args_is_help=True)
     app.add_typer(instance_app, name="instance")
@@ -241,46 +241,3 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
                 raise
             raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
         raise typer.Exit(code)
-
-    @app.command("bench-server")
-    def bench_server(
-        clients: Annotated[int, typer.Option(help="concurrent clients")] = 32,
-        duration: Annotated[float, typer.Option(help="seconds of load")] = 60.0,
-        memories: Annotated[int, typer.Option(help="memories prefilled before the run")] = 10_000,
-        customers: Annotated[int, typer.Option(help="customers the memories are spread over")] = 100,
-        fetch_ratio: Annotated[
-            float, typer.Option(help="share of requests that are fetches (the rest: creates)")
-        ] = 0.8,
-        think_ms: Annotated[
-            float, typer.Option(help="mean pause of each client between requests (0 = closed loop, no pause)")
-        ] = 0.0,
-        processes: Annotated[int, typer.Option(help="server processes (tenantry serve --processes)")] = 1,
-        warmup: Annotated[float, typer.Option(help="seconds of load before measuring")] = 3.0,
-        dsn: Annotated[str | None, typer.Option(help="SQLite database to use (default: a temporary file)")] = None,
-        port: Annotated[int | None, typer.Option(help="port for the server (default: a free one)")] = None,
-        json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
-    ) -> None:
-        """Load-test the HTTP server: prefill, start `tenantry serve`, run N clients mixing fetch and create."""
-        try:
-            from .loadbench import run_load_bench
-        except ImportError as exc:
-            msg = f"bench-server needs the bench extra (pip install 'tenantry[bench]'): {exc}"
-            raise typer.BadParameter(msg) from exc
-
-        figures = asyncio.run(
-            run_load_bench(
-                clients=clients,
-                duration=duration,
-                memories=memories,
-                customers=customers,
-                fetch_ratio=fetch_ratio,
-                think_ms=think_ms,
-                processes=processes,
-                warmup=warmup,
-                dsn=dsn,
-                port=port,
-            )
-        )
-        if json_out:
-            with open(json_out, "w") as fh:
-                json.dump(figures, fh, indent=2)

@@ -413,8 +413,8 @@ async def run_pg_bench(cfg: BenchConfig, *, log: Callable[[str], None] = print) 
     """Run the benchmark described in the module docstring; returns the figures."""
     from ..pipeline.embedders.minilm import MiniLMEmbedder
     from ..pipeline.registry import create_extractor
-    from .postgres import PostgresStore
-    from .sqlite import SQLiteStore
+    from ..store.postgres import PostgresStore
+    from ..store.sqlite import SQLiteStore
 
     embedder = MiniLMEmbedder()
     extractor: Extractor = create_extractor("rules")
