@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 DsnOption = Annotated[str | None, typer.Option("--dsn", help="database (default: TENANTRY_DSN, else ~/.tenantry)")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+InstanceRef = Annotated[str, typer.Argument(help="instance id or name")]
 
 
 def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -42,6 +43,14 @@ def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+async def _instance_and_keys(store: Any, ref: str) -> tuple[Any, list[Any]]:
+    from ..admin import get_instance
+
+    inst = await get_instance(store, ref)
+    keys: list[Any] = await store.list_keys(inst.instance_id)
+    return inst, keys
+
+
 def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
     if as_json:
         typer.echo(json.dumps(obj, indent=None, default=str))
@@ -50,7 +59,22 @@ def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
             typer.echo(line)
 
 
-def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
+def _print_rows(
+    name: str, rows: list[Any], as_json: bool, as_dict: Callable[[Any], Any], as_line: Callable[[Any], str]
+) -> None:
+    """A listing: ``{name: [as_dict(row) ...]}`` with ``--json``, else one ``as_line(row)`` per row."""
+    _print({name: [as_dict(r) for r in rows]}, as_json, [as_line(r) for r in rows] or [f"no {name}"])
+
+
+def _instance_line(i: Any) -> str:
+    return f"{i.instance_id}  {i.relationship.value}  {i.name}{'  (archived)' if i.archived else ''}"
+
+
+def _key_line(k: Any) -> str:
+    return f"{k.key_id}  {k.prefix}…  {k.name}  {'revoked' if k.revoked_at else 'active'}"
+
+
+def register(app: typer.Typer) -> None:
     """Add ``instance ...``, ``key ...`` and ``serve`` to ``app``."""
     instance_app = typer.Typer(help="Instances (isolated memory environments)", no_args_is_help=True)
     key_app = typer.Typer(help="API keys of instances", no_args_is_help=True)
@@ -70,11 +94,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
 
         if relationship not in ("b2b", "b2c"):
             raise typer.BadParameter("--relationship must be b2b or b2c")
-
-        async def run(store: Any) -> tuple[Any, Any]:
-            return await create_instance_with_key(store, name, relationship, key_name=key_name)
-
-        inst, key = _with_store(dsn, run)
+        inst, key = _with_store(
+            dsn, lambda store: create_instance_with_key(store, name, relationship, key_name=key_name)
+        )
         obj = {**instance_dict(inst), "api_key": key.api_key, "key_id": key.record.key_id, "key": key_dict(key.record)}
         _print(
             obj,
@@ -96,58 +118,41 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         """List instances."""
         from ..admin import instance_dict
 
-        async def run(store: Any) -> list[Any]:
-            rows: list[Any] = await store.list_instances(include_archived=include_archived)
-            return rows
-
-        rows = _with_store(dsn, run)
-        _print(
-            {"instances": [instance_dict(i) for i in rows]},
-            as_json,
-            [f"{i.instance_id}  {i.relationship.value}  {i.name}{'  (archived)' if i.archived else ''}" for i in rows]
-            or ["no instances"],
-        )
+        rows = _with_store(dsn, lambda store: store.list_instances(include_archived=include_archived))
+        _print_rows("instances", rows, as_json, instance_dict, _instance_line)
 
     @instance_app.command("show")
     def instance_show(
-        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        ref: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Show one instance and its keys."""
-        from ..admin import get_instance, instance_dict, key_dict
+        from ..admin import instance_dict, key_dict
 
-        async def run(store: Any) -> tuple[Any, list[Any]]:
-            inst = await get_instance(store, ref)
-            return inst, await store.list_keys(inst.instance_id)
-
-        inst, keys = _with_store(dsn, run)
+        inst, keys = _with_store(dsn, lambda store: _instance_and_keys(store, ref))
         d = instance_dict(inst)
         _print(
             {**d, "keys": [key_dict(k) for k in keys]},
             as_json,
-            [f"{k:12} {v}" for k, v in d.items()]
-            + [f"key {k.key_id}  {k.prefix}…  {k.name}  " + ("revoked" if k.revoked_at else "active") for k in keys],
+            [f"{k:12} {v}" for k, v in d.items()] + [f"key {_key_line(k)}" for k in keys],
         )
 
     @instance_app.command("archive")
     def instance_archive(
-        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        ref: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Archive an instance: its keys are revoked; its data stays until deleted."""
         from ..admin import archive_instance, instance_dict
 
-        async def run(store: Any) -> Any:
-            return await archive_instance(store, ref)
-
-        inst = _with_store(dsn, run)
+        inst = _with_store(dsn, lambda store: archive_instance(store, ref))
         _print(instance_dict(inst), as_json, [f"archived {inst.instance_id} ({inst.name}); its keys are revoked"])
 
     @key_app.command("create")
     def key_create(
-        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        instance: InstanceRef,
         name: Annotated[str, typer.Option("--name", help="a label for the key")] = "default",
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
@@ -168,25 +173,15 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
 
     @key_app.command("list")
     def key_list(
-        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        instance: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """List an instance's keys (ids, names, prefixes; never the secrets)."""
-        from ..admin import get_instance, key_dict
+        from ..admin import key_dict
 
-        async def run(store: Any) -> list[Any]:
-            inst = await get_instance(store, instance)
-            keys: list[Any] = await store.list_keys(inst.instance_id)
-            return keys
-
-        keys = _with_store(dsn, run)
-        _print(
-            {"keys": [key_dict(k) for k in keys]},
-            as_json,
-            [f"{k.key_id}  {k.prefix}…  {k.name}  {'revoked' if k.revoked_at else 'active'}" for k in keys]
-            or ["no keys"],
-        )
+        _, keys = _with_store(dsn, lambda store: _instance_and_keys(store, instance))
+        _print_rows("keys", keys, as_json, key_dict, _key_line)
 
     @key_app.command("revoke")
     def key_revoke(
@@ -196,11 +191,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         """Revoke a key. A running server stops accepting it within TENANTRY_KEY_CACHE_SECONDS (default 2 s)."""
         from ..errors import ContextNotFoundError
 
-        async def run(store: Any) -> bool:
-            done: bool = await store.revoke_key(key_id)
-            if not done:
+        async def run(store: Any) -> None:
+            if not await store.revoke_key(key_id):
                 raise ContextNotFoundError(f"no live key {key_id}", code="key_not_found")
-            return done
 
         _with_store(dsn, run)
         typer.echo(f"revoked {key_id}")
