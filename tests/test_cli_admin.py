@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.admin import authenticate_key, generate_api_key, hash_api_key, key_display_prefix
 from tenantry.cli import app
+from tenantry.service.admin import Admin, generate_api_key, hash_api_key, key_display_prefix
 from tenantry.store.sqlite import SQLiteStore
 
 runner = CliRunner()
@@ -38,7 +38,7 @@ def _authenticates(db: Path, key: str) -> bool:
         store = SQLiteStore(f"sqlite:///{db}")
         await store.open()
         try:
-            return await authenticate_key(store, key) is not None
+            return await Admin(store).authenticate_key(key) is not None
         finally:
             await store.close()
 

@@ -11,6 +11,8 @@ import pytest
 
 from tenantry import ConfigurationError, EmbedderUnavailableError, Tenantry
 from tenantry.pipeline.embedders.minilm import MiniLMEmbedder
+from tenantry.pipeline.registry import create_embedder
+from tenantry.settings import Settings
 
 pytestmark = pytest.mark.model
 
@@ -62,9 +64,12 @@ def test_int8_cache_that_cannot_be_created_says_so(tmp_path: Path) -> None:
         emb.embed(["hello"])
 
 
-def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_dir_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENANTRY_MODEL_CACHE", str(tmp_path / "models"))
-    assert MiniLMEmbedder(quantized=True).cache_dir == tmp_path / "models"
+    emb = create_embedder("minilm-int8", cache_dir=Settings().model_cache)
+    assert isinstance(emb, MiniLMEmbedder) and emb.cache_dir == tmp_path / "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert MiniLMEmbedder(quantized=True).cache_dir == tmp_path / "xdg" / "tenantry"  # no settings: the default
 
 
 async def test_instance_keeps_the_embedder_it_was_built_with(tmp_path: Path) -> None:
@@ -78,7 +83,6 @@ async def test_instance_keeps_the_embedder_it_was_built_with(tmp_path: Path) -> 
 
 async def test_server_loads_the_model_before_it_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tenantry.server.app import create_app
-    from tenantry.settings import Settings
 
     monkeypatch.setenv("TENANTRY_MODEL_CACHE", str(tmp_path / "models"))
     app = create_app(Settings(dsn=f"sqlite:///{tmp_path / 's.db'}", embedder="minilm-int8", workers=0))

@@ -1,4 +1,5 @@
-"""``tenantry db ...`` (schema upgrade and checks, for SQLite and PostgreSQL) and ``tenantry bench-postgres``.
+"""``tenantry db ...``: schema upgrade and checks, for SQLite and PostgreSQL (``bench-postgres`` is in
+:mod:`tenantry.bench.cli`).
 
 Registered on the main CLI with ``register(app)``; every command reads its DSN from ``--dsn`` or, by default, from
 ``TENANTRY_DSN`` (else the embedded SQLite file under ``TENANTRY_HOME``).
@@ -7,12 +8,11 @@ Registered on the main CLI with ``register(app)``; every command reads its DSN f
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["bench_postgres", "db_app", "register"]
+__all__ = ["db_app", "register"]
 
 db_app = typer.Typer(help="Database schema: upgrade, check, partition indexes.", no_args_is_help=True)
 
@@ -178,42 +178,6 @@ def index_partitions(
     typer.echo(f"{len(built)} partition index(es) built")
 
 
-def bench_postgres(
-    dsn: Annotated[str, typer.Option("--dsn", help="PostgreSQL database to fill (use a scratch database)")],
-    sizes: Annotated[str, typer.Option(help="comma-separated total memory counts")] = "100000,1000000",
-    customers: Annotated[int, typer.Option(help="customers the memories are spread over")] = 1000,
-    users: Annotated[int, typer.Option(help="users per customer")] = 5,
-    fetches: Annotated[int, typer.Option(help="measured fetches per size")] = 300,
-    concurrency: Annotated[int, typer.Option(help="clients of the concurrent fetch run")] = 8,
-    ingest_docs: Annotated[int, typer.Option(help="chat documents for the ingestion measurement")] = 200,
-    sqlite_size: Annotated[int, typer.Option(help="SQLite comparison size (0: skip)")] = 100_000,
-    partition_rows: Annotated[int, typer.Option(help="rows of the large-partition HNSW test (0: skip)")] = 100_000,
-    pool: Annotated[int, typer.Option(help="distinct generated sentences embedded for the bulk data")] = 5000,
-    json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
-) -> None:
-    """Benchmark PostgreSQL (fetch p50/p95 at each size, ingestion, large partitions) against SQLite."""
-    from .store.pgbench import BenchConfig, run_pg_bench
-
-    cfg = BenchConfig(
-        dsn=dsn,
-        sizes=[int(s) for s in sizes.split(",") if s],
-        customers=customers,
-        users=users,
-        fetches=fetches,
-        concurrency=concurrency,
-        ingest_docs=ingest_docs,
-        sqlite_size=sqlite_size,
-        partition_rows=partition_rows,
-        pool=pool,
-    )
-    figures = asyncio.run(run_pg_bench(cfg, log=typer.echo))
-    typer.echo(json.dumps(figures, indent=2))
-    if json_out:
-        with open(json_out, "w") as fh:
-            json.dump(figures, fh, indent=2)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``db`` and ``bench-postgres`` to the main ``tenantry`` CLI."""
+    """Add ``db`` to the main ``tenantry`` CLI."""
     app.add_typer(db_app, name="db")
-    app.command("bench-postgres")(bench_postgres)

@@ -1,17 +1,31 @@
-"""Settings read from ``TENANTRY_*`` environment variables (or passed as keywords)."""
+"""Settings read from ``TENANTRY_*`` environment variables (or passed as keywords).
+
+This is the only module that reads the environment (``tests/test_layering.py`` checks it): every other module gets
+what it needs from a :class:`Settings` passed down to it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "default_dsn"]
+from .retrieval.features import parse_components
+
+__all__ = ["Settings", "default_dsn", "default_model_cache"]
 
 
 def default_dsn(home: Path) -> str:
     return f"sqlite:///{home / 'tenantry.db'}"
+
+
+def default_model_cache() -> Path:
+    """``$XDG_CACHE_HOME/tenantry``, else ``~/.cache/tenantry``: where ``minilm-int8`` builds its model file."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tenantry"
 
 
 class Settings(BaseSettings):
@@ -34,6 +48,19 @@ class Settings(BaseSettings):
     dedup_threshold: float = Field(default=0.95, gt=0, le=1)
     url: str | None = None  # remote mode: base URL of a tenantry server
     api_key: str | None = None
+    # Retrieval components turned off (ablation, see tenantry/retrieval/features.py); TENANTRY_ABLATE=a,b
+    ablate: Annotated[frozenset[str], NoDecode] = frozenset()
+    model_cache: Path = Field(default_factory=default_model_cache)  # TENANTRY_MODEL_CACHE
+
+    @field_validator("ablate", mode="before")
+    @classmethod
+    def _parse_ablate(cls, value: Any) -> Any:
+        """A comma-separated list (``"speaker,temporal"``) or a collection of names; unknown names are an error."""
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(v) for v in value)
+        if value is None or isinstance(value, str):
+            return parse_components(value)
+        return value  # not a list of names: pydantic rejects it
 
     def resolved_dsn(self) -> str:
         return self.dsn or default_dsn(self.home)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tenantry.retrieval.features import ENV_VAR, Features, parse_components
+from tenantry.retrieval.features import Features, parse_components
 from tenantry.retrieval.query import plan_query, subqueries
 
 
@@ -35,9 +35,9 @@ def test_subqueries_split_on_two_names() -> None:
     assert subqueries("What does Jon like?") == []
 
 
-def test_features_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, "speaker, neighbours")
-    f = Features.from_env()
+def test_features_from_a_component_list() -> None:
+    f = Features(parse_components("speaker, neighbours"))
     assert not f.on("speaker") and not f.on("neighbours") and f.on("temporal")
+    assert Features().on("speaker")
     with pytest.raises(ValueError, match="unknown component"):
         parse_components("speaker,bogus")

@@ -83,13 +83,13 @@ def _document(n: int) -> str:
 
 
 async def test_two_servers_share_the_queue_and_a_killed_one_loses_nothing(pg_dsn: str, tmp_path: Path) -> None:
-    from tenantry.admin import create_instance_with_key
+    from tenantry.service.admin import Admin
 
     store = PostgresStore(pg_dsn)
     await store.open()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        inst, key = await create_instance_with_key(store, "queue", "b2b")
+        inst, key = await Admin(store).create_instance_with_key("queue", "b2b")
         ports = [_port(), _port()]
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         logs = [tmp_path / "a.log", tmp_path / "b.log"]

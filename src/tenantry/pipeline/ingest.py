@@ -148,7 +148,7 @@ class IngestPipeline:
         self.dedup_threshold = dedup_threshold
         self.neighbour_window = neighbour_window
         self.neighbour_vectors = neighbour_vectors  # off by default: ~3x the embedding cost for ~+1.7 pts R@10
-        self.features = features or Features.from_env()
+        self.features = features or Features()
         self._executor = extract_executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="tenantry-extract")
 
     def _extract(self, job: JobRecord) -> _Pending:

@@ -77,7 +77,7 @@ class RetrievalEngine:
         self.store = store
         self.embed = embed
         self.weights = weights or RankingWeights()
-        self.features = features or Features.from_env()
+        self.features = features or Features()
 
     async def search(
         self,

@@ -1,8 +1,8 @@
 """Switches for the retrieval-quality components, so that each one's contribution can be measured (ablation).
 
-Every component is on by default. ``TENANTRY_ABLATE`` (a comma-separated list of component names) turns components
-off for the process: the ingestion runner, the turn extractor and the retrieval engine read it when they are built.
-``tenantry eval locomo --ablate ...`` sets it for the run.
+Every component is on by default. ``Settings.ablate`` (``TENANTRY_ABLATE``, a comma-separated list of component
+names) turns components off: the service builds the ingestion pipeline, the extractors and the retrieval engine with
+``Features(settings.ablate)``. ``tenantry eval locomo --ablate ...`` passes it in the settings of its run.
 
 Components:
 
@@ -38,12 +38,10 @@ Components:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-__all__ = ["COMPONENTS", "ENV_VAR", "Features", "parse_components"]
+__all__ = ["COMPONENTS", "Features", "parse_components"]
 
-ENV_VAR = "TENANTRY_ABLATE"
 COMPONENTS: tuple[str, ...] = (
     "turn-memories",
     "turn-dates",
@@ -78,8 +76,3 @@ class Features:
     def on(self, name: str) -> bool:
         """True when component ``name`` is enabled."""
         return name not in self.disabled
-
-    @classmethod
-    def from_env(cls) -> Features:
-        """Read ``TENANTRY_ABLATE`` (unknown names raise ``ValueError``)."""
-        return cls(parse_components(os.environ.get(ENV_VAR)))

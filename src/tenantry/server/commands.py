@@ -1,4 +1,4 @@
-"""The ``instance``, ``key``, ``serve`` and ``bench-server`` commands of the ``tenantry`` CLI.
+"""The ``instance``, ``key`` and ``serve`` commands of the ``tenantry`` CLI.
 
 ``register(app)`` adds them to the main Typer app (``tenantry.cli``). Instance and key commands work directly on
 the database named by ``TENANTRY_DSN`` (or ``--dsn``); no server needs to run.
@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from ..service.admin import Admin
+    from ..store.base import InstanceRecord, KeyRecord
 
 __all__ = ["register"]
 
@@ -19,11 +23,13 @@ T = TypeVar("T")
 
 DsnOption = Annotated[str | None, typer.Option("--dsn", help="database (default: TENANTRY_DSN, else ~/.tenantry)")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+InstanceRef = Annotated[str, typer.Argument(help="instance id or name")]
 
 
-def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the store, run ``fn(store)``, close it; tenantry errors become a one-line message and exit code 1."""
+def _with_admin(dsn: str | None, fn: Callable[[Admin], Awaitable[T]]) -> T:
+    """Open the store, run ``fn(Admin(store))``, close it; tenantry errors become a one-line message and exit 1."""
     from ..errors import TenantryError
+    from ..service.admin import Admin
     from ..settings import Settings
     from ..store import open_store
 
@@ -31,7 +37,7 @@ def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
         store = open_store(dsn or Settings().resolved_dsn())
         await store.open()
         try:
-            return await fn(store)
+            return await fn(Admin(store))
         finally:
             await store.close()
 
@@ -42,6 +48,11 @@ def _with_store(dsn: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+async def _instance_and_keys(admin: Admin, ref: str) -> tuple[InstanceRecord, list[KeyRecord]]:
+    inst = await admin.get_instance(ref)
+    return inst, await admin.list_keys(inst.instance_id)
+
+
 def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
     if as_json:
         typer.echo(json.dumps(obj, indent=None, default=str))
@@ -50,8 +61,23 @@ def _print(obj: Any, as_json: bool, lines: list[str]) -> None:
             typer.echo(line)
 
 
-def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per command
-    """Add ``instance ...``, ``key ...``, ``serve`` and ``bench-server`` to ``app``."""
+def _print_rows(
+    name: str, rows: list[Any], as_json: bool, as_dict: Callable[[Any], Any], as_line: Callable[[Any], str]
+) -> None:
+    """A listing: ``{name: [as_dict(row) ...]}`` with ``--json``, else one ``as_line(row)`` per row."""
+    _print({name: [as_dict(r) for r in rows]}, as_json, [as_line(r) for r in rows] or [f"no {name}"])
+
+
+def _instance_line(i: Any) -> str:
+    return f"{i.instance_id}  {i.relationship.value}  {i.name}{'  (archived)' if i.archived else ''}"
+
+
+def _key_line(k: Any) -> str:
+    return f"{k.key_id}  {k.prefix}…  {k.name}  {'revoked' if k.revoked_at else 'active'}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``instance ...``, ``key ...`` and ``serve`` to ``app``."""
     instance_app = typer.Typer(help="Instances (isolated memory environments)", no_args_is_help=True)
     key_app = typer.Typer(help="API keys of instances", no_args_is_help=True)
     app.add_typer(instance_app, name="instance")
@@ -66,15 +92,13 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         as_json: JsonFlag = False,
     ) -> None:
         """Create an instance and its first API key (the key is printed once; only its hash is stored)."""
-        from ..admin import create_instance_with_key, instance_dict, key_dict
+        from ..service.admin import instance_dict, key_dict
 
         if relationship not in ("b2b", "b2c"):
             raise typer.BadParameter("--relationship must be b2b or b2c")
-
-        async def run(store: Any) -> tuple[Any, Any]:
-            return await create_instance_with_key(store, name, relationship, key_name=key_name)
-
-        inst, key = _with_store(dsn, run)
+        inst, key = _with_admin(
+            dsn, lambda admin: admin.create_instance_with_key(name, relationship, key_name=key_name)
+        )
         obj = {**instance_dict(inst), "api_key": key.api_key, "key_id": key.record.key_id, "key": key_dict(key.record)}
         _print(
             obj,
@@ -94,72 +118,51 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         as_json: JsonFlag = False,
     ) -> None:
         """List instances."""
-        from ..admin import instance_dict
+        from ..service.admin import instance_dict
 
-        async def run(store: Any) -> list[Any]:
-            rows: list[Any] = await store.list_instances(include_archived=include_archived)
-            return rows
-
-        rows = _with_store(dsn, run)
-        _print(
-            {"instances": [instance_dict(i) for i in rows]},
-            as_json,
-            [f"{i.instance_id}  {i.relationship.value}  {i.name}{'  (archived)' if i.archived else ''}" for i in rows]
-            or ["no instances"],
-        )
+        rows = _with_admin(dsn, lambda admin: admin.list_instances(include_archived=include_archived))
+        _print_rows("instances", rows, as_json, instance_dict, _instance_line)
 
     @instance_app.command("show")
     def instance_show(
-        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        ref: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Show one instance and its keys."""
-        from ..admin import get_instance, instance_dict, key_dict
+        from ..service.admin import instance_dict, key_dict
 
-        async def run(store: Any) -> tuple[Any, list[Any]]:
-            inst = await get_instance(store, ref)
-            return inst, await store.list_keys(inst.instance_id)
-
-        inst, keys = _with_store(dsn, run)
+        inst, keys = _with_admin(dsn, lambda admin: _instance_and_keys(admin, ref))
         d = instance_dict(inst)
         _print(
             {**d, "keys": [key_dict(k) for k in keys]},
             as_json,
-            [f"{k:12} {v}" for k, v in d.items()]
-            + [f"key {k.key_id}  {k.prefix}…  {k.name}  " + ("revoked" if k.revoked_at else "active") for k in keys],
+            [f"{k:12} {v}" for k, v in d.items()] + [f"key {_key_line(k)}" for k in keys],
         )
 
     @instance_app.command("archive")
     def instance_archive(
-        ref: Annotated[str, typer.Argument(help="instance id or name")],
+        ref: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Archive an instance: its keys are revoked; its data stays until deleted."""
-        from ..admin import archive_instance, instance_dict
+        from ..service.admin import instance_dict
 
-        async def run(store: Any) -> Any:
-            return await archive_instance(store, ref)
-
-        inst = _with_store(dsn, run)
+        inst = _with_admin(dsn, lambda admin: admin.archive_instance(ref))
         _print(instance_dict(inst), as_json, [f"archived {inst.instance_id} ({inst.name}); its keys are revoked"])
 
     @key_app.command("create")
     def key_create(
-        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        instance: InstanceRef,
         name: Annotated[str, typer.Option("--name", help="a label for the key")] = "default",
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Issue another API key for an instance (printed once)."""
-        from ..admin import get_instance, issue_key, key_dict
+        from ..service.admin import key_dict
 
-        async def run(store: Any) -> Any:
-            inst = await get_instance(store, instance)
-            return await issue_key(store, inst.instance_id, name)
-
-        key = _with_store(dsn, run)
+        key = _with_admin(dsn, lambda admin: admin.issue_key(instance, name))
         _print(
             {**key_dict(key.record), "api_key": key.api_key},
             as_json,
@@ -168,25 +171,15 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
 
     @key_app.command("list")
     def key_list(
-        instance: Annotated[str, typer.Argument(help="instance id or name")],
+        instance: InstanceRef,
         dsn: DsnOption = None,
         as_json: JsonFlag = False,
     ) -> None:
         """List an instance's keys (ids, names, prefixes; never the secrets)."""
-        from ..admin import get_instance, key_dict
+        from ..service.admin import key_dict
 
-        async def run(store: Any) -> list[Any]:
-            inst = await get_instance(store, instance)
-            keys: list[Any] = await store.list_keys(inst.instance_id)
-            return keys
-
-        keys = _with_store(dsn, run)
-        _print(
-            {"keys": [key_dict(k) for k in keys]},
-            as_json,
-            [f"{k.key_id}  {k.prefix}…  {k.name}  {'revoked' if k.revoked_at else 'active'}" for k in keys]
-            or ["no keys"],
-        )
+        _, keys = _with_admin(dsn, lambda admin: _instance_and_keys(admin, instance))
+        _print_rows("keys", keys, as_json, key_dict, _key_line)
 
     @key_app.command("revoke")
     def key_revoke(
@@ -194,15 +187,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         dsn: DsnOption = None,
     ) -> None:
         """Revoke a key. A running server stops accepting it within TENANTRY_KEY_CACHE_SECONDS (default 2 s)."""
-        from ..errors import ContextNotFoundError
-
-        async def run(store: Any) -> bool:
-            done: bool = await store.revoke_key(key_id)
-            if not done:
-                raise ContextNotFoundError(f"no live key {key_id}", code="key_not_found")
-            return done
-
-        _with_store(dsn, run)
+        _with_admin(dsn, lambda admin: admin.revoke_key(key_id))
         typer.echo(f"revoked {key_id}")
 
     @app.command("serve")
@@ -222,68 +207,22 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one nested function per 
         ] = 1,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by TENANTRY_DSN."""
-        import os
-
-        import uvicorn
-
         from ..settings import Settings
-        from .app import create_app
-        from .processes import run_processes, uvicorn_options
+        from .config import ServerSettings
+        from .processes import serve as serve_http
 
         if processes < 1:
             raise typer.BadParameter("--processes must be at least 1")
-        if workers_ingest is not None:
-            os.environ["TENANTRY_WORKERS"] = str(workers_ingest)  # read by every process's Settings
-        if processes > 1:
-            # Each process binds the port itself (SO_REUSEPORT), builds the app from the environment and runs its
-            # own ingestion workers; the queue and the vector cache are multi-process safe; rate limits and metrics
-            # are per process. See tenantry/server/processes.py for why not uvicorn's shared-socket workers.
-            try:
-                code = run_processes(processes, host, port, log_level)
-            except (OSError, ValueError) as exc:
-                raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
-            raise typer.Exit(code)
-        uvicorn.run(create_app(Settings()), **uvicorn_options(host, port, log_level))
-
-    @app.command("bench-server")
-    def bench_server(
-        clients: Annotated[int, typer.Option(help="concurrent clients")] = 32,
-        duration: Annotated[float, typer.Option(help="seconds of load")] = 60.0,
-        memories: Annotated[int, typer.Option(help="memories prefilled before the run")] = 10_000,
-        customers: Annotated[int, typer.Option(help="customers the memories are spread over")] = 100,
-        fetch_ratio: Annotated[
-            float, typer.Option(help="share of requests that are fetches (the rest: creates)")
-        ] = 0.8,
-        think_ms: Annotated[
-            float, typer.Option(help="mean pause of each client between requests (0 = closed loop, no pause)")
-        ] = 0.0,
-        processes: Annotated[int, typer.Option(help="server processes (tenantry serve --processes)")] = 1,
-        warmup: Annotated[float, typer.Option(help="seconds of load before measuring")] = 3.0,
-        dsn: Annotated[str | None, typer.Option(help="SQLite database to use (default: a temporary file)")] = None,
-        port: Annotated[int | None, typer.Option(help="port for the server (default: a free one)")] = None,
-        json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
-    ) -> None:
-        """Load-test the HTTP server: prefill, start `tenantry serve`, run N clients mixing fetch and create."""
+        # Read once here and handed to every server process. With --processes N, each process binds the port itself
+        # (SO_REUSEPORT) and runs its own ingestion workers; the queue and the vector cache are multi-process safe;
+        # rate limits and metrics are per process. See tenantry/server/processes.py for why not uvicorn's workers.
+        settings = Settings() if workers_ingest is None else Settings(workers=workers_ingest)
         try:
-            from .loadbench import run_load_bench
-        except ImportError as exc:
-            msg = f"bench-server needs the bench extra (pip install 'tenantry[bench]'): {exc}"
-            raise typer.BadParameter(msg) from exc
-
-        figures = asyncio.run(
-            run_load_bench(
-                clients=clients,
-                duration=duration,
-                memories=memories,
-                customers=customers,
-                fetch_ratio=fetch_ratio,
-                think_ms=think_ms,
-                processes=processes,
-                warmup=warmup,
-                dsn=dsn,
-                port=port,
+            code = serve_http(
+                settings, ServerSettings(), host=host, port=port, log_level=log_level, processes=processes
             )
-        )
-        if json_out:
-            with open(json_out, "w") as fh:
-                json.dump(figures, fh, indent=2)
+        except (OSError, ValueError) as exc:  # the multi-process path checks the port before any process starts
+            if processes == 1:
+                raise
+            raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
+        raise typer.Exit(code)

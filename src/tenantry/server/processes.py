@@ -8,7 +8,9 @@ kernel spreads new connections over the processes (measured: 14 / 18), so they s
 
 The parent process supervises: it stops every process on SIGINT or SIGTERM (each drains its requests and its
 ingestion workers, as a single server does), restarts a process that dies while serving, and gives up (exit 1) when
-one dies during startup (a port taken by another program, a bad configuration).
+one dies during startup (a port taken by another program, a bad configuration). The parent's settings are handed to
+every process as arguments (pickled by ``multiprocessing``), so a process never depends on what the parent's
+environment held when it started.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ import os
 import signal
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["reuseport_socket", "run_processes", "uvicorn_options"]
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .config import ServerSettings
+
+__all__ = ["reuseport_socket", "run_processes", "serve", "uvicorn_options"]
 
 log = logging.getLogger("tenantry.server")
 
@@ -57,15 +63,47 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_one(host: str, port: int, log_level: str, graceful_seconds: int) -> None:
+def serve(
+    settings: Settings,
+    server_settings: ServerSettings | None = None,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    processes: int = 1,
+) -> int:
+    """What ``tenantry serve`` runs: one uvicorn server in this process, or ``processes`` supervised ones (see the
+    module docstring). Returns the exit code once stopped.
+
+    Raises:
+        OSError, ValueError: with ``processes`` > 1, as :func:`run_processes`.
+    """
+    if processes > 1:
+        return run_processes(processes, host, port, log_level, settings=settings, server_settings=server_settings)
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(settings, server_settings), **uvicorn_options(host, port, log_level))
+    return 0
+
+
+def _serve_one(
+    settings: Settings,
+    server_settings: ServerSettings | None,
+    host: str,
+    port: int,
+    log_level: str,
+    graceful_seconds: int,
+) -> None:
     """One server process (the target of each child): its own socket, its own app, its own ingestion workers."""
     import uvicorn
 
-    from ..settings import Settings
     from .app import create_app
 
     sock = reuseport_socket(host, port)
-    config = uvicorn.Config(create_app(Settings()), **uvicorn_options(host, port, log_level, graceful_seconds))
+    app = create_app(settings, server_settings)
+    config = uvicorn.Config(app, **uvicorn_options(host, port, log_level, graceful_seconds))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after its graceful shutdown
@@ -129,8 +167,19 @@ class _Supervisor:
             p.join(timeout=5)
 
 
-def run_processes(processes: int, host: str, port: int, log_level: str, *, graceful_seconds: int = 30) -> int:
+def run_processes(
+    processes: int,
+    host: str,
+    port: int,
+    log_level: str,
+    *,
+    settings: Settings,
+    server_settings: ServerSettings | None = None,
+    graceful_seconds: int = 30,
+) -> int:
     """Run and supervise ``processes`` server processes until SIGINT/SIGTERM; returns the exit code.
+
+    Every process builds its app from ``settings`` and ``server_settings`` (default: its own ``ServerSettings()``).
 
     Raises:
         OSError: the port cannot be bound (checked once in this process before any child starts).
@@ -141,7 +190,8 @@ def run_processes(processes: int, host: str, port: int, log_level: str, *, grace
     if not hasattr(socket, "SO_REUSEPORT"):
         raise ValueError("--processes needs SO_REUSEPORT (Linux, macOS, BSD)")
     reuseport_socket(host, port).close()  # fail here, with a clear error, if another program holds the port
-    sup = _Supervisor(processes, (host, port, log_level, graceful_seconds), graceful_seconds)
+    args = (settings, server_settings, host, port, log_level, graceful_seconds)
+    sup = _Supervisor(processes, args, graceful_seconds)
     previous = {sig: signal.signal(sig, sup.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for i in range(processes):

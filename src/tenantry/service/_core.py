@@ -13,6 +13,7 @@ from ..pipeline.base import Embedder, Extractor, Vectors
 from ..pipeline.ingest import IngestPipeline
 from ..pipeline.registry import create_embedder, create_extractor
 from ..retrieval.engine import RetrievalEngine
+from ..retrieval.features import Features
 from ..scope import Relationship
 from ..settings import Settings
 from ..store import open_store
@@ -40,8 +41,11 @@ class AsyncMemoryService:
         self.extractor = extractor
         # Queries and ingestion embed on separate threads, so a fetch never waits behind a large ingestion batch.
         self._embedding = EmbeddingRunner(embedder)
-        self.pipeline = IngestPipeline(store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold)
-        self.engine = RetrievalEngine(store, self.embed)
+        features = Features(settings.ablate)
+        self.pipeline = IngestPipeline(
+            store, extractor, self.embed_documents, dedup_threshold=settings.dedup_threshold, features=features
+        )
+        self.engine = RetrievalEngine(store, self.embed, features=features)
         self.queued = asyncio.Event()  # set when a job is enqueued: wakes idle workers
         self._instances: dict[str, InstanceRecord] = {}
         self.admin = Admin(store)
@@ -58,7 +62,9 @@ class AsyncMemoryService:
         store = open_store(settings.resolved_dsn())
         await store.open()
         try:
-            svc = cls(settings, store, create_embedder(settings.embedder), create_extractor(settings.extractor))
+            embedder = create_embedder(settings.embedder, cache_dir=settings.model_cache)
+            extractor = create_extractor(settings.extractor, features=Features(settings.ablate))
+            svc = cls(settings, store, embedder, extractor)
         except Exception:
             await store.close()
             raise

@@ -7,8 +7,9 @@ cosine ≈ 0.9996).
 
 ``minilm-int8`` is the same model with integer compute: on first use the packaged graph is constant-folded by
 onnxruntime and quantized with ``onnxruntime.quantization.quantize_dynamic`` (int8 weights per output channel, int8
-activations per batch), deterministically, into a cache file (``$TENANTRY_MODEL_CACHE``, else
-``$XDG_CACHE_HOME/tenantry`` or ``~/.cache/tenantry``; written atomically, rebuilt if missing). It embeds 2.3×
+activations per batch), deterministically, into a cache file in ``cache_dir`` (the service passes
+``Settings.model_cache``: ``$TENANTRY_MODEL_CACHE``, else ``$XDG_CACHE_HOME/tenantry`` or ``~/.cache/tenantry``;
+written atomically, rebuilt if missing). It embeds 2.3×
 faster on a CPU with VNNI; its vectors differ slightly from ``minilm`` (mean cosine 0.993), so an instance keeps the
 embedder it was built with (see ``docs/retrieval.md`` for its retrieval figures).
 """
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import EmbedderUnavailableError
+from ...settings import default_model_cache
 from ..base import Vectors
 
 __all__ = ["MiniLMEmbedder"]
@@ -54,7 +56,7 @@ class MiniLMEmbedder:
     ) -> None:
         self.quantized = quantized
         self.name = "minilm-int8" if quantized else "minilm"
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_model_cache()
         self.max_tokens = max_tokens
         self.threads = threads
         self.batch_size = batch_size
@@ -129,13 +131,6 @@ class MiniLMEmbedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         out: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return out
-
-
-def _default_cache_dir() -> Path:
-    if env := os.environ.get("TENANTRY_MODEL_CACHE"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tenantry"
 
 
 def quantized_model(source: Path, cache_dir: Path) -> Path:

@@ -75,7 +75,7 @@ class TurnExtractor:
     def __init__(self, *, prose: bool = False, min_chars: int = 2, features: Features | None = None) -> None:
         self.prose = prose
         self.min_chars = min_chars
-        self.features = features or Features.from_env()
+        self.features = features or Features()
 
     def _draft(self, seg: Segment, index: int, doc: DocumentInput) -> MemoryDraft | None:
         text = seg.text.strip()

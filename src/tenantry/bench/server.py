@@ -1,12 +1,13 @@
 """``tenantry bench-server``: load-test the HTTP server on loopback. Figures, not assertions.
 
 1. **Prefill.** A fresh SQLite database (or ``--dsn``) gets one b2b instance filled to ``--memories`` memories with
-   :func:`tenantry.bench._prefill`: generated English sentences spread over ``--customers`` customers × 10 users
+   ``_common.prefill``: generated English sentences spread over ``--customers`` customers × 10 users
    (≈10% customer-scoped, ≈1% client-scoped), drawn from a pool of min(20,000, memories/5) distinct sentences, each
    embedded once by the configured embedder (default: the packaged MiniLM model), written through the store's
    direct-write path in scope batches (no extraction). An API key is issued for the instance.
-2. **Server.** ``tenantry serve`` is started as a subprocess on 127.0.0.1 (same embedder, rate limiting off, the
-   default ingestion workers) and waited for on ``/health``.
+2. **Server.** What ``tenantry serve`` runs (:func:`tenantry.server.processes.serve`) is started in a child process
+   on 127.0.0.1, given the bench's settings as arguments (same embedder and ingestion workers, rate limiting off),
+   and waited for on ``/health``; its output goes to a log file.
 3. **Load.** ``--clients`` concurrent clients (one asyncio task each, sharing one aiohttp HTTP/1.1 connection pool
    of ``--clients`` keep-alive connections; the HTTP client costs ~0.2 ms of CPU per request with aiohttp against
    ~0.9-1.5 ms with httpx, CPU the server then keeps, since both run on the same cores; the whole load generator,
@@ -27,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +43,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import numpy as np
+
+from ..server.config import ServerSettings
+from ..settings import Settings
+from ._common import embedded_sdk, engine_of, pct, prefill, question, sentence
 
 __all__ = ["run_load_bench"]
 
@@ -67,70 +71,53 @@ def _free_port() -> int:
         return port
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q)) if values else float("nan")
-
-
-async def _prefill(dsn: str, memories: int, customers: int, seed: int) -> tuple[str, float]:
-    """Fill the database; returns (api key, seconds)."""
-    from ..admin import issue_key
-    from ..bench import _prefill as bench_prefill
-    from ..sdk import Tenantry
-
-    sdk = Tenantry(dsn=dsn, instance_id="loadbench", workers=0)
+async def _prefill(settings: Settings, memories: int, customers: int, seed: int) -> tuple[str, float]:
+    """Fill the database of ``settings``; returns (api key, seconds)."""
+    sdk = embedded_sdk(settings.model_copy(update={"workers": 0}), "loadbench")
     await sdk.initialize()
     try:
         pool = min(20_000, max(500, memories // 5))  # distinct sentences embedded (bench default: 20,000)
-        seconds = (
-            await bench_prefill(sdk, memories, customers, random.Random(seed), pool_size=pool) if memories else 0.0
-        )
-        service: Any = sdk.transport.service  # type: ignore[attr-defined]
-        key = await issue_key(service.store, sdk.instance_id or "loadbench", "loadbench")
+        seconds = await prefill(sdk, 0, memories, customers, random.Random(seed), pool_size=pool) if memories else 0.0
+        service, inst = engine_of(sdk)
+        key = await service.admin.issue_key(inst.instance_id, "loadbench")
     finally:
         await sdk.shutdown()
     return key.api_key, seconds
 
 
+def _serve(settings: Settings, server_settings: ServerSettings, port: int, processes: int, log_path: str) -> None:
+    """The server process (target of the spawned child): ``tenantry serve`` on loopback, its output in ``log_path``."""
+    from ..server.processes import serve
+
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        code = serve(settings, server_settings, host="127.0.0.1", port=port, log_level="warning", processes=processes)
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after its graceful shutdown
+        code = 0
+    sys.exit(code)
+
+
 class _Server:
-    def __init__(self, dsn: str, port: int, log_path: Path, processes: int = 1) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-        env.update({k: v for k, v in os.environ.items() if k in ("TENANTRY_EMBEDDER", "TENANTRY_WORKERS")})
-        src = str(Path(__file__).resolve().parents[2])
-        env.update(
-            {
-                "TENANTRY_DSN": dsn,
-                "TENANTRY_RATE_LIMIT_PER_SECOND": "0",
-                "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
-            }
-        )
+    def __init__(self, settings: Settings, port: int, log_path: Path, processes: int = 1) -> None:
         self.url = f"http://127.0.0.1:{port}"
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tenantry.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--processes",
-                str(processes),
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        self.log_path = log_path
+        args = (settings, ServerSettings(rate_limit_per_second=0), port, processes, str(log_path))
+        # spawn, not fork: the parent runs an event loop and threads (the embedder's, the SDK's)
+        self.proc = multiprocessing.get_context("spawn").Process(target=_serve, args=args, name="tenantry-bench-serve")
+        self.proc.start()
+        if self.proc.pid is None:  # pragma: no cover - start() has set it
+            raise RuntimeError("the server process did not start")
+        self.pid: int = self.proc.pid
 
     async def wait_ready(self, timeout: float = 120.0) -> float:
         t0 = time.perf_counter()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as http:
             while time.perf_counter() - t0 < timeout:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
+                if not self.proc.is_alive():
+                    raise RuntimeError(f"server exited with {self.proc.exitcode}; see {self.log_path}")
                 try:
                     async with http.get(f"{self.url}/health") as r:
                         if r.status == 200:
@@ -138,18 +125,16 @@ class _Server:
                 except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.1)
-        raise RuntimeError(f"server not ready after {timeout}s; see {self.log.name}")
+        raise RuntimeError(f"server not ready after {timeout}s; see {self.log_path}")
 
     def stop(self) -> float:
         t0 = time.perf_counter()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+        if self.proc.is_alive():
+            os.kill(self.pid, signal.SIGINT)
+            self.proc.join(timeout=60)
+            if self.proc.is_alive():
                 self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+                self.proc.join()
         return time.perf_counter() - t0
 
 
@@ -164,8 +149,6 @@ async def _client(
     res: _Results,
     think_ms: float = 0.0,
 ) -> None:
-    from ..bench import NAMES, PLACES, QUESTIONS, TEMPLATES, THINGS, _sentence
-
     rng = random.Random(1000 + cid)
     n = 0
     while (now := time.perf_counter()) < stop_at:
@@ -173,7 +156,7 @@ async def _client(
         cust, user = f"cust{rng.randrange(customers):04d}", f"user{rng.randrange(10)}"
         is_fetch = rng.random() < fetch_ratio
         if is_fetch:
-            q = rng.choice(QUESTIONS).format(n=rng.choice(NAMES), p=rng.choice(PLACES), t=rng.choice(THINGS))
+            q = question(rng)
             path = "/v1/context/user/fetch"
             body: dict[str, Any] = {
                 "user_id": user,
@@ -186,7 +169,7 @@ async def _client(
         else:
             path = "/api/v1/memories/create"
             body = {
-                "document": f"User: {_sentence(rng, rng.choice(TEMPLATES))}",
+                "document": f"User: {sentence(rng)}",
                 "document_type": "ai-chat-conversation",
                 "user_id": user,
                 "customer_id": cust,
@@ -322,8 +305,13 @@ async def run_load_bench(
     warmup: float = 3.0,
     dsn: str | None = None,
     port: int | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Run the load benchmark described in the module docstring; prints a table and returns the figures."""
+    """Run the load benchmark described in the module docstring; prints a table and returns the figures.
+
+    ``settings`` (default: ``Settings()``) configure the engine of the prefill and of the server (embedder,
+    ingestion workers ...); the database is ``dsn`` (default: a temporary SQLite file).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -331,11 +319,12 @@ async def run_load_bench(
     tmp = tempfile.TemporaryDirectory(prefix="tenantry-loadbench-")
     try:
         dsn = dsn or f"sqlite:///{Path(tmp.name) / 'loadbench.db'}"
+        engine = (settings or Settings()).model_copy(update={"dsn": dsn})
         console.print(f"prefilling {memories:,} memories over {customers} customers ({dsn}) ...")
         t0 = time.perf_counter()
-        api_key, _ = await _prefill(dsn, memories, customers, seed=7)
+        api_key, _ = await _prefill(engine, memories, customers, seed=7)
         prefill_s = time.perf_counter() - t0
-        server = _Server(dsn, port or _free_port(), Path(tmp.name) / "server.log", processes=processes)
+        server = _Server(engine, port or _free_port(), Path(tmp.name) / "server.log", processes=processes)
         try:
             startup_s = await server.wait_ready()
             console.print(f"server up in {startup_s:.1f} s; {clients} clients for {warmup:g}+{duration:g} s ...")
@@ -349,7 +338,7 @@ async def run_load_bench(
             ) as http:
                 start = time.perf_counter()
                 measure_from, stop_at = start + warmup, start + warmup + duration
-                cpu_task = asyncio.ensure_future(_cpu_window(server.proc.pid, measure_from, stop_at))
+                cpu_task = asyncio.ensure_future(_cpu_window(server.pid, measure_from, stop_at))
                 await asyncio.gather(
                     *(
                         _client(
@@ -378,7 +367,7 @@ async def run_load_bench(
     done = len(res.fetch_ms) + len(res.create_ms)
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count()},
-        "embedder": os.environ.get("TENANTRY_EMBEDDER", "minilm-int8"),
+        "embedder": engine.embedder,
         "memories": memories,
         "customers": customers,
         "clients": clients,
@@ -392,20 +381,20 @@ async def run_load_bench(
         "fetch": {
             "count": len(res.fetch_ms),
             "rps": len(res.fetch_ms) / measured if measured else 0.0,
-            "p50_ms": _pct(res.fetch_ms, 50),
-            "p95_ms": _pct(res.fetch_ms, 95),
-            "p99_ms": _pct(res.fetch_ms, 99),
+            "p50_ms": pct(res.fetch_ms, 50),
+            "p95_ms": pct(res.fetch_ms, 95),
+            "p99_ms": pct(res.fetch_ms, 99),
             "mean_items": res.items / len(res.fetch_ms) if res.fetch_ms else 0.0,
-            "engine_p50_ms": _pct(res.engine_ms, 50),
-            "engine_p95_ms": _pct(res.engine_ms, 95),
-            "query_embed_p50_ms": _pct(res.embed_ms, 50),
+            "engine_p50_ms": pct(res.engine_ms, 50),
+            "engine_p95_ms": pct(res.engine_ms, 95),
+            "query_embed_p50_ms": pct(res.embed_ms, 50),
         },
         "create": {
             "count": len(res.create_ms),
             "rps": len(res.create_ms) / measured if measured else 0.0,
-            "p50_ms": _pct(res.create_ms, 50),
-            "p95_ms": _pct(res.create_ms, 95),
-            "p99_ms": _pct(res.create_ms, 99),
+            "p50_ms": pct(res.create_ms, 50),
+            "p95_ms": pct(res.create_ms, 95),
+            "p99_ms": pct(res.create_ms, 99),
         },
         "errors": sum(res.errors.values()),
         "errors_by_kind": dict(res.errors),
@@ -419,8 +408,8 @@ async def run_load_bench(
         "ingestion_backlog_at_end": backlog,
         "ingestion_lag_s": {  # queued → stored, for a sample of the measured creates
             "sampled": len(lags) + lag_missing,
-            "p50": _pct(lags, 50),
-            "p95": _pct(lags, 95),
+            "p50": pct(lags, 50),
+            "p95": pct(lags, 95),
             "max": max(lags, default=0.0),
             "not_done": lag_missing,
         },

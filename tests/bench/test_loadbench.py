@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tenantry.server.loadbench import _machine_ticks, _tree_cpu_seconds, run_load_bench
+from tenantry.bench.server import _machine_ticks, _tree_cpu_seconds, run_load_bench
+from tenantry.settings import Settings
 
 
 def test_tree_cpu_counts_this_process() -> None:
@@ -25,9 +26,10 @@ def test_tree_cpu_counts_this_process() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU figures read /proc")
-async def test_bench_server_reports_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TENANTRY_EMBEDDER", "hashing")  # the bench is about the server here, not the model
-    figures = await run_load_bench(clients=4, duration=2.0, memories=300, customers=3, warmup=0.5)
+async def test_bench_server_reports_figures() -> None:
+    settings = Settings(embedder="hashing")  # the bench is about the server here, not the model
+    figures = await run_load_bench(clients=4, duration=2.0, memories=300, customers=3, warmup=0.5, settings=settings)
+    assert figures["embedder"] == "hashing"
     assert figures["errors"] == 0, figures["errors_by_kind"]
     assert figures["fetch"]["count"] > 0 and figures["create"]["count"] > 0
     assert figures["fetch"]["mean_items"] > 0

@@ -17,21 +17,19 @@ evidence are not scored.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..pipeline.dates import parse_datetime_loose
-from ..retrieval.features import ENV_VAR, parse_components
+from ..settings import Settings
+from ._common import embedded_sdk
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -41,6 +39,7 @@ __all__ = [
     "Question",
     "load_conversations",
     "normalise_evidence",
+    "parse_ks",
     "render_report",
     "run_locomo",
 ]
@@ -253,22 +252,6 @@ def _percentile(values: Sequence[float], pct: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
-@contextmanager
-def _ablation_env(disabled: frozenset[str]) -> Iterator[None]:
-    old = os.environ.get(ENV_VAR)
-    if disabled:
-        os.environ[ENV_VAR] = ",".join(sorted(disabled))
-    else:
-        os.environ.pop(ENV_VAR, None)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = old
-
-
 def _bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
@@ -356,21 +339,22 @@ async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[Que
 
 
 async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport:
-    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall."""
-    from ..sdk import Tenantry
+    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall.
 
+    The engine runs with ``Settings`` made of ``cfg`` (extractor, embedder, workers, the ablated components) and a
+    fresh temporary home; what ``cfg`` does not name comes from ``TENANTRY_*`` as usual (e.g. the model cache).
+    """
     convs = _select(load_conversations(paths), cfg)
-    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp, _ablation_env(cfg.ablate):
-        dsn = cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}"
-        sdk = Tenantry(
-            instance_id="locomo-eval",
-            dsn=dsn,
-            relationship="b2b",
+    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp:
+        settings = Settings(
+            dsn=cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}",
+            home=Path(tmp) / "home",
             workers=cfg.workers,
             extractor=cfg.extractor,
             embedder=cfg.embedder,
-            home=Path(tmp) / "home",
+            ablate=cfg.ablate,
         )
+        sdk = embedded_sdk(settings, "locomo-eval", relationship="b2b")
         await sdk.initialize()
         try:
             ingest_s = await _ingest(sdk, convs, cfg)
@@ -427,42 +411,3 @@ def parse_ks(value: str) -> tuple[int, ...]:
     if not ks or ks[0] < 1 or ks[-1] > 50:
         raise ValueError("k values must be integers from 1 to 50")
     return ks
-
-
-def run_cli(
-    files: Sequence[str],
-    *,
-    k: str = "1,5,10,20",
-    mode: str = "fast",
-    json_out: str | None = None,
-    max_questions: int | None = None,
-    conversations: int | None = None,
-    sessions: int | None = None,
-    ablate: str | None = None,
-    extractor: str = "rules+turns",
-    embedder: str = "minilm-int8",
-    dsn: str | None = None,
-    progress: bool = True,
-) -> EvalReport:
-    """What ``tenantry eval locomo`` does: run, print the report, optionally write the JSON."""
-    from rich.console import Console
-
-    if mode not in ("fast", "accurate"):
-        raise ValueError("mode must be fast or accurate")
-    cfg = EvalConfig(
-        ks=parse_ks(k),
-        mode=mode,
-        max_questions=max_questions,
-        conversations=conversations,
-        sessions=sessions,
-        ablate=parse_components(ablate),
-        extractor=extractor,
-        embedder=embedder,
-        dsn=dsn,
-        progress=progress,
-    )
-    report = asyncio.run(run_locomo(files, cfg))
-    Console().print(render_report(report))
-    if json_out:
-        Path(json_out).write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    return report

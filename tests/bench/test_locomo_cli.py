@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tenantry.bench.locomo import ROWS, load_conversations, normalise_evidence
 from tenantry.cli import app
-from tenantry.eval.locomo import ROWS, load_conversations, normalise_evidence
 
 REPO = Path(__file__).resolve().parents[2]
 LOCOMO = REPO.parent / "shared" / "data" / "locomo"

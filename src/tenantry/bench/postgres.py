@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import CreateMemory, UserContextQuery
+from ..models import ContextResponse
 from ..pipeline.base import Embedder, Extractor, MemoryDraft, MemoryType, Vectors
 from ..pipeline.ingest import content_hash
 from ..scope import Relationship, Scope, ScopeLevel, client_chain
@@ -296,20 +298,21 @@ async def _load(store: AsyncStore, inst: InstanceRecord, rows: list[tuple[Scope,
 async def _fetch_bench(
     svc: AsyncMemoryService, inst: InstanceRecord, cfg: BenchConfig, questions: list[str], rng: random.Random
 ) -> dict[str, Any]:
-    def who() -> tuple[str, str]:
-        return f"cust{rng.randrange(cfg.customers):04d}", f"user{rng.randrange(cfg.users)}"
+    api = svc.api(inst)
+
+    async def fetch(q: str) -> ContextResponse:
+        c, u = f"cust{rng.randrange(cfg.customers):04d}", f"user{rng.randrange(cfg.users)}"
+        return await api.fetch_user(UserContextQuery(user_id=u, customer_id=c, search_query=[q], max_results=10))
 
     for q in questions[:20]:  # warm-up (connections, caches, model)
-        c, u = who()
-        await svc.fetch_user(inst, u, customer_id=c, search_query=[q], max_results=10)
+        await fetch(q)
     wall: list[float] = []
     embed: list[float] = []
     search: list[float] = []
     items = 0
     for q in questions[20 : 20 + cfg.fetches]:
-        c, u = who()
         t = time.perf_counter()
-        resp = await svc.fetch_user(inst, u, customer_id=c, search_query=[q], max_results=10)
+        resp = await fetch(q)
         wall.append((time.perf_counter() - t) * 1000)
         embed.append(resp.metadata.timing_ms.get("embed_ms", 0.0))
         search.append(resp.metadata.timing_ms.get("search_ms", 0.0))
@@ -320,9 +323,8 @@ async def _fetch_bench(
 
     async def one(q: str) -> None:
         async with sem:
-            c, u = who()
             t = time.perf_counter()
-            await svc.fetch_user(inst, u, customer_id=c, search_query=[q], max_results=10)
+            await fetch(q)
             conc.append((time.perf_counter() - t) * 1000)
 
     t0 = time.perf_counter()
@@ -350,22 +352,23 @@ async def _ingest_bench(svc: AsyncMemoryService, cfg: BenchConfig, sentences: li
     rng = random.Random(cfg.seed + 1)
     inst = await svc.create_instance(f"bench-ingest-{uuid.uuid4().hex[:6]}", Relationship.B2B)
     docs = [_chat(rng, sentences) for _ in range(cfg.ingest_docs)]
-    await svc.create_memory(inst, docs[0], customer_id="warm", user_id="up")  # load the models
-    await svc.run_pending()
+    api = svc.api(inst)
+    await api.create_memory(CreateMemory(document=docs[0], customer_id="warm", user_id="up"))  # load the models
+    await svc.workers.run_pending()
     t = time.perf_counter()
     ids = []
     for i, d in enumerate(docs):
-        r = await svc.create_memory(inst, d, customer_id=f"cust{i % 50:04d}", user_id=f"user{i % 5}")
+        r = await api.create_memory(CreateMemory(document=d, customer_id=f"cust{i % 50:04d}", user_id=f"user{i % 5}"))
         ids.append(r.ingestion_id)
     submitted = time.perf_counter() - t
-    svc.start_workers()
+    svc.workers.start()
     while await svc.store.count_jobs() > 0:
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t
-    await svc.stop_workers()
+    await svc.workers.stop()
     memories = 0
     for iid in ids:
-        memories += (await svc.ingestion_status(inst, iid)).memories_created
+        memories += (await api.ingestion_status(iid)).memories_created
     return {
         "documents": len(docs),
         "submit_docs_per_s": round(len(docs) / submitted, 1),
@@ -413,8 +416,8 @@ async def run_pg_bench(cfg: BenchConfig, *, log: Callable[[str], None] = print) 
     """Run the benchmark described in the module docstring; returns the figures."""
     from ..pipeline.embedders.minilm import MiniLMEmbedder
     from ..pipeline.registry import create_extractor
-    from .postgres import PostgresStore
-    from .sqlite import SQLiteStore
+    from ..store.postgres import PostgresStore
+    from ..store.sqlite import SQLiteStore
 
     embedder = MiniLMEmbedder()
     extractor: Extractor = create_extractor("rules")
