@@ -24,6 +24,7 @@ from typing import Literal
 from ..base import DocumentInput, MemoryDraft, MemoryType, Segment
 from ..dates import TimeExpression, find_time_expressions, period_end
 from ..split import role_for_label, split_sentences
+from . import _lexicon as L
 from . import _patterns as P
 from . import _render as R
 
@@ -331,13 +332,13 @@ def _match_facts(clause: str) -> list[_FactHit]:
     hits: list[_FactHit] = []
     for rx in P.NAME_RULES:
         m = rx.search(clause)
-        if m and m["v"].lower() not in P.STOP_CAPS and m["v"].lower() not in P.MONTH_WEEKDAY:
-            if not re.fullmatch(P.DEMONYMS, m["v"].split()[0]):
+        if m and m["v"].lower() not in L.STOP_CAPS and m["v"].lower() not in L.MONTH_WEEKDAY:
+            if not re.fullmatch(L.DEMONYMS, m["v"].split()[0]):
                 hits.append(_FactHit("name", m["v"], True))
                 break
     for rx in P.REL_NAME_RULES:
         m = rx.search(clause)
-        if m and m["v"].lower() not in P.STOP_CAPS and m["v"].lower() not in P.MONTH_WEEKDAY:
+        if m and m["v"].lower() not in L.STOP_CAPS and m["v"].lower() not in L.MONTH_WEEKDAY:
             hits.append(_FactHit(f"{R.norm_rel(m['rel'])}.name", m["v"], True))
             break
     m = P.BIRTHDAY_RULE.search(clause) if "birthday" in clause.lower() else None
@@ -370,7 +371,7 @@ def _fact_hit(attr: str, subject: re.Match[str], m: re.Match[str], perpetual: bo
     groups = m.groupdict()
     name = subject["name"]
     rel = subject["rel"]
-    if name and name.lower() in P.STOP_CAPS and name.lower() not in ("mom", "dad", "mum"):
+    if name and name.lower() in L.STOP_CAPS and name.lower() not in ("mom", "dad", "mum"):
         return None
     if name and name.lower() in ("mom", "dad", "mum"):
         rel, name = name.lower(), None
@@ -386,7 +387,7 @@ def _my_thing_is(clause: str) -> _FactHit | None:
     if m is None:
         return None
     words = m["k"].lower().split()
-    if words[0] in P.MY_THING_BLOCKLIST or re.fullmatch(P.RELATIONS, words[0]) or re.fullmatch(P.PETS, words[0]):
+    if words[0] in P.MY_THING_BLOCKLIST or re.fullmatch(L.RELATIONS, words[0]) or re.fullmatch(L.PETS, words[0]):
         return None
     head: list[str] = []
     for w in words:
@@ -432,7 +433,7 @@ def _org_fact(clause: str, exprs: list[TimeExpression], ctx: _Ctx) -> _FactHit |
     for e in reversed(exprs):
         if e.date is not None:
             stripped = stripped[: e.start] + " " + stripped[e.end :]
-    proper_subject = words[0][:1].isupper() and first not in _DETERMINERS and first not in P.STOP_CAPS
+    proper_subject = words[0][:1].isupper() and first not in _DETERMINERS and first not in L.STOP_CAPS
     dated_passive = passive and any(e.date is not None for e in exprs)
     if not (P.INFORMATIVE.search(stripped) or _has_proper_noun(stripped) or proper_subject or dated_passive):
         return None
@@ -462,7 +463,7 @@ def _org_fact(clause: str, exprs: list[TimeExpression], ctx: _Ctx) -> _FactHit |
 def _has_proper_noun(text: str) -> bool:
     for m in P.PROPER_TOKEN.finditer(text):
         w = m.group(0).lower()
-        if w not in P.STOP_CAPS and w not in P.MONTH_WEEKDAY:
+        if w not in L.STOP_CAPS and w not in L.MONTH_WEEKDAY:
             return True
     return False
 
@@ -484,7 +485,7 @@ def _match_preference(clause: str) -> tuple[str, float, str, str | None] | None:
         m = rx.match(clause, s_match.end())
         assert m is not None
         holder = s_match["pname"]
-        if holder and (holder.lower() in P.STOP_CAPS or holder.lower() in P.MONTH_WEEKDAY):
+        if holder and (holder.lower() in L.STOP_CAPS or holder.lower() in L.MONTH_WEEKDAY):
             continue
         obj = clause[m.end() :].strip()
         if len(obj.strip(" .!")) < 2 or P.PREF_OBJECT_STOP.match(obj):
@@ -510,7 +511,7 @@ def _preference_drafts(clause: str, content: str, ctx: _Ctx) -> list[MemoryDraft
         return []
     polarity, strength, obj, holder = pref
     category = _category(obj) or _category(clause) or "general"
-    rel = re.match(r"^(?:The|Our|My)\s+(?:(?:little|older|younger)\s+)?(" + P.RELATIONS + r")\b", clause)
+    rel = re.match(r"^(?:The|Our|My)\s+(?:(?:little|older|younger)\s+)?(" + L.RELATIONS + r")\b", clause)
     if rel and ctx.mode == "person" and content.startswith("The "):
         content = f"{ctx.name}'s {content[4:]}"  # "The kids love ..." in a parent's chat are their kids
     return [
@@ -560,7 +561,7 @@ def _request_preference(clause: str, ctx: _Ctx) -> MemoryDraft | None:
 
 
 def _category(text: str) -> str | None:
-    for category, rx in P.CATEGORY_RX:
+    for category, rx in L.CATEGORY_RX:
         if rx.search(text):
             return category
     return None
@@ -575,15 +576,15 @@ def _match_emotion(clause: str, mode: Mode) -> tuple[str, float] | None:
         return None
     m = P.EMOTION_FEEL.search(clause)
     if m:
-        kind = P.EMOTIONS.get(" ".join(m["emo"].lower().split()), "other")
+        kind = L.EMOTIONS.get(" ".join(m["emo"].lower().split()), "other")
         if m["neg"]:
-            if kind not in P.POSITIVE_EMOTIONS:
+            if kind not in L.POSITIVE_EMOTIONS:
                 return None  # "I'm not worried" expresses no feeling worth remembering
             return "disappointed", 0.55
         return kind, _intensity(f"{m['mods']} {m['mods2']}", m["emo"], clause)
     m = P.EMOTION_MAKES.search(clause)
     if m:
-        kind = P.EMOTIONS.get(" ".join(m["emo"].lower().split()), "other")
+        kind = L.EMOTIONS.get(" ".join(m["emo"].lower().split()), "other")
         return kind, _intensity(m["mods"], m["emo"], clause)
     m = P.EMOTION_PHRASAL.search(clause)
     if m:
@@ -594,7 +595,7 @@ def _match_emotion(clause: str, mode: Mode) -> tuple[str, float] | None:
     if mode == "person":
         m = P.EMOTION_SITUATION.match(clause)
         if m:
-            kind = P.EMOTIONS.get(m["emo"].lower(), "other")
+            kind = L.EMOTIONS.get(m["emo"].lower(), "other")
             return kind, _intensity(m["mods"], m["emo"], clause)
     return None
 
@@ -625,9 +626,9 @@ def _intensity(modifiers: str, word: str, clause: str) -> float:
 
 
 def _is_past_verb(verb: str) -> bool:
-    if verb in P.NOT_EPISODE_VERBS or verb == "used":
+    if verb in L.NOT_EPISODE_VERBS or verb == "used":
         return False
-    return verb in P.IRREGULAR_PAST or R.ends_ed(verb) and verb not in P.ED_ADJECTIVES
+    return verb in L.IRREGULAR_PAST or R.ends_ed(verb) and verb not in L.ED_ADJECTIVES
 
 
 def _is_episode(clause: str) -> bool:
@@ -637,16 +638,16 @@ def _is_episode(clause: str) -> bool:
     for m in P.EPISODE_SUBJECT.finditer(clause):
         subject = m["s"]
         first = subject.split()[0].lower()
-        if first not in ("i", "we", "my", "our") and first in P.STOP_CAPS:
+        if first not in ("i", "we", "my", "our") and first in L.STOP_CAPS:
             continue
         aux = (m["aux"] or "").strip()
         verb, verb2 = m["verb"].lower(), (m["verb2"] or "").lower()
         if aux:
             if verb == "been" and verb2 == "to":
                 return True
-            perfect = verb in P.PARTICIPLES or (R.ends_ed(verb) and verb not in P.ED_ADJECTIVES)
+            perfect = verb in L.PARTICIPLES or (R.ends_ed(verb) and verb not in L.ED_ADJECTIVES)
             stative = verb in P.STATIVE_PERFECT and aux != "had"  # "I've lived in Toronto ...": a state
-            if perfect and not stative and verb not in ("been", "got") and verb not in P.NOT_EPISODE_VERBS:
+            if perfect and not stative and verb not in ("been", "got") and verb not in L.NOT_EPISODE_VERBS:
                 if not P.DURATION.search(clause):
                     return True
                 continue
