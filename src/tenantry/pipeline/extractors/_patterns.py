@@ -378,59 +378,65 @@ PROPER_TOKEN = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z&'-]+\b")
 
 # ------------------------------------------------------------------------------------------------- preferences
 
+# Auxiliaries and negations right after the subject ("I'd rather", "she can't stand"). The "\s+" of a spelled-out
+# auxiliary is dropped again in PREF_RULES: the subject pattern has already taken the space.
+_WOULD = r"(?:'d|\s+would)"
+_HAVE_PERFECT = r"(?:'ve|\s+have)"
+_AM = r"(?:'m|\s+am)"
+_AM_IS = r"(?:'m|\s+am|'s|\s+is)"
+_AM_IS_ARE = r"(?:'m|\s+am|'s|\s+is|'re|\s+are)"
+_CANT = r"(?:can't|cannot|can\s+not)"
+_DONT = r"(?:don't|do\s+not|doesn't|does\s+not)"
 _PREF_VERBS: tuple[tuple[str, str, float], ...] = (
     # (regex after the subject, polarity, strength)
     (r"(?:absolutely\s+|really\s+|just\s+|totally\s+)?(?:love|loves|adore|adores)\b", "positive", 0.9),
-    (r"(?:can't|cannot|can\s+not)\s+get\s+enough\s+of\b", "positive", 0.9),
+    (_CANT + r"\s+get\s+enough\s+of\b", "positive", 0.9),
     (
         r"(?:really\s+|absolutely\s+|totally\s+)?(?:hate|hates|detest|detests|loathe|loathes|despise|despises)\b",
         "negative",
         0.9,
     ),
-    (r"(?:can't|cannot|can\s+not)\s+(?:stand|stomach|bear|handle|deal\s+with|tolerate)\b", "negative", 0.9),
+    (_CANT + r"\s+(?:stand|stomach|bear|handle|deal\s+with|tolerate)\b", "negative", 0.9),
     (r"(?:prefer|prefers)\b", "positive", 0.8),
-    (r"(?:'d|\s+would)\s+(?:much\s+)?(?:rather|prefer)\b", "positive", 0.8),
+    (_WOULD + r"\s+(?:much\s+)?(?:rather|prefer)\b", "positive", 0.8),
     (r"(?:really\s+)?(?:like|likes|enjoy|enjoys|dig|digs)\b", "positive", 0.7),
     (
-        r"(?:don't|do\s+not|doesn't|does\s+not)\s+(?:really\s+|particularly\s+)?(?:like|enjoy|care\s+for|eat|drink|"
-        r"do|want|use|watch|listen\s+to)\b",
+        _DONT + r"\s+(?:really\s+|particularly\s+)?(?:like|enjoy|care\s+for|eat|drink|do|want|use|watch|listen\s+to)\b",
         "negative",
         0.75,
     ),
-    (r"(?:can't|cannot|can\s+not)\s+(?:eat|drink|have|do)\b", "negative", 0.8),
+    (_CANT + r"\s+(?:eat|drink|have|do)\b", "negative", 0.8),
     (r"(?:always|usually|typically|normally|generally|tend\s+to)\b", "positive", 0.75),
     (r"never\b", "negative", 0.8),
     (r"(?:avoid|avoids|try\s+to\s+avoid|stay\s+away\s+from)\b", "negative", 0.75),
-    (r"(?:'d|\s+would)\s+(?:really\s+)?(?:like|love)\b", "positive", 0.65),
+    (_WOULD + r"\s+(?:really\s+)?(?:like|love)\b", "positive", 0.65),
     (r"(?:want|wants|wish|'m\s+looking\s+for|am\s+looking\s+for|'m\s+hoping\s+for)\b", "positive", 0.6),
-    (r"(?:'ve|\s+have)\s+(?:always|long)\s+wanted\s+to\b", "positive", 0.7),
+    (_HAVE_PERFECT + r"\s+(?:always|long)\s+wanted\s+to\b", "positive", 0.7),
     (
-        r"(?:'ve|\s+have)\s+never\s+(?:really\s+)?(?:liked|enjoyed|cared\s+for|been\s+(?:a\s+)?fan\s+of|been\s+into)\b",
+        _HAVE_PERFECT
+        + r"\s+never\s+(?:really\s+)?(?:liked|enjoyed|cared\s+for|been\s+(?:a\s+)?fan\s+of|been\s+into)\b",
         "negative",
         0.75,
     ),
-    (r"(?:'ve|\s+have)\s+always\s+(?:loved|liked|enjoyed|been\s+into)\b", "positive", 0.8),
-    (r"(?:'ve|\s+have)\s+always\s+(?:hated|disliked)\b", "negative", 0.85),
-    (r"(?:'m|\s+am|'s|\s+is|'re|\s+are)\s+(?:a\s+)?(?:big|huge|massive|real)\s+fan\s+of\b", "positive", 0.85),
-    (r"(?:'m|\s+am|'s|\s+is)\s+(?:a\s+)?fan\s+of\b", "positive", 0.75),
+    (_HAVE_PERFECT + r"\s+always\s+(?:loved|liked|enjoyed|been\s+into)\b", "positive", 0.8),
+    (_HAVE_PERFECT + r"\s+always\s+(?:hated|disliked)\b", "negative", 0.85),
+    (_AM_IS_ARE + r"\s+(?:a\s+)?(?:big|huge|massive|real)\s+fan\s+of\b", "positive", 0.85),
+    (_AM_IS + r"\s+(?:a\s+)?fan\s+of\b", "positive", 0.75),
+    (_AM_IS + r"\s+not\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+)?(?:big\s+|huge\s+)?fan\s+of\b", "negative", 0.75),
     (
-        r"(?:'m|\s+am|'s|\s+is)\s+not\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+)?(?:big\s+|huge\s+)?fan\s+of\b",
-        "negative",
-        0.75,
-    ),
-    (
-        r"(?:'m|\s+am|'s|\s+is|'re|\s+are)\s+(?:really\s+|so\s+|super\s+|very\s+)?(?:into|obsessed\s+with|passionate\s+about|fond\s+of|big\s+on|crazy\s+about)\b",
+        _AM_IS_ARE + r"\s+(?:really\s+|so\s+|super\s+|very\s+)?"
+        r"(?:into|obsessed\s+with|passionate\s+about|fond\s+of|big\s+on|crazy\s+about)\b",
         "positive",
         0.8,
     ),
     (
-        r"(?:'m|\s+am|'s|\s+is)\s+not\s+(?:really\s+|very\s+|that\s+|too\s+)?(?:into|big\s+on|fond\s+of|keen\s+on)\b",
+        _AM_IS + r"\s+not\s+(?:really\s+|very\s+|that\s+|too\s+)?(?:into|big\s+on|fond\s+of|keen\s+on)\b",
         "negative",
         0.7,
     ),
-    (r"(?:'m|\s+am)\s+not\s+(?:a|much\s+of\s+a|really\s+a)\s+(?=[\w-]+\s+person\b)", "negative", 0.75),
+    (_AM + r"\s+not\s+(?:a|much\s+of\s+a|really\s+a)\s+(?=[\w-]+\s+person\b)", "negative", 0.75),
     (
-        r"(?:'m|\s+am)\s+(?:a|more\s+of\s+a|such\s+a|totally\s+a)\s+(?:big\s+|huge\s+|real\s+)?(?=[\w-]+\s+person\b)",
+        _AM + r"\s+(?:a|more\s+of\s+a|such\s+a|totally\s+a)\s+(?:big\s+|huge\s+|real\s+)?(?=[\w-]+\s+person\b)",
         "positive",
         0.75,
     ),
