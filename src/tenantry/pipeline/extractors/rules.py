@@ -23,7 +23,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ..base import DocumentInput, MemoryDraft, MemoryType, Segment
 from ..dates import TimeExpression, find_time_expressions, period_end
@@ -173,7 +173,7 @@ def _caption_draft(caption: str, ctx: _Ctx) -> MemoryDraft:
         else (f"a photo of {caption}")
     )
     content = f"{ctx.name} shared {shown}"
-    return _draft(ctx, "episode", content, 0.5, entities_from=content, event_date=ctx.ref, rule="caption")
+    return _draft(ctx, "episode", content, 0.5, event_date=ctx.ref, rule="caption")
 
 
 def _prepare(sentence: str, mode: Mode) -> str:
@@ -474,16 +474,17 @@ def _draft(
     content: str,
     confidence: float,
     *,
-    category: str | None = None,
-    event_date: datetime | None = None,
-    valid_until: datetime | None = None,
-    temporal_category: str | None = "episode",
-    attribute: str | None = None,
-    subject: str | None = "",
     rule: str,
-    entities_from: str | None = None,
+    subject: str | None = "",
+    temporal_category: str | None = "episode",
     metadata: dict[str, object] | None = None,
+    **fields: Any,
 ) -> MemoryDraft:
+    """A draft of the context's segment: its evidence, the entities of ``content``, the rule that matched and when.
+
+    ``subject`` "" stands for the speaker (none in a document). ``fields`` are passed on to :class:`MemoryDraft`
+    as they are (``category``, ``event_date``, ``valid_until``, ``attribute``).
+    """
     exclude = {n.lower() for n in ("User", "The author", "Assistant")}
     who = ctx.name if ctx.mode != "assistant" else ctx.user_name
     meta: dict[str, object] = {"rule": rule, "observed_at": ctx.ref.isoformat(), "extractor": "rules"}
@@ -495,15 +496,12 @@ def _draft(
         memory_type=memory_type,
         content=content,
         confidence=round(confidence, 3),
-        category=category,
-        event_date=event_date,
-        valid_until=valid_until,
         temporal_category=temporal_category,
         source_evidence=[ctx.seg.id],
-        entities=R.entities(entities_from or content, exclude),
+        entities=R.entities(content, exclude),
         subject=(who.lower() if who and ctx.mode != "document" else None) if subject == "" else _lower(subject),
-        attribute=attribute,
         metadata=meta,
+        **fields,
     )
 
 
