@@ -150,7 +150,7 @@ _RX_EVERY = re.compile(r"\b(?:every|each)\s*$", _I)
 # Future markers: future and scheduling words, a date moved to later, an intention, the present progressive.
 _MOVED_TO = r"(?:moved|pushed|rescheduled|postponed|slipped|bumped|delayed)\s+(?:back\s+)?(?:to|until)"
 _INTEND_TO = r"(?:agreed|decided|promised|planned|need|needs|want|wants|have|has|hope|hoping|expect|expecting)\s+to"
-_PROGRESSIVE = r"(?:'m|am|'re|are)\s+(?!\w+ing\s+(?:to|about)\b)\w+ing"  # "I'm flying", not "I'm going to"
+_PROGRESSIVE = r"(?:'m|am|'re|are)\s+(?!\w+ing\s+(?:to|about)\b)\w+ing"  # "I'm flying" (not "I'm thinking about")
 _FUTURE = re.compile(
     r"\b(?:will|won't|shall|going to|gonna|'ll|plan(?:s|ning)? to|scheduled|upcoming|due|expires?|renews?|"
     r"leaves?|leaving|starts?|begins?|can't wait|looking forward|coming up|is on|are on|is at|next|tomorrow|soon|"
