@@ -18,7 +18,8 @@ TenantryError(message, *, code, correlation_id=None)      # root; never raised b
     └── DeadlineExceededError (504)
 ```
 The HTTP status of each class is its ``status_code``; ``code`` is the stable machine-readable string
-sent in error bodies. ``error_from_status`` is the inverse table used by the remote transport.
+sent in error bodies (its default, ``default_code``); a class gives both in its header (``status=``, ``code=``).
+``error_from_status`` is the inverse table used by the remote transport.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ class TenantryError(Exception):
         self.correlation_id = correlation_id
         self.details = details or {}
 
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        # A subclass states its HTTP status and stable code in its header, e.g.
+        # ``class NotFoundError(PermanentError, status=404, code="not_found")``; what it leaves out it inherits.
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.default_code = code
+
     def __str__(self) -> str:
         return self.message
 
@@ -91,101 +101,88 @@ class PermanentError(TenantryError):
     """The same call will fail again; fix the input, the key or the configuration."""
 
 
-class TransientError(TenantryError):
+class TransientError(TenantryError, status=503, code="transient_error"):
     """A temporary failure: the call may succeed if retried later."""
 
-    status_code = 503
-    default_code = "transient_error"
+
+class InvalidInputError(PermanentError, status=400, code="invalid_input"):
+    """The request is malformed or breaks a rule of the API (sent as 400, or 422 for a body that fails its schema)."""
 
 
-class InvalidInputError(PermanentError):
-    status_code = 400
-    default_code = "invalid_input"
+class InvalidScopeError(InvalidInputError, code="invalid_scope"):
+    """A scope that cannot exist, e.g. a USER scope without a user id."""
 
 
-class InvalidScopeError(InvalidInputError):
-    default_code = "invalid_scope"
+class InvalidConversationIdError(InvalidInputError, code="invalid_conversation_id"):
+    """A conversation id the API does not accept."""
 
 
-class InvalidConversationIdError(InvalidInputError):
-    default_code = "invalid_conversation_id"
+class PayloadTooLargeError(InvalidInputError, status=413, code="payload_too_large"):
+    """A document or request larger than the configured limit."""
 
 
-class PayloadTooLargeError(InvalidInputError):
-    status_code = 413
-    default_code = "payload_too_large"
+class AuthenticationError(PermanentError, status=401, code="unauthenticated"):
+    """No API key, or one that is invalid, revoked or archived."""
 
 
-class AuthenticationError(PermanentError):
-    status_code = 401
-    default_code = "unauthenticated"
+class PermissionDeniedError(PermanentError, status=403, code="forbidden"):
+    """The caller is known but may not do this."""
 
 
-class PermissionDeniedError(PermanentError):
-    status_code = 403
-    default_code = "forbidden"
+class ScopeViolationError(PermissionDeniedError, code="scope_violation"):
+    """An attempt to reach another tenant's scope."""
 
 
-class ScopeViolationError(PermissionDeniedError):
-    default_code = "scope_violation"
+class NotFoundError(PermanentError, status=404, code="not_found"):
+    """Nothing with this id where the caller may look."""
 
 
-class NotFoundError(PermanentError):
-    status_code = 404
-    default_code = "not_found"
+class ContextNotFoundError(NotFoundError, code="context_not_found"):
+    """An instance, customer, conversation or key the caller named does not exist (or not for this caller)."""
 
 
-class ContextNotFoundError(NotFoundError):
-    default_code = "context_not_found"
+class MemoryNotFoundError(ContextNotFoundError, code="memory_not_found"):
+    """No memory with this id in the caller's scopes."""
 
 
-class MemoryNotFoundError(ContextNotFoundError):
-    default_code = "memory_not_found"
+class IngestionNotFoundError(ContextNotFoundError, code="ingestion_not_found"):
+    """No ingestion with this id in the caller's instance."""
 
 
-class IngestionNotFoundError(ContextNotFoundError):
-    default_code = "ingestion_not_found"
+class ConflictError(PermanentError, status=409, code="conflict"):
+    """The request contradicts the current state."""
 
 
-class ConflictError(PermanentError):
-    status_code = 409
-    default_code = "conflict"
+class TranscriptConflictError(ConflictError, code="transcript_conflict"):
+    """A conversation already ingested with a different transcript (the same one again is no error)."""
 
 
-class TranscriptConflictError(ConflictError):
-    default_code = "transcript_conflict"
+class ConfigurationError(PermanentError, status=500, code="configuration_error"):
+    """The service is misconfigured: raised at construction or startup only."""
 
 
-class ConfigurationError(PermanentError):
-    status_code = 500
-    default_code = "configuration_error"
-
-
-class RateLimitError(TransientError):
-    status_code = 429
-    default_code = "rate_limited"
+class RateLimitError(TransientError, status=429, code="rate_limited"):
+    """The key is over its request rate; ``retry_after`` says how many seconds to wait."""
 
     def __init__(self, message: str, *, retry_after: float = 1.0, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
-class ServiceUnavailableError(TransientError):
-    status_code = 503
-    default_code = "unavailable"
+class ServiceUnavailableError(TransientError, status=503, code="unavailable"):
+    """The service, or something it depends on, cannot serve the call right now."""
 
 
-class StoreUnavailableError(ServiceUnavailableError):
-    default_code = "store_unavailable"
+class StoreUnavailableError(ServiceUnavailableError, code="store_unavailable"):
+    """The memory store cannot be reached."""
 
 
-class EmbedderUnavailableError(ServiceUnavailableError):
-    default_code = "embedder_unavailable"
+class EmbedderUnavailableError(ServiceUnavailableError, code="embedder_unavailable"):
+    """The embedder cannot run (its model or runtime is missing or failed to load)."""
 
 
-class DeadlineExceededError(TransientError):
-    status_code = 504
-    default_code = "deadline_exceeded"
+class DeadlineExceededError(TransientError, status=504, code="deadline_exceeded"):
+    """The work did not finish in the time the caller allowed (an ingestion still running when the wait ends)."""
 
 
 _BY_CODE: dict[str, type[TenantryError]] = {

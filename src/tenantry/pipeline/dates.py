@@ -63,36 +63,35 @@ _NUM = (
 _UNIT = r"(?P<u>day|week|month|year)s?"
 _TIME = r"(?:\d{1,2}:\d{2}(?:\s*[ap](?:\.m\.|m\b))?|\d{1,2}\s*[ap](?:\.m\.|m\b)|noon|midnight)"
 _PREP = r"(?:(?P<prep>on|in|by|since|until|till|before|after|from|during|through|starting|of)\s+)?"
+# A day and month may be preceded by a weekday ("Friday, 12 May") and followed by a year ("12 May, 2023").
+_WEEKDAY_BEFORE = r"(?:" + _WD + r",?\s+)?"
+_YEAR_AFTER = r"(?:,?\s+(?P<y>\d{4})\b)?"
 
 _I = re.IGNORECASE
+
+
+def _after_prep(body: str) -> re.Pattern[str]:
+    """A date pattern that may be introduced by a preposition (group ``prep``: "on", "by", "since", ...)."""
+    return re.compile(r"\b" + _PREP + body, _I)
+
+
 _TRIGGER = re.compile(
     r"\d|yesterday|today|tonight|tomorrow|week|month|year|ago|day|night|morning|afternoon|evening|"
     r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|summer|winter|spring|autumn|fall|recent|lately|nowadays",
     _I,
 )
-_RX_ISO = re.compile(
-    r"\b" + _PREP + r"(?P<y>\d{4})[-/](?P<mo>\d{1,2})[-/](?P<d>\d{1,2})"
-    r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d/-])",
-    _I,
+_RX_ISO = _after_prep(
+    r"(?P<y>\d{4})[-/](?P<mo>\d{1,2})[-/](?P<d>\d{1,2})"
+    r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d/-])"
 )
-_RX_US = re.compile(r"\b" + _PREP + r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}|\d{2})(?![\d/])", _I)
-_RX_DMY = re.compile(
-    r"\b"
-    + _PREP
-    + r"(?:"
-    + _WD
-    + r",?\s+)?(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+"
-    + _MON
-    + r"(?![a-z])"
-    r"(?:,?\s+(?P<y>\d{4})\b)?",
-    _I,
+_RX_US = _after_prep(r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}|\d{2})(?![\d/])")
+_RX_DMY = _after_prep(
+    _WEEKDAY_BEFORE + r"(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+" + _MON + r"(?![a-z])" + _YEAR_AFTER
 )
-_RX_MDY = re.compile(
-    r"\b" + _PREP + r"(?:" + _WD + r",?\s+)?" + _MON + r"\s+(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?![:%.]\d|\s*%)"
-    r"(?:,?\s+(?P<y>\d{4})\b)?",
-    _I,
+_RX_MDY = _after_prep(
+    _WEEKDAY_BEFORE + _MON + r"\s+(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?![:%.]\d|\s*%)" + _YEAR_AFTER
 )
-_RX_MY = re.compile(r"\b" + _PREP + _MON + r",?\s+(?:of\s+)?(?P<y>\d{4})\b", _I)
+_RX_MY = _after_prep(_MON + r",?\s+(?:of\s+)?(?P<y>\d{4})\b")
 _RX_MONTH = re.compile(
     r"\b(?P<q>in|since|until|till|by|during|last|next|this|before|after|from|through|of|early|late|mid-?)\s+"
     r"(?:(?:early|late|mid-?)\s*)?" + _MON + r"(?![a-z])(?!\s+\d)",
@@ -103,10 +102,9 @@ _RX_YEAR = re.compile(
     r"(?P<y>(?:19|20)\d{2})\b(?![-/]\d)",
     _I,
 )
-_RX_DAYWORD = re.compile(
-    r"\b" + _PREP + r"(?P<w>the day before yesterday|the day after tomorrow|yesterday|today|tonight|tomorrow|"
-    r"this (?:morning|afternoon|evening)|last night|earlier today|later today)\b",
-    _I,
+_RX_DAYWORD = _after_prep(
+    r"(?P<w>the day before yesterday|the day after tomorrow|yesterday|today|tonight|tomorrow|"
+    r"this (?:morning|afternoon|evening)|last night|earlier today|later today)\b"
 )
 _RX_REL_UNIT = re.compile(
     r"\b(?P<q>last|next|this past|this coming|this|past|coming|previous|following)\s+"
@@ -129,16 +127,13 @@ _RX_IN = re.compile(
     + r"(?!\s+(?:ago|of|from|after|before|later))\b",
     _I,
 )
-_RX_END = re.compile(
-    r"\b" + _PREP + r"the\s+(?P<pos>end|beginning|start|middle)\s+of\s+(?:the\s+)?(?P<q>this|next|last)?\s*"
-    r"(?P<u>week|month|year)\b",
-    _I,
+_RX_END = _after_prep(
+    r"the\s+(?P<pos>end|beginning|start|middle)\s+of\s+(?:the\s+)?(?P<q>this|next|last)?\s*(?P<u>week|month|year)\b"
 )
-_RX_ORDINAL = re.compile(
-    r"\b" + _PREP + r"the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:" + _MONTH_WORDS + r")\b)"
+_RX_ORDINAL = _after_prep(
+    r"the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:" + _MONTH_WORDS + r")\b)"
     r"(?!\s+(?:century|anniversary|birthday|floor|place|time|times|grade|row|street|avenue|round|edition|"
-    r"amendment|percentile|largest|biggest|best|most|day|week|month|year|person|member|customer|employee)\b)",
-    _I,
+    r"amendment|percentile|largest|biggest|best|most|day|week|month|year|person|member|customer|employee)\b)"
 )
 _RX_VAGUE = re.compile(r"\b(?P<w>the other day|recently|lately|these days|nowadays)\b", _I)
 
@@ -152,12 +147,14 @@ _RX_PREP_BEFORE = re.compile(
 _RX_ITS = re.compile(r"\b(?:it's|it is|its|today is|today's)\s+(?:already\s+|finally\s+)?$", _I)
 _RX_EVERY = re.compile(r"\b(?:every|each)\s*$", _I)
 
+# Future markers: future and scheduling words, a date moved to later, an intention, the present progressive.
+_MOVED_TO = r"(?:moved|pushed|rescheduled|postponed|slipped|bumped|delayed)\s+(?:back\s+)?(?:to|until)"
+_INTEND_TO = r"(?:agreed|decided|promised|planned|need|needs|want|wants|have|has|hope|hoping|expect|expecting)\s+to"
+_PROGRESSIVE = r"(?:'m|am|'re|are)\s+(?!\w+ing\s+(?:to|about)\b)\w+ing"  # "I'm flying" (not "I'm thinking about")
 _FUTURE = re.compile(
     r"\b(?:will|won't|shall|going to|gonna|'ll|plan(?:s|ning)? to|scheduled|upcoming|due|expires?|renews?|"
     r"leaves?|leaving|starts?|begins?|can't wait|looking forward|coming up|is on|are on|is at|next|tomorrow|soon|"
-    r"see you|flying|heading|arrives?|deadline|(?:moved|pushed|rescheduled|postponed|slipped|bumped|delayed)\s+"
-    r"(?:back\s+)?(?:to|until)|(?:agreed|decided|promised|planned|need|needs|want|wants|have|has|"
-    r"hope|hoping|expect|expecting)\s+to|(?:'m|am|'re|are)\s+(?!\w+ing\s+(?:to|about)\b)\w+ing)\b",
+    r"see you|flying|heading|arrives?|deadline|" + _MOVED_TO + "|" + _INTEND_TO + "|" + _PROGRESSIVE + r")\b",
     _I,
 )
 # Past markers strong enough to win over a future-looking verb ("was supposed to arrive on Monday").

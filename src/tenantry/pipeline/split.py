@@ -317,10 +317,10 @@ def _is_title(line: str) -> bool:
 
 
 def _flatten(document: Any) -> str:
-    if document is None:
-        return ""
-    if isinstance(document, str):
-        return document
+    """The text of a document that is not a list of messages: a mapping's text field (else all its strings joined),
+    any other value serialised as JSON."""
+    if document is None or isinstance(document, str):
+        return document or ""
     if isinstance(document, Mapping):
         for key in ("text", "content", "body", "document"):
             if isinstance(document.get(key), str):

@@ -24,39 +24,26 @@ from .scoring import estimate_tokens, pack_budget
 __all__ = ["format_context", "to_context_response", "to_memory"]
 
 
+# What a Memory copies from its stored record under the same name (the record's other fields are internal).
+_MEMORY_FIELDS = tuple(
+    "memory_id memory_type content confidence category created_at updated_at event_date valid_until "
+    "temporal_category source_evidence metadata superseded_by".split()
+)
+_EXPLAINED = ("score", "lexical", "vector", "lexical_rank", "vector_rank")  # the same for a ScoreExplanation
+
+
 def to_memory(rec: MemoryRecord) -> Memory:
-    return Memory(
-        memory_id=rec.memory_id,
-        memory_type=rec.memory_type,
-        content=rec.content,
-        confidence=rec.confidence,
-        category=rec.category,
-        created_at=rec.created_at,
-        updated_at=rec.updated_at,
-        source_document_id=rec.document_id,
-        source=rec.scope.source,
-        event_date=rec.event_date,
-        valid_until=rec.valid_until,
-        temporal_category=rec.temporal_category,
-        source_evidence=rec.source_evidence,
-        metadata=rec.metadata,
-        superseded_by=rec.superseded_by,
-    )
+    """The public view of a stored memory: its fields, its source document and its scope label."""
+    fields: dict[str, Any] = {name: getattr(rec, name) for name in _MEMORY_FIELDS}
+    return Memory(source_document_id=rec.document_id, source=rec.scope.source, **fields)
 
 
 def _explanation(r: Ranked) -> ScoreExplanation:
+    """The candidate's scores and ranks under their own names, and the factors it was reweighted by (0 if not)."""
     c = r.candidate
-    return ScoreExplanation(
-        score=c.score,
-        lexical=c.lexical,
-        vector=c.vector,
-        lexical_rank=c.lexical_rank,
-        vector_rank=c.vector_rank,
-        recency=c.parts.get("recency", 0.0),
-        scope=c.parts.get("scope", 0.0),
-        confidence=c.parts.get("confidence", 0.0),
-        extra={"fused": c.fused},
-    )
+    explained: dict[str, Any] = {name: getattr(c, name) for name in _EXPLAINED}
+    explained.update({name: c.parts.get(name, 0.0) for name in ("recency", "scope", "confidence")})
+    return ScoreExplanation(**explained, extra={"fused": c.fused})
 
 
 def _item(r: Ranked, explain: bool) -> Fact | Preference | Episode | Emotion | TemporalEvent:
@@ -120,47 +107,31 @@ def to_context_response(ranked: list[Ranked], *, budget: int, explain: bool) -> 
 
 
 def format_context(resp: UnifiedContextResponse | ContextResponse, *, include_scope_labels: bool = False) -> str:
-    """Prompt-ready Markdown, in the layout of Synap's ``format_for_prompt``."""
+    """Prompt-ready Markdown, in the layout of Synap's ``format_for_prompt``: a section per memory type that has
+    items, then the recent turns of the conversation."""
 
     def label(item: Any) -> str:
         return f" [scope: {item.source}]" if include_scope_labels and item.source else ""
 
-    sections: list[str] = []
-    if resp.facts:
-        sections.append("### Facts\n" + "\n".join(f"- {f.content}{label(f)}" for f in resp.facts))
-    if resp.preferences:
-        sections.append(
-            "### Preferences\n"
-            + "\n".join(
-                f"- {p.content}" + (f" (strength: {p.strength:.1f})" if p.strength >= 0.7 else "") + label(p)
-                for p in resp.preferences
-            )
-        )
-    if resp.episodes:
-        sections.append("### Episodes\n" + "\n".join(f"- {e.summary}{label(e)}" for e in resp.episodes))
-    if resp.emotions:
-        sections.append(
-            "### Emotions\n"
-            + "\n".join(
-                f"- {e.emotion_type}: {e.context}"
-                + (f" (intensity: {e.intensity:.1f})" if e.intensity >= 0.5 else "")
-                + label(e)
-                for e in resp.emotions
-            )
-        )
-    if resp.temporal_events:
-        sections.append(
-            "### Temporal Events\n"
-            + "\n".join(
-                f"- {t.content}" + (f" (valid until: {t.valid_until:%Y-%m-%d})" if t.valid_until else "") + label(t)
-                for t in resp.temporal_events
-            )
-        )
     cc = resp.conversation_context
-    if cc is not None and cc.recent_turns:
-        sections.append(
-            "### Conversation History\n" + "\n".join(f"{t['role']}: {t['content']}" for t in cc.recent_turns)
-        )
-    if not sections:
-        return ""
-    return "## User Context\n" + "\n\n".join(sections)
+    sections = {
+        "Facts": [f"- {f.content}{label(f)}" for f in resp.facts],
+        "Preferences": [
+            f"- {p.content}" + (f" (strength: {p.strength:.1f})" if p.strength >= 0.7 else "") + label(p)
+            for p in resp.preferences
+        ],
+        "Episodes": [f"- {e.summary}{label(e)}" for e in resp.episodes],
+        "Emotions": [
+            f"- {e.emotion_type}: {e.context}"
+            + (f" (intensity: {e.intensity:.1f})" if e.intensity >= 0.5 else "")
+            + label(e)
+            for e in resp.emotions
+        ],
+        "Temporal Events": [
+            f"- {t.content}" + (f" (valid until: {t.valid_until:%Y-%m-%d})" if t.valid_until else "") + label(t)
+            for t in resp.temporal_events
+        ],
+        "Conversation History": [f"{t['role']}: {t['content']}" for t in cc.recent_turns] if cc is not None else [],
+    }
+    text = "\n\n".join(f"### {heading}\n" + "\n".join(lines) for heading, lines in sections.items() if lines)
+    return "## User Context\n" + text if text else ""

@@ -80,19 +80,31 @@ def fuse(
 ) -> dict[int, Candidate]:
     """Reciprocal-rank fusion of one lexical and one vector list per query (ranks are 1-based)."""
     cands: dict[int, Candidate] = {}
-    for lists, kind in ((lexical, "lexical"), (vector, "vector")):
-        w = weights.lexical if kind == "lexical" else weights.vector
+    for lists, is_lexical in ((lexical, True), (vector, False)):
+        w = weights.lexical if is_lexical else weights.vector
         for hits in lists:
             for rank, (rowid, raw) in enumerate(hits, start=1):
-                c = cands.setdefault(rowid, Candidate(rowid))
+                c = _note_hit(cands, rowid, rank, raw, lexical=is_lexical)
                 c.fused += w / (weights.rrf_k + rank)
-                if kind == "lexical":
-                    c.lexical = max(c.lexical, raw)
-                    c.lexical_rank = rank if c.lexical_rank is None else min(c.lexical_rank, rank)
-                else:
-                    c.vector = max(c.vector, raw)
-                    c.vector_rank = rank if c.vector_rank is None else min(c.vector_rank, rank)
     return cands
+
+
+def _note_hit(cands: dict[int, Candidate], rowid: int, rank: int, raw: float, *, lexical: bool) -> Candidate:
+    """The candidate of ``rowid`` (added on its first hit), keeping the best raw score and rank each index gave it."""
+    c = cands.get(rowid)
+    if c is None:
+        c = cands[rowid] = Candidate(rowid)
+    if lexical:
+        if raw > c.lexical:  # max(c.lexical, raw)
+            c.lexical = raw
+        if c.lexical_rank is None or rank < c.lexical_rank:
+            c.lexical_rank = rank
+    else:
+        if raw > c.vector:  # max(c.vector, raw)
+            c.vector = raw
+        if c.vector_rank is None or rank < c.vector_rank:
+            c.vector_rank = rank
+    return c
 
 
 def fuse_scores(
@@ -115,25 +127,13 @@ def fuse_scores(
         vec = vector[qi] if qi < len(vector) else []
         top_lex = max((raw for _, raw in lex), default=0.0)
         for rank, (rowid, raw) in enumerate(lex, start=1):
-            c = cands.get(rowid)
-            if c is None:
-                c = cands[rowid] = Candidate(rowid)
-            if raw > c.lexical:  # max(c.lexical, raw)
-                c.lexical = raw
-            if c.lexical_rank is None or rank < c.lexical_rank:
-                c.lexical_rank = rank
+            _note_hit(cands, rowid, rank, raw, lexical=True)
             if top_lex > 0:
                 per[rowid] = per.get(rowid, 0.0) + share * raw / top_lex
         top_vec = max((raw for _, raw in vec), default=0.0)
         span = top_vec - vector_floor
         for rank, (rowid, raw) in enumerate(vec, start=1):
-            c = cands.get(rowid)
-            if c is None:
-                c = cands[rowid] = Candidate(rowid)
-            if raw > c.vector:  # max(c.vector, raw)
-                c.vector = raw
-            if c.vector_rank is None or rank < c.vector_rank:
-                c.vector_rank = rank
+            _note_hit(cands, rowid, rank, raw, lexical=False)
             if span > 0:
                 per[rowid] = per.get(rowid, 0.0) + (1 - share) * max(0.0, raw - vector_floor) / span
         q_weight = qw[qi]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from . import _lexicon as L
 from . import _patterns as P
 
 __all__ = [
@@ -36,7 +37,7 @@ PRONOUN = re.compile(
     r"(?P<c>'m|'ve|'d|'ll|'re|'s)?(?![\w'])"
 )
 _YOU = re.compile(r"(?<![\w'])(?P<p>you|You|your|Your|yours|Yours|yourself|Yourself)(?P<c>'re|'ve|'d|'ll)?(?![\w'])")
-_FOLLOWING_VERB = re.compile(r"(?P<adv>(?:\s+" + P.ADVERBS + r")*)\s+(?P<verb>[A-Za-z][a-z']*)")
+_FOLLOWING_VERB = re.compile(r"(?P<adv>(?:\s+" + L.ADVERBS + r")*)\s+(?P<verb>[A-Za-z][a-z']*)")
 _COMPOUND_SUBJECT = re.compile(r"\b(?:and|or)\s+$")
 _TO_FIRST_PERSON = (
     (re.compile(r"\byou're\b", re.I), "I'm"),
@@ -78,7 +79,7 @@ def conjugate(verb: str) -> str:
     }
     if low in irregular:
         return irregular[low]
-    if low in _MODALS or low in P.IRREGULAR_PAST or ends_ed(low) or low.endswith("'t") or low in _NOT_VERBS:
+    if low in _MODALS or low in L.IRREGULAR_PAST or ends_ed(low) or low.endswith("'t") or low in _NOT_VERBS:
         return verb
     if not low.isalpha():
         return verb
@@ -150,7 +151,7 @@ def _rewrite_i(text: str, m: re.Match[str], contraction: str, who: str) -> str:
     if contraction == "'d":
         nxt = _FOLLOWING_VERB.match(text, m.end())
         verb = nxt["verb"].lower() if nxt else ""
-        return f"{who} had" if verb in P.PARTICIPLES and verb not in ("like", "love") else f"{who} would"
+        return f"{who} had" if verb in L.PARTICIPLES and verb not in ("like", "love") else f"{who} would"
     if contraction == "'s":
         return f"{who}'s"
     return who
@@ -190,7 +191,7 @@ def entities(text: str, exclude: set[str]) -> list[str]:
     found: list[str] = []
     for m in P.ENTITY_RUN.finditer(text):
         tokens = m.group(0).split()
-        while tokens and (tokens[0].lower().strip(".'") in P.STOP_CAPS or tokens[0].lower() in P.MONTH_WEEKDAY):
+        while tokens and (tokens[0].lower().strip(".'") in L.STOP_CAPS or tokens[0].lower() in L.MONTH_WEEKDAY):
             tokens.pop(0)
         while tokens and tokens[-1].lower() in ("of", "de", "la", "van", "von", "der", "&"):
             tokens.pop()
@@ -201,7 +202,7 @@ def entities(text: str, exclude: set[str]) -> list[str]:
         phrase = " ".join(tokens)
         phrase = re.sub(r"'s$", "", phrase)
         low = phrase.lower()
-        if not low or low in exclude or low in P.MONTH_WEEKDAY or low in P.STOP_CAPS:
+        if not low or low in exclude or low in L.MONTH_WEEKDAY or low in L.STOP_CAPS:
             continue
         if low == "i" or (len(low) < 2):
             continue
