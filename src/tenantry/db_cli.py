@@ -192,7 +192,7 @@ def bench_postgres(
     json_out: Annotated[str | None, typer.Option("--json", help="also write the figures to this file")] = None,
 ) -> None:
     """Benchmark PostgreSQL (fetch p50/p95 at each size, ingestion, large partitions) against SQLite."""
-    from .store.pgbench import BenchConfig, run_pg_bench
+    from .pgbench import BenchConfig, run_pg_bench
 
     cfg = BenchConfig(
         dsn=dsn,

@@ -11,8 +11,8 @@ import numpy as np
 from psycopg import sql
 
 from ..errors import StoreUnavailableError
-from ..pipeline.base import Vectors
 from ..scope import ReadChain, Scope, ScopeLevel
+from ..types import Vectors
 from ._pg_base import _PgBase
 from ._pg_rows import Conn, _scope_key
 from ._sql import scope_filter

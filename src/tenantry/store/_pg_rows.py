@@ -12,8 +12,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope, ScopeLevel
+from ..types import Vectors
 from ._sql import dumps, parse_ts
 from .base import InstanceRecord, JobRecord, KeyRecord, MemoryRecord
 

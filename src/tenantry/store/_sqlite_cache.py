@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.base import Vectors
 from ..scope import ReadChain
+from ..types import Vectors
 from ._lexical import LexicalIndex, Vocabulary, best_first, bm25_hits
 from ._sql import scope_filter
 from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _memory

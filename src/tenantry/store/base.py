@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.base import MemoryDraft, Vectors
 from ..scope import ReadChain, Relationship, Scope
+from ..types import MemoryDraft, Vectors
 
 __all__ = [
     "AsyncStore",

@@ -25,7 +25,6 @@ indexes (``_pg_partitions``); ``_pg_rows`` maps rows, ``_pg_schema`` migrates an
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -41,8 +40,8 @@ from psycopg.types import TypeInfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
-from ..pipeline.base import Vectors
 from ..scope import ReadChain, Scope, ScopeLevel
+from ..types import Vectors, content_hash
 from . import migrations
 from ._pg_admin import _AdminMixin
 from ._pg_partitions import _PartitionsMixin
@@ -391,7 +390,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
                 f"fts_text = %s, embedding = %s, dims = %s WHERE m.instance_id = %s AND {one_where} AND m.rowid = %s",
                 [
                     content,
-                    hashlib.sha1(content.lower().encode()).hexdigest(),
+                    content_hash(content),
                     _json(meta),
                     _now(),
                     content,

@@ -9,7 +9,6 @@ so several processes sharing the file stay coherent.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 import threading
@@ -23,8 +22,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
-from ..pipeline.base import Vectors
 from ..scope import ReadChain, Relationship, Scope
+from ..types import Vectors, content_hash
 from . import migrations
 from ._sql import dumps, fts_terms, parse_ts, scope_filter, search_filter, to_ts
 from ._sqlite_cache import PartitionCache, Parts, lexical_hits, read_records, vector_hits
@@ -727,7 +726,7 @@ class SQLiteStore(AsyncStore):
                 meta.update(metadata)
             conn.execute(
                 "UPDATE memories SET content = ?, content_hash = ?, metadata = ?, updated_at = ? WHERE rowid = ?",
-                (content, hashlib.sha1(content.lower().encode()).hexdigest(), dumps(meta), to_ts(_now()), rowid),
+                (content, content_hash(content), dumps(meta), to_ts(_now()), rowid),
             )
             conn.execute("UPDATE memories_fts SET content = ? WHERE rowid = ?", (content, rowid))
             conn.execute(

@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.base import Embedder, Extractor, MemoryDraft, MemoryType, Vectors
-from ..pipeline.ingest import content_hash
-from ..scope import Relationship, Scope, ScopeLevel, client_chain
-from ..service import AsyncMemoryService
-from ..settings import Settings
-from ..store.base import AsyncStore, InstanceRecord, JobRecord, NewMemory, ProcessedJob, SearchFilters
+from .pipeline.base import Embedder, Extractor
+from .scope import Relationship, Scope, ScopeLevel, client_chain
+from .service import AsyncMemoryService
+from .settings import Settings
+from .store.base import AsyncStore, InstanceRecord, JobRecord, NewMemory, ProcessedJob, SearchFilters
+from .types import MemoryDraft, MemoryType, Vectors, content_hash
 
 __all__ = ["BenchConfig", "run_pg_bench"]
 
@@ -411,10 +411,10 @@ async def _partition_bench(
 
 async def run_pg_bench(cfg: BenchConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark described in the module docstring; returns the figures."""
-    from ..pipeline.embedders.minilm import MiniLMEmbedder
-    from ..pipeline.registry import create_extractor
-    from .postgres import PostgresStore
-    from .sqlite import SQLiteStore
+    from .pipeline.embedders.minilm import MiniLMEmbedder
+    from .pipeline.registry import create_extractor
+    from .store.postgres import PostgresStore
+    from .store.sqlite import SQLiteStore
 
     embedder = MiniLMEmbedder()
     extractor: Extractor = create_extractor("rules")
