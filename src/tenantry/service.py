@@ -639,9 +639,18 @@ class AsyncMemoryService(ContextFetchMixin):
             raise InvalidInputError(
                 "this instance is b2b: deleting a user needs its customer_id", code="customer_id_required"
             )
-        receipt = await self.store.delete_scope_data(
-            inst.instance_id, customer_id=customer_id, user_id=user_id, conversation_id=conversation_id
-        )
+        if customer_id or user_id:
+            scope = resolve_write_scope(inst.instance_id, inst.relationship, customer_id=customer_id, user_id=user_id)
+            chain = ReadChain.subtree(scope)
+        else:  # a conversation alone: the scope it is bound to (unbound: the instance, still only that conversation)
+            assert conversation_id is not None
+            conv = await self.store.get_conversation(inst.instance_id, conversation_id)
+            chain = (
+                ReadChain.subtree(self._scope_of_binding(inst, conv.customer_id, conv.user_id))
+                if conv is not None
+                else ReadChain.instance(inst.instance_id)
+            )
+        receipt = await self.store.delete_scope_data(chain, conversation_id=conversation_id)
         await self.store.audit(inst.instance_id, "data.delete", detail={"counts": receipt})
         return {"receipt_id": str(uuid.uuid4()), "deleted_at": utcnow().isoformat(), "deleted": receipt}
 
