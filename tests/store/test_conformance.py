@@ -367,11 +367,12 @@ async def test_search_records_follow_every_write(store: AsyncStore) -> None:
     assert set(updated) == {"alice likes green tea a lot"}
     assert updated["alice likes green tea a lot"].metadata == {"v": 2}
     mint = new_memory("alice likes green tea with mint")
-    await complete([mint], [(rec.rowid, ["s9"], 0.9)], [])
+    await complete([mint], [(rec.rowid, ["s9"], 0.8), (rec.rowid, ["s10"], 0.9)], [])  # merged twice by one job
     merged = await found()
     assert set(merged) == {"alice likes green tea a lot", "alice likes green tea with mint"}
     m = merged["alice likes green tea a lot"]
-    assert m.mention_count == rec.mention_count + 1 and "s9" in m.source_evidence and m.confidence == 0.9
+    assert m.mention_count == rec.mention_count + 2 and m.confidence == 0.9
+    assert m.source_evidence == [*rec.source_evidence, "s9", "s10"]
     await complete([new_memory("alice likes green tea with lemon")], [], [(merged[mint.draft.content].rowid, "x")])
     assert set(await found()) == {"alice likes green tea a lot", "alice likes green tea with lemon"}
     assert await store.delete_memories(chain, [rec.memory_id]) == 1

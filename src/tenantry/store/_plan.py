@@ -43,10 +43,12 @@ class Op:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What an :class:`Op` gave: its rows (empty for a statement without a result set) and its row count."""
+    """What an :class:`Op` gave: its rows (empty for a statement without a result set), its row count, and (SQLite)
+    the rowid of the row it inserted."""
 
     rows: list[Sequence[Any]]
     rowcount: int
+    lastrowid: int | None = None
 
     @property
     def first(self) -> Sequence[Any] | None:

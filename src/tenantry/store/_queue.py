@@ -78,11 +78,12 @@ def complete_plan(d: Dialect, result: ProcessedJob) -> Plan[None]:
         )
         evidence = {int(r[0]): list(loads(r[1])) for r in found.rows}
         for rowid, extra, confidence in result.merged:
-            if rowid in evidence:
+            if rowid in evidence:  # a row merged twice in one job keeps the evidence of both merges
+                evidence[rowid] = list(dict.fromkeys(evidence[rowid] + extra))
                 yield Op(
                     f"UPDATE memories AS m SET source_evidence = {p}, confidence = {p}, "
                     f"mention_count = m.mention_count + 1, updated_at = {p} WHERE {where} AND m.rowid = {p}",
-                    [d.js(list(dict.fromkeys(evidence[rowid] + extra))), confidence, d.ts(now), *params, rowid],
+                    [d.js(evidence[rowid]), confidence, d.ts(now), *params, rowid],
                 )
     for rowid, new_id in result.superseded:
         yield Op(

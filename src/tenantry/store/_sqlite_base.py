@@ -52,11 +52,10 @@ class SQLiteDialect(Dialect):
     def insert_memories(self, handle: int, rows: list[tuple[Any, ...]], memories: Sequence[NewMemory]) -> Plan[None]:
         for row, mem in zip(rows, memories, strict=True):
             inserted = yield Op(
-                f"INSERT INTO memories ({NEW_MEMORY_COLS}, scope_key) "
-                f"VALUES ({self.marks(len(row) + 1)}) RETURNING rowid",
+                f"INSERT INTO memories ({NEW_MEMORY_COLS}, scope_key) VALUES ({self.marks(len(row) + 1)})",
                 (*row, handle),
             )
-            rowid = inserted.rows[0][0]
+            rowid = inserted.lastrowid
             yield Op(
                 "INSERT INTO memories_fts (rowid, content, skey, mtype) VALUES (?,?,?,?)",
                 (rowid, mem.fts_text or mem.draft.content, f"k{handle}", mem.draft.memory_type),
@@ -86,7 +85,7 @@ def drive(conn: sqlite3.Connection, plan: Plan[T]) -> T:
             else:
                 cur = conn.execute(op.sql, op.params)
                 rows = cur.fetchall()
-                op = plan.send(Result(rows, cur.rowcount))
+                op = plan.send(Result(rows, cur.rowcount, cur.lastrowid))
     except StopIteration as done:
         return cast(T, done.value)
 
