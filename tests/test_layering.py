@@ -2,7 +2,9 @@
 
 - product modules never import ``tenantry.bench`` (benchmarks and evaluations); the CLI shell may;
 - only ``tenantry/settings.py`` reads the environment (``os.environ``, ``os.getenv`` ...): everything else gets its
-  configuration from a ``Settings`` passed down to it.
+  configuration from a ``Settings`` passed down to it;
+- the store sits below the pipeline: it imports plain types from ``tenantry.types``, never ``tenantry.pipeline``,
+  ``tenantry.retrieval`` nor the service on top of them; and there is one content hash.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 import pytest
 
 import tenantry
+from tenantry.pipeline import base as pipeline_base
+from tenantry.pipeline import ingest
+from tenantry.types import MemoryDraft, Vectors, content_hash
 
 PACKAGE = Path(tenantry.__file__).resolve().parent
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
@@ -103,3 +108,22 @@ def test_environment_reads_are_found(tmp_path: Path, source: str, lines: list[in
     path = tmp_path / "m.py"
     path.write_text(source)
     assert list(_reads_environment(path)) == lines
+
+
+def test_the_store_imports_neither_pipeline_retrieval_nor_service() -> None:
+    below = ("tenantry.pipeline", "tenantry.retrieval", "tenantry.service")
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+        for path in _modules()
+        if _module_name(path).startswith("tenantry.store")
+        for line, name in _imported(path)
+        if name.startswith(below)
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_one_content_hash() -> None:
+    assert ingest.content_hash is content_hash
+    assert pipeline_base.MemoryDraft is MemoryDraft and pipeline_base.Vectors is Vectors
+    assert content_hash("Alice  likes\ttea ") == content_hash("alice likes tea")
+    assert content_hash("alice likes tea") != content_hash("alice likes coffee")

@@ -7,7 +7,9 @@ supersession is exercised), and the document's metadata copied onto every draft.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from tenantry.pipeline.base import DocumentInput, MemoryDraft, MemoryType
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.pipeline.ingest import content_hash
 from tenantry.scope import Scope, ScopeLevel
+from tenantry.store import migrations
 from tenantry.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -118,3 +121,54 @@ async def write(store: AsyncStore, batches: Sequence[tuple[Scope, Sequence[NewMe
         c = claimed[job.ingestion_id]
         await store.complete_job(ProcessedJob(c.ingestion_id, c.claim, scope, c.document_id, None, list(mems), [], []))
     return jobs
+
+
+# Triggers that make every insert into audit_log fail (a real database error, not a patch of our code).
+AUDIT_OFF = {
+    "sqlite": [
+        "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END"
+    ],
+    "postgres": [
+        "CREATE FUNCTION audit_off() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit_log is read-only' USING ERRCODE = 'check_violation'; END $$",
+        "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_off()",
+    ],
+}
+AUDIT_ON = {"sqlite": ["DROP TRIGGER audit_off"], "postgres": ["DROP TRIGGER audit_off ON audit_log"]}
+
+
+def dialect_of(dsn: str) -> str:
+    return "sqlite" if dsn.startswith("sqlite:") else "postgres"
+
+
+async def run_sql(dsn: str, statements: Sequence[str]) -> None:
+    """Run DDL on the store's database over a connection of its own, as the DSN's role (the schema owner)."""
+    if dialect_of(dsn) == "sqlite":
+        with contextlib.closing(sqlite3.connect(dsn.removeprefix("sqlite:///"))) as conn:
+            for statement in statements:
+                conn.execute(statement)
+            conn.commit()
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as pg:
+        for statement in statements:
+            await pg.execute(statement.encode())
+
+
+async def audit_actions(dsn: str, instance_id: str) -> list[str]:
+    """The actions of ``instance_id``'s audit rows, oldest first, read over a connection of the test's own."""
+    query = "SELECT action FROM audit_log WHERE instance_id = {p} ORDER BY id"
+    if dialect_of(dsn) == "sqlite":
+        with contextlib.closing(sqlite3.connect(dsn.removeprefix("sqlite:///"))) as conn:
+            return [r[0] for r in conn.execute(query.format(p="?"), (instance_id,))]
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(dsn) as pg, pg.transaction():
+        # Row-level security is forced on the owner too: read as the app role bound to the instance.
+        await pg.execute(
+            "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
+            (migrations.POSTGRES_APP_ROLE, instance_id),
+        )
+        cur = await pg.execute(query.format(p="%s"), (instance_id,))
+        return [r[0] for r in await cur.fetchall()]

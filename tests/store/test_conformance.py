@@ -18,7 +18,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.store.conftest import make_settings
-from tests.store.helpers import CL, EMBEDDER, C, SentenceExtractor, U, job_for, new_memory, write
+from tests.store.helpers import (
+    AUDIT_OFF,
+    AUDIT_ON,
+    CL,
+    EMBEDDER,
+    C,
+    SentenceExtractor,
+    U,
+    audit_actions,
+    dialect_of,
+    job_for,
+    new_memory,
+    run_sql,
+    write,
+)
 
 from tenantry.contract import (
     ClientContextQuery,
@@ -33,10 +47,10 @@ from tenantry.contract import (
     UserContextQuery,
 )
 from tenantry.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
-from tenantry.scope import ReadChain, Relationship, client_chain, customer_chain, user_chain
+from tenantry.scope import ReadChain, Relationship, Scope, client_chain, customer_chain, user_chain
 from tenantry.service import AsyncMemoryService
 from tenantry.store import open_store
-from tenantry.store.base import AsyncStore, MessageRecord, ProcessedJob, SearchFilters
+from tenantry.store.base import AsyncStore, JobRecord, MessageRecord, ProcessedJob, SearchFilters
 
 F = SearchFilters
 
@@ -365,11 +379,12 @@ async def test_search_records_follow_every_write(store: AsyncStore) -> None:
     assert set(updated) == {"alice likes green tea a lot"}
     assert updated["alice likes green tea a lot"].metadata == {"v": 2}
     mint = new_memory("alice likes green tea with mint")
-    await complete([mint], [(rec.rowid, ["s9"], 0.9)], [])
+    await complete([mint], [(rec.rowid, ["s9"], 0.8), (rec.rowid, ["s10"], 0.9)], [])  # merged twice by one job
     merged = await found()
     assert set(merged) == {"alice likes green tea a lot", "alice likes green tea with mint"}
     m = merged["alice likes green tea a lot"]
-    assert m.mention_count == rec.mention_count + 1 and "s9" in m.source_evidence and m.confidence == 0.9
+    assert m.mention_count == rec.mention_count + 2 and m.confidence == 0.9
+    assert m.source_evidence == [*rec.source_evidence, "s9", "s10"]
     await complete([new_memory("alice likes green tea with lemon")], [], [(merged[mint.draft.content].rowid, "x")])
     assert set(await found()) == {"alice likes green tea a lot", "alice likes green tea with lemon"}
     assert await store.delete_memories(chain, [rec.memory_id]) == 1
@@ -542,6 +557,93 @@ async def test_conversations_messages_transcripts(store: AsyncStore) -> None:
         await store.save_transcript(i, "conv-1", "digest-2", "ing-2")
 
 
+async def seed(store: AsyncStore, scope: Scope, conv: str, texts: list[str]) -> JobRecord:
+    """What one conversation of ``scope`` leaves in every table: its binding, an ingestion (through the queue) that
+    stored ``texts`` as memories and the source document, two messages and the transcript record."""
+    await store.bind_conversation(scope.instance_id, conv, scope.customer_id, scope.user_id)
+    job = job_for(scope, f"doc-{conv}", payload={"document": " ".join(texts), "conversation_id": conv})
+    await store.enqueue(job, content_hash=job.document_id)
+    (claimed,) = await store.claim_jobs("t", limit=10, lease_seconds=60, max_attempts=3)
+    document = {"content": " ".join(texts), "document_type": "ai-chat-conversation", "content_hash": "h"}
+    await store.complete_job(
+        ProcessedJob(
+            *(claimed.ingestion_id, claimed.claim, scope, claimed.document_id, conv),
+            *([new_memory(t) for t in texts], [], []),
+            document=document,
+        )
+    )
+    now = datetime.now(UTC)
+    await store.add_messages(
+        scope.instance_id, [MessageRecord(str(uuid.uuid4()), conv, "user", t, now) for t in ("hi", "bye")]
+    )
+    await store.save_transcript(scope.instance_id, conv, f"digest-{conv}", job.ingestion_id)
+    return job
+
+
+def receipt(memories: int, conversations: int = 1) -> dict[str, int]:
+    """The receipt of erasing ``conversations`` seeded conversations holding ``memories`` memories in all."""
+    n = conversations
+    return {"memories": memories, "documents": n, "ingestions": n, "messages": 2 * n, "conversations": n}
+
+
+async def test_erasing_a_b2c_user_removes_all_of_theirs_and_nothing_else(store: AsyncStore) -> None:
+    i = "inst_b2c"
+    u1, u2 = U(i, "", "u1"), U(i, "", "u2")  # b2c: the user is the tenant, customer_id is ""
+    jobs = {"u1": await seed(store, u1, "c-u1", ["u1 likes tea.", "u1 owns a cat."])}
+    jobs["u2"] = await seed(store, u2, "c-u2", ["u2 likes coffee."])
+    await store.search_lexical(ReadChain.single(u1), "tea cat", limit=5, filters=F())  # warm the caches
+    assert len((await store.scope_vectors(u1))[0]) == 2
+    assert await store.delete_scope_data(ReadChain.subtree(u1)) == receipt(2)
+    assert await contents(store, ReadChain.instance(i)) == {"u2 likes coffee."}
+    assert await store.search_lexical(ReadChain.single(u1), "tea cat", limit=5, filters=F()) == []
+    assert (await store.scope_vectors(u1))[0] == []
+    assert await store.get_conversation(i, "c-u1") is None
+    assert await store.recent_messages(i, "c-u1", limit=5) == []
+    assert await store.transcript_ingestion(i, "c-u1") is None
+    assert await store.get_job(i, jobs["u1"].ingestion_id) is None
+    # u2 keeps everything: its own erasure counts every row
+    assert await store.get_job(i, jobs["u2"].ingestion_id) is not None
+    assert await store.transcript_ingestion(i, "c-u2") == ("digest-c-u2", jobs["u2"].ingestion_id)
+    assert await store.delete_scope_data(ReadChain.subtree(u2)) == receipt(1)
+    assert await store.delete_scope_data(ReadChain.subtree(u2)) == receipt(0, 0)
+
+
+async def test_erasing_a_customer_removes_its_users_but_no_other_customer_nor_client_data(store: AsyncStore) -> None:
+    i = "inst_b2b"
+    acme, alice, bob = C(i, "acme"), U(i, "acme", "alice"), U(i, "acme", "bob")
+    globex, carol, client = C(i, "globex"), U(i, "globex", "carol"), CL(i)
+    for n, scope in enumerate((acme, alice, bob, globex, carol, client)):
+        await seed(store, scope, f"c{n}", [f"memory {n} of {scope.source}."])
+    await write(store, [(U("inst_other", "acme", "alice"), [new_memory("other instance")])])
+    assert await store.delete_scope_data(ReadChain.subtree(acme)) == receipt(3, 3)
+    left = {"memory 3 of customer:globex.", "memory 4 of user:carol.", "memory 5 of client."}
+    assert await contents(store, ReadChain.instance(i)) == left
+    assert [await store.get_conversation(i, f"c{n}") is None for n in range(6)] == [True] * 3 + [False] * 3
+    assert await store.customer_exists(i, "globex") is True
+    assert await contents(store, ReadChain.instance("inst_other")) == {"other instance"}
+    # what is left is exactly what was written for globex and the client
+    assert await store.delete_scope_data(ReadChain.subtree(globex)) == receipt(2, 2)
+    assert await store.delete_scope_data(ReadChain.subtree(client)) == receipt(1)
+    assert await contents(store, ReadChain.instance("inst_other")) == {"other instance"}
+
+
+async def test_erasing_a_conversation_removes_only_its_rows(store: AsyncStore) -> None:
+    i = "inst_conv"
+    alice, bob = U(i, "acme", "alice"), U(i, "acme", "bob")
+    await seed(store, alice, "c-1", ["first talk one.", "first talk two."])
+    await seed(store, alice, "c-2", ["second talk."])
+    await seed(store, bob, "c-3", ["bob talk."])
+    # a chain that does not hold the conversation erases nothing of it
+    assert await store.delete_scope_data(ReadChain.subtree(bob), conversation_id="c-1") == receipt(0, 0)
+    assert await store.delete_scope_data(ReadChain.subtree(alice), conversation_id="c-1") == receipt(2)
+    assert await contents(store, ReadChain.instance(i)) == {"second talk.", "bob talk."}
+    assert await store.get_conversation(i, "c-1") is None and await store.transcript_ingestion(i, "c-1") is None
+    assert (await store.get_conversation(i, "c-2")) is not None
+    assert [m.content for m in await store.recent_messages(i, "c-2", limit=5)] == ["hi", "bye"]
+    assert await store.delete_scope_data(ReadChain.subtree(alice)) == receipt(1)
+    assert await store.delete_scope_data(ReadChain.subtree(CL(i)), conversation_id="c-3") == receipt(1)
+
+
 async def test_delete_scope_data_receipts(store: AsyncStore) -> None:
     i = "inst_d"
     alice, bob = U(i, "acme", "alice"), U(i, "acme", "bob")
@@ -559,18 +661,32 @@ async def test_delete_scope_data_receipts(store: AsyncStore) -> None:
         await store.bind_conversation(i, conv, cust, user)
         await store.add_messages(i, [MessageRecord(str(uuid.uuid4()), conv, "user", "hi", datetime.now(UTC))])
     await store.save_transcript(i, "c-a", "d", "ing")
-    r = await store.delete_scope_data(i, customer_id="acme", user_id="alice", conversation_id=None)
+    r = await store.delete_scope_data(ReadChain.subtree(alice))
     assert r == {"memories": 2, "documents": 0, "ingestions": 1, "messages": 1, "conversations": 1}
     assert await store.transcript_ingestion(i, "c-a") is None
     assert await contents(store, ReadChain.instance(i)) == {"b one", "acme one", "g one"}
-    r = await store.delete_scope_data(i, customer_id=None, user_id=None, conversation_id="c-b")
-    assert r == {"memories": 0, "documents": 0, "messages": 1, "conversations": 1}
-    r = await store.delete_scope_data(i, customer_id="acme", user_id=None, conversation_id=None)
+    r = await store.delete_scope_data(ReadChain.subtree(bob), conversation_id="c-b")
+    assert r == {"memories": 0, "documents": 0, "ingestions": 0, "messages": 1, "conversations": 1}
+    r = await store.delete_scope_data(ReadChain.subtree(C(i, "acme")))
     assert r == {"memories": 2, "documents": 0, "ingestions": 2, "messages": 0, "conversations": 0}
     assert await contents(store, ReadChain.instance(i)) == {"g one"}
     assert await contents(store, ReadChain.instance("inst_other")) == {"other instance"}
     assert await store.customer_exists(i, "globex") is True
     await store.audit(i, "data.delete", detail={"counts": r})
+
+
+async def test_audit_entries_survive_a_failed_write(store: AsyncStore, backend_dsn: str) -> None:
+    i = "inst_audit"
+    await run_sql(backend_dsn, AUDIT_OFF[dialect_of(backend_dsn)])
+    for n in range(3):
+        await store.audit(i, f"action.{n}", detail={"n": n})
+    with pytest.raises(ConflictError):
+        await store.flush_audit()
+    await store.audit(i, "action.3", detail={})
+    await run_sql(backend_dsn, AUDIT_ON[dialect_of(backend_dsn)])
+    await store.flush_audit()
+    await store.close()  # waits for a background flush that may have taken entries meanwhile
+    assert await audit_actions(backend_dsn, i) == ["action.0", "action.1", "action.2", "action.3"]
 
 
 # -- through the service: SPEC §1 tenancy tables --------------------------------------------------------------------
@@ -751,6 +867,30 @@ async def test_spec_conversation_context(service: AsyncMemoryService) -> None:
     }
 
 
+async def test_spec_b2c_delete_data_as_synap_callers_send_it(service: AsyncMemoryService) -> None:
+    inst = await service.create_instance("b2c", Relationship.B2C)
+    i, api = inst.instance_id, service.api(inst)
+    await ingest(service, inst, "Carol drinks mint tea.", user_id="carol", customer_id="carol")
+    await ingest(service, inst, "Dave drinks cold brew.", user_id="dave")
+    for user, text in (("carol", "User: I like tea.\nAssistant: Noted."), ("dave", "User: I ride bikes.")):
+        await api.ingest_transcript(
+            IngestTranscript(conversation_id=f"conv-{user}", transcript=text, user_id=user, customer_id=user)
+        )
+    await service.workers.run_pending()
+    carol = await contents(service.store, ReadChain.single(U(i, "", "carol")))
+    assert len(carol) >= 2
+    # b2c callers pass customer_id = user_id; the data lives in the user's scope, whose customer_id is ""
+    receipt = await api.delete_data(DeleteData(customer_id="carol", user_id="carol"))
+    written = {"memories": len(carol), "documents": 2, "ingestions": 2, "messages": 2, "conversations": 1}
+    assert receipt.deleted == written
+    assert all("Carol" not in t and "tea" not in t for t in await contents(service.store, ReadChain.instance(i)))
+    # a conversation alone: erased in the scope it is bound to
+    dave = await contents(service.store, ReadChain.single(U(i, "", "dave")))
+    receipt = await api.delete_data(DeleteData(conversation_id="conv-dave"))
+    assert receipt.deleted["conversations"] == 1 and receipt.deleted["ingestions"] == 1
+    assert await contents(service.store, ReadChain.instance(i)) == {"Dave drinks cold brew."} != dave
+
+
 async def test_transcripts_and_delete_through_service(service: AsyncMemoryService) -> None:
     inst = await service.create_instance("b2b", Relationship.B2B)
     api = service.api(inst)
@@ -789,7 +929,7 @@ async def test_world_knowledge_and_audit(service: AsyncMemoryService) -> None:
     assert "Water boils at one hundred degrees." in texts(with_world)
     without = await api.fetch_user(UserContextQuery(user_id="alice", customer_id="acme", search_query=["water boils"]))
     assert "Water boils at one hundred degrees." not in texts(without)
-    await service.store.flush_audit()  # type: ignore[attr-defined]
+    await service.store.flush_audit()
 
 
 async def test_memories_at_turns(store: AsyncStore) -> None:

@@ -11,12 +11,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..pipeline.base import MemoryDraft
-from ..pipeline.ingest import content_hash
 from ..scope import Scope, ScopeLevel
 from ..sdk import Tenantry
 from ..service import AsyncMemoryService, LocalAPI
 from ..settings import Settings
 from ..store.base import InstanceRecord, NewMemory, ProcessedJob
+from ..types import content_hash
 
 __all__ = ["NAMES", "TEMPLATES", "embedded_sdk", "engine_of", "pct", "prefill", "question", "sentence"]
 

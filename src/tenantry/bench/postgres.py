@@ -38,12 +38,12 @@ import numpy as np
 
 from ..contract import CreateMemory, UserContextQuery
 from ..models import ContextResponse
-from ..pipeline.base import Embedder, Extractor, MemoryDraft, MemoryType, Vectors
-from ..pipeline.ingest import content_hash
+from ..pipeline.base import Embedder, Extractor
 from ..scope import Relationship, Scope, ScopeLevel, client_chain
 from ..service import AsyncMemoryService
 from ..settings import Settings
 from ..store.base import AsyncStore, InstanceRecord, JobRecord, NewMemory, ProcessedJob, SearchFilters
+from ..types import MemoryDraft, MemoryType, Vectors, content_hash
 
 __all__ = ["BenchConfig", "run_pg_bench"]
 

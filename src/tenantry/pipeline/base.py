@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
+from ..types import MEMORY_TYPES, MemoryDraft, MemoryType, Vectors
 
 __all__ = [
     "MEMORY_TYPES",
@@ -21,10 +20,6 @@ __all__ = [
     "Segment",
     "Vectors",
 ]
-
-MemoryType = Literal["fact", "preference", "episode", "emotion", "temporal_event"]
-MEMORY_TYPES: tuple[MemoryType, ...] = ("fact", "preference", "episode", "emotion", "temporal_event")
-Vectors = npt.NDArray[np.float32]
 
 
 @dataclass(slots=True)
@@ -51,25 +46,6 @@ class DocumentInput:
     document_type: str
     segments: list[Segment]
     created_at: datetime  # reference time for relative dates ("yesterday" = created_at - 1 day)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class MemoryDraft:
-    """One extracted memory before it is reconciled, embedded and stored."""
-
-    memory_type: MemoryType
-    content: str  # self-contained statement, speaker named, relative dates resolved
-    confidence: float = 0.7  # 0..1 (preferences: strength; emotions: intensity; episodes: significance)
-    category: str | None = None  # preference category (food, ...) / emotion type (frustrated, ...)
-    event_date: datetime | None = None
-    valid_until: datetime | None = None
-    temporal_category: str | None = None  # "perpetual" | "temporal_fact" | "episode"
-    source_evidence: list[str] = field(default_factory=list)  # Segment ids
-    entities: list[str] = field(default_factory=list)  # normalised names mentioned
-    subject: str | None = None  # who/what it is about (speaker name, "user", ...)
-    attribute: str | None = None  # slot for contradiction detection, e.g. "lives_in"; same (subject, attribute) in
-    #                               the same scope with a different value supersedes the older memory
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

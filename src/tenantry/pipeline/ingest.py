@@ -16,7 +16,6 @@ engine uses to relate memories of neighbouring turns. The context can be switche
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +28,11 @@ import numpy as np
 from ..retrieval.features import Features
 from ..store._sql import parse_ts
 from ..store.base import AsyncStore, JobRecord, MemoryRecord, NewMemory, ProcessedJob
+from ..types import content_hash
 from .base import DocumentInput, Extractor, MemoryDraft, Segment, Vectors
 from .split import split_document
 
 __all__ = ["IngestPipeline", "content_hash", "searchable_context"]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
 @dataclass(slots=True)

@@ -18,10 +18,10 @@ from ..models import (
     MemoryPage,
     MemoryStatusResponse,
 )
-from ..pipeline.ingest import content_hash
 from ..retrieval.present import to_memory
 from ..scope import WORLD_INSTANCE, Scope, Target, Tenant, resolve_target, validate_id
 from ..store.base import JobRecord, SearchFilters
+from ..types import content_hash
 from ..validation import DOCUMENT_TYPES, check_metadata, normalise_types, parse_when, utcnow
 
 if TYPE_CHECKING:

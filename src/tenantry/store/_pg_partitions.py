@@ -11,10 +11,11 @@ import numpy as np
 from psycopg import sql
 
 from ..errors import StoreUnavailableError
-from ..pipeline.base import Vectors
 from ..scope import ReadChain, Scope, ScopeLevel
+from ..types import Vectors
 from ._pg_base import _PgBase
-from ._pg_rows import Conn, _scope_key
+from ._pg_rows import Conn
+from ._plan import scope_key
 from ._sql import scope_filter
 
 # For a search through a partition's HNSW index (transaction-local): the planner's cost model for HNSW is
@@ -117,7 +118,7 @@ class _PartitionsMixin(_PgBase):
         """
         if self._pool is None:
             raise StoreUnavailableError("the store is closed")
-        key = _scope_key(scope)
+        key = scope_key(scope)
         name = "memories_hnsw_" + hashlib.sha1("|".join([*key, str(dims)]).encode()).hexdigest()[:20]
         # Written as the search query states it (the columns ``scope_filter`` constrains for this level, then
         # ``dims = <int4>``), so the planner can prove that the query implies the predicate.
@@ -178,7 +179,7 @@ class _PartitionsMixin(_PgBase):
             for scope, n in await self.partition_sizes(inst.instance_id):
                 if n < min_rows:
                     break
-                if (*_scope_key(scope), d) not in have:
+                if (*scope_key(scope), d) not in have:
                     done.append((scope, n, await self.create_partition_index(scope, dims=d)))
         return done
 

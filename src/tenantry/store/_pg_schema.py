@@ -82,135 +82,120 @@ async def _one(conn: Conn, query: str, params: Sequence[Any] = ()) -> tuple[Any,
 
 
 async def _diagnose(conn: Conn, out: list[Finding]) -> None:
+    def say(status: str, topic: str, text: str) -> None:
+        out.append(Finding(status, topic, text))
+
     version_num, version, db, user, schema = await _one(
         conn,
         "SELECT current_setting('server_version_num')::int, current_setting('server_version'), current_database(), "
         "current_user, current_schema()",
     )
-    out.append(Finding("ok", "connection", f"connected to database {db!r} as role {user!r} (schema {schema!r})"))
+    say("ok", "connection", f"connected to database {db!r} as role {user!r} (schema {schema!r})")
     if version_num < _MIN_SERVER:
-        out.append(Finding("fail", "server", f"PostgreSQL {version} is too old: tenantry needs 14 or newer"))
+        say("fail", "server", f"PostgreSQL {version} is too old: tenantry needs 14 or newer")
     elif version_num < 160000:
-        out.append(
-            Finding(
-                "warn",
-                "server",
-                f"PostgreSQL {version}: works; 16+ is recommended (role grants "
-                "WITH INHERIT FALSE keep the login role itself out of every policy)",
-            )
+        say(
+            "warn",
+            "server",
+            f"PostgreSQL {version}: works; 16+ is recommended (role grants "
+            "WITH INHERIT FALSE keep the login role itself out of every policy)",
         )
     else:
-        out.append(Finding("ok", "server", f"PostgreSQL {version}"))
+        say("ok", "server", f"PostgreSQL {version}")
     is_super, can_create_role, can_bypass = await _one(
         conn, "SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = current_user"
     )
     if is_super:
-        out.append(
-            Finding(
-                "warn",
-                "login role",
-                f"{user!r} is a superuser. It works (every transaction switches to "
-                "tenantry_app / tenantry_admin, so row-level security applies), "
-                "but a dedicated non-superuser owner role is safer",
-            )
+        say(
+            "warn",
+            "login role",
+            f"{user!r} is a superuser. It works (every transaction switches to "
+            "tenantry_app / tenantry_admin, so row-level security applies), "
+            "but a dedicated non-superuser owner role is safer",
         )
     elif can_bypass:
-        out.append(Finding("warn", "login role", f"{user!r} has BYPASSRLS; tenantry does not need it"))
+        say("warn", "login role", f"{user!r} has BYPASSRLS; tenantry does not need it")
     else:
-        out.append(Finding("ok", "login role", f"{user!r} is not a superuser"))
+        say("ok", "login role", f"{user!r} is not a superuser")
     ext = await (
         await conn.execute(
             "SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'vector'"
         )
     ).fetchone()
     if ext is None:
-        out.append(
-            Finding(
-                "fail",
-                "pgvector",
-                "the 'vector' extension is not available on this server: install "
-                "pgvector (e.g. the postgresql-<major>-pgvector package, or from "
-                "https://github.com/pgvector/pgvector)",
-            )
+        say(
+            "fail",
+            "pgvector",
+            "the 'vector' extension is not available on this server: install "
+            "pgvector (e.g. the postgresql-<major>-pgvector package, or from "
+            "https://github.com/pgvector/pgvector)",
         )
     elif ext[1] is None:
         if is_super:
-            out.append(
-                Finding(
-                    "ok",
-                    "pgvector",
-                    f"available ({ext[0]}), not yet installed in {db!r}: "
-                    "`tenantry db upgrade` will run CREATE EXTENSION vector",
-                )
+            say(
+                "ok",
+                "pgvector",
+                f"available ({ext[0]}), not yet installed in {db!r}: "
+                "`tenantry db upgrade` will run CREATE EXTENSION vector",
             )
         else:
-            out.append(
-                Finding(
-                    "fail",
-                    "pgvector",
-                    f"available ({ext[0]}) but not installed in {db!r}, and this "
-                    "role cannot install it (it is not a trusted extension). As a "
-                    f"superuser, in database {db!r}: CREATE EXTENSION vector;",
-                )
+            say(
+                "fail",
+                "pgvector",
+                f"available ({ext[0]}) but not installed in {db!r}, and this "
+                "role cannot install it (it is not a trusted extension). As a "
+                f"superuser, in database {db!r}: CREATE EXTENSION vector;",
             )
     else:
         installed = tuple(int(p) for p in str(ext[1]).split(".")[:2])
         status = "ok" if installed >= (0, 8) else "warn"
         note = "" if status == "ok" else " (0.8+ recommended: iterative index scans)"
-        out.append(Finding(status, "pgvector", f"installed, version {ext[1]}{note}"))
+        say(status, "pgvector", f"installed, version {ext[1]}{note}")
     member = "SET" if version_num >= 160000 else "MEMBER"
     for role in (migrations.POSTGRES_APP_ROLE, migrations.POSTGRES_ADMIN_ROLE):
         exists = (await _one(conn, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", (role,)))[0]
         if not exists:
             if is_super or can_create_role:
-                out.append(Finding("ok", "roles", f"role {role} does not exist yet; `tenantry db upgrade` creates it"))
+                say("ok", "roles", f"role {role} does not exist yet; `tenantry db upgrade` creates it")
             else:
-                out.append(
-                    Finding(
-                        "fail",
-                        "roles",
-                        f"role {role} is missing and {user!r} cannot create roles. As a "
-                        f"superuser: CREATE ROLE {role} NOLOGIN NOINHERIT; GRANT {role} "
-                        f"TO {user} WITH INHERIT FALSE, SET TRUE;",
-                    )
+                say(
+                    "fail",
+                    "roles",
+                    f"role {role} is missing and {user!r} cannot create roles. As a "
+                    f"superuser: CREATE ROLE {role} NOLOGIN NOINHERIT; GRANT {role} "
+                    f"TO {user} WITH INHERIT FALSE, SET TRUE;",
                 )
             continue
         can_set = (await _one(conn, f"SELECT pg_has_role(current_user, %s, '{member}')", (role,)))[0]
         if can_set:
-            out.append(Finding("ok", "roles", f"{user!r} can SET ROLE {role}"))
+            say("ok", "roles", f"{user!r} can SET ROLE {role}")
         else:
-            out.append(
-                Finding(
-                    "fail",
-                    "roles",
-                    f"{user!r} cannot SET ROLE {role}. As a superuser: GRANT {role} TO "
-                    f"{user} WITH INHERIT FALSE, SET TRUE;",
-                )
+            say(
+                "fail",
+                "roles",
+                f"{user!r} cannot SET ROLE {role}. As a superuser: GRANT {role} TO "
+                f"{user} WITH INHERIT FALSE, SET TRUE;",
             )
     applied, pending = await migration_status(conn)
     can_create = (await _one(conn, "SELECT has_schema_privilege(current_schema(), 'CREATE')"))[0]
     if pending:
         if can_create or is_super:
-            out.append(
-                Finding(
-                    "warn",
-                    "schema",
-                    f"migrations pending: {pending} (applied: {applied or 'none'}); run "
-                    "`tenantry db upgrade` (the store also applies them on open)",
-                )
+            say(
+                "warn",
+                "schema",
+                f"migrations pending: {pending} (applied: {applied or 'none'}); run "
+                "`tenantry db upgrade` (the store also applies them on open)",
             )
         else:
-            out.append(
-                Finding(
-                    "fail",
-                    "schema",
-                    f"migrations pending: {pending}, and {user!r} has no CREATE "
-                    f"privilege on schema {schema!r}: GRANT CREATE ON SCHEMA {schema} "
-                    f"TO {user};",
-                )
+            say(
+                "fail",
+                "schema",
+                f"migrations pending: {pending}, and {user!r} has no CREATE "
+                f"privilege on schema {schema!r}: GRANT CREATE ON SCHEMA {schema} "
+                f"TO {user};",
             )
     else:
-        out.append(Finding("ok", "schema", f"up to date (migrations {applied})"))
+        say("ok", "schema", f"up to date (migrations {applied})")
     if applied:
         tables = list(migrations.POSTGRES_RLS_TABLES)
         cur = await conn.execute(
@@ -221,6 +206,6 @@ async def _diagnose(conn: Conn, out: list[Finding]) -> None:
         rls = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
         bad = [t for t in tables if rls.get(t, (True, True) if pending else (False, False)) != (True, True)]
         if bad:
-            out.append(Finding("fail", "row-level security", f"not enabled and forced on: {', '.join(bad)}"))
+            say("fail", "row-level security", f"not enabled and forced on: {', '.join(bad)}")
         else:
-            out.append(Finding("ok", "row-level security", f"enabled and forced on all {len(tables)} tables"))
+            say("ok", "row-level security", f"enabled and forced on all {len(tables)} tables")

@@ -16,8 +16,10 @@ from ..scope import ReadChain, Scope, ScopeLevel
 from .base import SearchFilters
 
 __all__ = [
-    "Dialect",
+    "DialectName",
+    "dumps",
     "fts_terms",
+    "loads",
     "metadata_filter",
     "parse_ts",
     "scope_filter",
@@ -25,18 +27,21 @@ __all__ = [
     "to_ts",
 ]
 
-Dialect = Literal["sqlite", "postgres"]
+DialectName = Literal["sqlite", "postgres"]
 _OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains")
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}(\.[A-Za-z0-9_\-]{1,64}){0,3}$")
 
 
-def _ph(dialect: Dialect) -> str:
+def _ph(dialect: DialectName) -> str:
     return "?" if dialect == "sqlite" else "%s"
 
 
-def scope_filter(chain: ReadChain, *, alias: str = "m", dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
+def scope_filter(chain: ReadChain, *, alias: str = "m", dialect: DialectName = "sqlite") -> tuple[str, list[Any]]:
     """WHERE clause (parenthesised) restricting ``alias``'s rows to the scopes of ``chain``.
 
+    Every table holding tenant rows has ``instance_id, customer_id, level, user_id`` (``conversations`` derives its
+    ``level`` from its ids), so this one function scopes every query, deletions included. With
+    ``chain.descendants`` a CUSTOMER scope also matches the USER scopes under it (the erasure of a customer).
     A chain with no scope and no ``whole_instance`` flag yields a clause that matches nothing (fail closed).
     """
     p = _ph(dialect)
@@ -45,7 +50,7 @@ def scope_filter(chain: ReadChain, *, alias: str = "m", dialect: Dialect = "sqli
     parts: list[str] = []
     params: list[Any] = []
     for s in chain.scopes:
-        clause, args = _one_scope(s, alias, p)
+        clause, args = _one_scope(s, alias, p, descendants=chain.descendants)
         parts.append(clause)
         params.extend(args)
     if not parts:
@@ -53,21 +58,22 @@ def scope_filter(chain: ReadChain, *, alias: str = "m", dialect: Dialect = "sqli
     return "(" + " OR ".join(parts) + ")", params
 
 
-def _one_scope(s: Scope, a: str, p: str) -> tuple[str, list[Any]]:
+def _one_scope(s: Scope, a: str, p: str, *, descendants: bool) -> tuple[str, list[Any]]:
     if s.level is ScopeLevel.USER:
         return (
             f"({a}.instance_id = {p} AND {a}.customer_id = {p} AND {a}.level = 'user' AND {a}.user_id = {p})",
             [s.instance_id, s.customer_id, s.user_id],
         )
     if s.level is ScopeLevel.CUSTOMER:
+        levels = "IN ('customer', 'user')" if descendants else "= 'customer'"
         return (
-            f"({a}.instance_id = {p} AND {a}.customer_id = {p} AND {a}.level = 'customer')",
+            f"({a}.instance_id = {p} AND {a}.customer_id = {p} AND {a}.level {levels})",
             [s.instance_id, s.customer_id],
         )
     return (f"({a}.instance_id = {p} AND {a}.customer_id = '' AND {a}.level = {p})", [s.instance_id, s.level.value])
 
 
-def search_filter(filters: SearchFilters, *, dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
+def search_filter(filters: SearchFilters, *, dialect: DialectName = "sqlite") -> tuple[str, list[Any]]:
     """`` AND ...`` conditions for :class:`~tenantry.store.base.SearchFilters` (types, superseded, ``as_of``,
     conversation, metadata) on alias ``m``; ``("", [])`` when there is nothing to filter. Same semantics on every
     backend; it comes after :func:`scope_filter`, never instead of it."""
@@ -99,7 +105,7 @@ def search_filter(filters: SearchFilters, *, dialect: Dialect = "sqlite") -> tup
 
 
 def metadata_filter(
-    filters: dict[str, Any] | None, *, alias: str = "m", dialect: Dialect = "sqlite"
+    filters: dict[str, Any] | None, *, alias: str = "m", dialect: DialectName = "sqlite"
 ) -> tuple[str, list[Any]]:
     """AND of conditions on the JSON ``metadata`` column. Values: ``{"k": v}`` (eq) or ``{"k": {"op": v}}``.
 
@@ -127,14 +133,14 @@ def metadata_filter(
     return " AND ".join(clauses), params
 
 
-def _text_expr(alias: str, key: str, dialect: Dialect) -> str:
+def _text_expr(alias: str, key: str, dialect: DialectName) -> str:
     if dialect == "sqlite":
         return f"json_extract({alias}.metadata, '$.{key}')"
     path = ",".join(key.split("."))
     return f"({alias}.metadata #>> '{{{path}}}')"
 
 
-def _num_expr(alias: str, key: str, dialect: Dialect) -> str:
+def _num_expr(alias: str, key: str, dialect: DialectName) -> str:
     if dialect == "sqlite":
         return (
             f"(CASE WHEN json_type({alias}.metadata, '$.{key}') IN ('integer','real') "
@@ -155,7 +161,7 @@ def _scalar(value: Any, what: str) -> Any:
     raise InvalidInputError(f"filter value for {what} must be a string, number or boolean")
 
 
-def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: Dialect) -> tuple[str, list[Any]]:
+def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: DialectName) -> tuple[str, list[Any]]:
     text = _text_expr(alias, key, dialect)
     if dialect == "sqlite":
         # json_extract returns 1/0 for booleans; compare on the JSON text form for them.
@@ -239,3 +245,8 @@ def parse_ts(value: Any) -> datetime | None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def loads(value: Any) -> Any:
+    """A JSON column's value: SQLite returns the text, PostgreSQL (jsonb) the decoded value."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.base import Vectors
 from ..scope import ReadChain
+from ..types import Vectors
 from ._lexical import LexicalIndex, Vocabulary, best_first, bm25_hits
+from ._rows import MEMORY_COLS
 from ._sql import scope_filter
-from ._sqlite_rows import _MEMORY_COLS, _TYPE_CODE, _epoch, _memory
+from ._sqlite_rows import _TYPE_CODE, _epoch, _memory
 from .base import MemoryRecord
 
 __all__ = ["PartitionCache", "lexical_hits", "read_records", "vector_hits"]
@@ -56,7 +57,7 @@ def read_records(conn: sqlite3.Connection, where: str, params: list[Any], rowids
     if not rowids:
         return {}
     rows = conn.execute(
-        f"SELECT {_MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}",
+        f"SELECT {MEMORY_COLS} FROM json_each(?) ids CROSS JOIN memories m ON m.rowid = ids.value WHERE {where}",
         [json.dumps([int(r) for r in rowids]), *params],
     ).fetchall()
     return {r[0]: _memory(r) for r in rows}

@@ -1,4 +1,5 @@
-"""Row mapping of the SQLite backend: SELECT column lists, row → record converters, the cached vector partition."""
+"""Row mapping of the SQLite backend: memory rows → records (the hot path of every search: interned scopes, a
+cheaper JSON decoder), memory type codes. (Rows both backends read alike are mapped in ``_rows``.)"""
 
 from __future__ import annotations
 
@@ -8,16 +9,10 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from ..scope import Relationship, Scope, ScopeLevel
+from ..scope import Scope, ScopeLevel
 from ._sql import parse_ts
-from .base import InstanceRecord, JobRecord, KeyRecord, MemoryRecord
+from .base import MemoryRecord
 
-_MEMORY_COLS = (
-    "m.rowid, m.memory_id, m.instance_id, m.customer_id, m.level, m.user_id, m.memory_type, m.content, m.category, "
-    "m.confidence, m.event_date, m.valid_until, m.temporal_category, m.source_evidence, m.entities, m.subject, "
-    "m.attribute, m.metadata, m.document_id, m.conversation_id, m.created_at, m.updated_at, m.superseded_by, "
-    "m.mention_count"
-)
 _TYPE_CODE = {"fact": 0, "preference": 1, "episode": 2, "emotion": 3, "temporal_event": 4}
 
 
@@ -95,48 +90,4 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
         _ts(row[21]),  # updated_at
         row[22],  # superseded_by
         row[23],  # mention_count
-    )
-
-
-def _job(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        ingestion_id=row["ingestion_id"],
-        instance_id=row["instance_id"],
-        scope=Scope(row["instance_id"], ScopeLevel(row["level"]), row["customer_id"], row["user_id"]),
-        document_id=row["document_id"],
-        kind=row["kind"],
-        status=row["status"],
-        payload=json.loads(row["payload"]),
-        attempts=row["attempts"],
-        queued_at=parse_ts(row["queued_at"]) or _now(),
-        started_at=parse_ts(row["started_at"]),
-        completed_at=parse_ts(row["completed_at"]),
-        memory_ids=json.loads(row["memory_ids"]),
-        error_message=row["error_message"],
-        claim=row["claim"],
-    )
-
-
-def _instance(row: sqlite3.Row) -> InstanceRecord:
-    return InstanceRecord(
-        instance_id=row["instance_id"],
-        name=row["name"],
-        relationship=Relationship(row["relationship"]),
-        client_id=row["client_id"],
-        created_at=parse_ts(row["created_at"]) or _now(),
-        archived=bool(row["archived"]),
-        embedder=row["embedder"],
-        dimensions=row["dimensions"],
-    )
-
-
-def _key(row: sqlite3.Row) -> KeyRecord:
-    return KeyRecord(
-        key_id=row["key_id"],
-        instance_id=row["instance_id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        created_at=parse_ts(row["created_at"]) or _now(),
-        revoked_at=parse_ts(row["revoked_at"]),
-        last_used_at=parse_ts(row["last_used_at"]),
     )

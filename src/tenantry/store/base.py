@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.base import MemoryDraft, Vectors
 from ..scope import ReadChain, Relationship, Scope
+from ..types import MemoryDraft, Vectors
 
 __all__ = [
     "AsyncStore",
@@ -30,6 +30,7 @@ __all__ = [
     "NewMemory",
     "ProcessedJob",
     "SearchFilters",
+    "VectorHits",
     "candidate_ids",
 ]
 
@@ -177,6 +178,10 @@ class MessageRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+Hits = list[tuple[int, float]]  # (rowid, score) best first
+VectorHits = tuple[list[Hits], dict[int, MemoryRecord]]  # hits per query vector, and the records of all the hits
+
+
 def candidate_ids(rowids: Sequence[int], hits: Sequence[Sequence[tuple[int, float]]]) -> list[int]:
     """``rowids`` then the rowids of ``hits`` (lists of (rowid, score)), each once, in first-seen order."""
     wanted = dict.fromkeys(rowids)
@@ -305,7 +310,7 @@ class AsyncStore:
         limit: int,
         filters: SearchFilters,
         rowids: Sequence[int] = (),
-    ) -> tuple[list[list[tuple[int, float]]], dict[int, MemoryRecord]]:
+    ) -> VectorHits:
         """``search_vector`` for each of ``vectors``, and ``get_memories`` of their hits and of ``rowids`` (the
         lexical hits): what the retrieval engine reads once the query is embedded. A backend whose calls each cost a
         round trip to another thread can do it in one; this default makes the separate calls."""
@@ -357,13 +362,23 @@ class AsyncStore:
         raise NotImplementedError
 
     # -- deletion -------------------------------------------------------------------------------------------------
-    async def delete_scope_data(
-        self, instance_id: str, *, customer_id: str | None, user_id: str | None, conversation_id: str | None
-    ) -> dict[str, int]:
+    async def delete_scope_data(self, chain: ReadChain, *, conversation_id: str | None = None) -> dict[str, int]:
+        """Erase every row ``chain`` reads, on every table: memories (with their search rows and caches), documents,
+        ingestions, conversations with their messages and transcripts. ``chain`` comes from
+        :meth:`ReadChain.subtree <tenantry.scope.ReadChain.subtree>` (a user; a customer with its users; a CLIENT
+        scope: the whole instance). With ``conversation_id``, only that conversation's rows inside ``chain``.
+
+        Returns:
+            The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,
+            ``conversations``).
+        """
         raise NotImplementedError
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    async def flush_audit(self) -> None:
+        """Write buffered audit entries now (backends that buffer them)."""
 
     # -- retrieval helpers (tenantry.retrieval) ------------------------------------------------------------------
     async def memories_at_turns(self, chain: ReadChain, keys: list[tuple[str, int]]) -> list[MemoryRecord]:

@@ -158,6 +158,21 @@ CREATE INDEX audit_instance ON audit_log(instance_id, id);
     ),
 ]
 
+# A conversation's scope level, derived from the ids it is bound to (a conversation is bound to the scope of its first
+# write: USER when it names a user, CUSTOMER when only a customer, else CLIENT), so that ``_sql.scope_filter`` scopes
+# the conversations table like every other (deletion of a user, a customer subtree, an instance). Same on both.
+_CONVERSATION_LEVEL = "CASE WHEN user_id <> '' THEN 'user' WHEN customer_id <> '' THEN 'customer' ELSE 'client' END"
+
+SQLITE.append(
+    (
+        2,
+        f"""
+ALTER TABLE conversations ADD COLUMN level TEXT GENERATED ALWAYS AS ({_CONVERSATION_LEVEL}) VIRTUAL;
+CREATE INDEX conversations_scope ON conversations(instance_id, customer_id, level, user_id)
+""",
+    )
+)
+
 # PostgreSQL (store/postgres.py; design in docs/postgres.md). Each entry runs as ONE multi-statement transaction,
 # under an advisory lock, as the login role of the DSN (the schema owner). Roles: ``tenantry_app`` (tenant paths,
 # subject to the row-level-security policies keyed on ``tenantry.instance_id``) and ``tenantry_admin`` (instances,
@@ -425,6 +440,15 @@ CREATE POLICY tenant_read ON vector_indexes FOR SELECT TO tenantry_app
 CREATE POLICY admin_all ON vector_indexes FOR ALL TO tenantry_admin USING (true) WITH CHECK (true);
 GRANT SELECT ON vector_indexes TO tenantry_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON vector_indexes TO tenantry_admin;
+""",
+    )
+)
+
+POSTGRES.append(
+    (
+        3,
+        f"""
+ALTER TABLE conversations ADD COLUMN level text GENERATED ALWAYS AS ({_CONVERSATION_LEVEL}) STORED;
 """,
     )
 )

@@ -17,21 +17,20 @@ Design (details and the Citus plan in ``docs/postgres.md``):
 * **Queue**: ``FOR UPDATE SKIP LOCKED`` claiming with a lease (database clock) and a claim token; completion checks
   the token under a row lock and writes everything in one transaction.
 
-Layout: this module holds ``PostgresStore`` itself (connection pool, transactions, memories, search, conversations,
-deletion and audit); its mixins hold the admin paths (``_pg_admin``), the queue (``_pg_queue``) and the partition
-indexes (``_pg_partitions``); ``_pg_rows`` maps rows, ``_pg_schema`` migrates and diagnoses.
+Layout: this module holds ``PostgresStore`` itself (connection pool, transactions, searches and memory reads, bulk
+import); ``_pg_queue`` claims jobs, ``_pg_partitions`` manages the partition indexes, ``_pg_base`` runs plans and
+holds the dialect hooks, ``_pg_rows`` maps rows, ``_pg_schema`` migrates and diagnoses. The behaviours both SQL
+backends share (instances and keys, the rest of the queue, edits and erasure, conversations) come from ``_admin``,
+``_queue``, ``_edits`` and ``_conversations``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -41,25 +40,32 @@ from psycopg.types import TypeInfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
-from ..pipeline.base import Vectors
-from ..scope import ReadChain, Scope, ScopeLevel
+from ..scope import ReadChain, Scope
+from ..types import Vectors
 from . import migrations
-from ._pg_admin import _AdminMixin
+from ._admin import _AdminMixin
+from ._audit import AuditBuffer, AuditEntry
+from ._conversations import _ConversationsMixin
+from ._edits import _EditsMixin
+from ._pg_base import PG_DIALECT
 from ._pg_partitions import _PartitionsMixin
-from ._pg_queue import _QueueMixin
-from ._pg_rows import _MEMORY_COLS, Conn, _aware, _Cached, _json, _memory, _now, _route, _scope_key
+from ._pg_queue import _ClaimMixin
+from ._pg_rows import Conn, _aware, _Cached, _json, _memory, _now, _route
 from ._pg_schema import _MIN_SERVER, apply_migrations, migration_status
 from ._pg_schema import Finding as Finding  # re-exported: ``tenantry db check``
 from ._pg_schema import diagnose as diagnose
+from ._plan import scope_key
+from ._queue import _QueueMixin
+from ._rows import MEMORY_COLS, NEW_MEMORY_COLS, memory_values
 from ._sql import fts_terms, scope_filter, search_filter
-from .base import ConversationRecord, MemoryRecord, MessageRecord, NewMemory, SearchFilters
+from .base import MemoryRecord, NewMemory, SearchFilters
 
 __all__ = ["PostgresStore", "apply_migrations", "migration_status"]
 
 log = logging.getLogger("tenantry")
 
 
-class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
+class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _ConversationsMixin, _PartitionsMixin):
     """Storage on PostgreSQL ≥ 14 with pgvector. ``dsn`` is a libpq URL or ``key=value`` string.
 
     Args:
@@ -85,9 +91,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         self._cache_lock = threading.Lock()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
-        self._audit_buf: list[tuple[str, datetime, str, dict[str, Any]]] = []
-        self._audit_task: asyncio.Task[None] | None = None
-        self._audit_flushing = False
+        self._audit = AuditBuffer(self._write_audit)
         self._index_cache: dict[str, tuple[float, set[tuple[str, str, str, str, int]]]] = {}
 
     # -- plumbing -------------------------------------------------------------------------------------------------
@@ -155,16 +159,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         await conn.execute("SET TIME ZONE 'UTC'")
 
     async def close(self) -> None:
-        task = self._audit_task
-        if task is not None and not task.done():
-            if not self._audit_flushing:
-                task.cancel()
-            await asyncio.wait([task])
-        if self._pool is not None:
-            try:
-                await self.flush_audit()
-            except StoreUnavailableError:  # pragma: no cover - closing a store whose server went away
-                pass
+        await self._audit.aclose()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -192,9 +187,27 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailableError(f"postgres: {exc}") from exc
 
+    async def _write_audit(self, rows: list[AuditEntry]) -> None:
+        """One transaction as ``tenantry_admin``; each instance's rows under that instance's setting (the policies
+        let ``tenantry_app`` write only the rows of the instance it is bound to)."""
+        by_instance: dict[str, list[AuditEntry]] = {}
+        for r in rows:
+            by_instance.setdefault(r[0], []).append(r)
+        async with self._tx(None) as conn:
+            for instance_id, group in by_instance.items():
+                await conn.execute(
+                    "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
+                    (self.app_role, instance_id),
+                )
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (%s, %s, %s, %s)",
+                        [(i, at, a, _json(d)) for i, at, a, d in group],
+                    )
+
     # -- memories -------------------------------------------------------------------------------------------------
     async def scope_vectors(self, scope: Scope) -> tuple[list[int], Vectors]:
-        key = _scope_key(scope)
+        key = scope_key(scope)
         where, params = scope_filter(ReadChain.single(scope), dialect="postgres")
         async with self._tx(scope.instance_id) as conn:
             # Version first: a concurrent commit between the two reads can only make the cache look older.
@@ -243,7 +256,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         where, params = scope_filter(ReadChain.single(scope), dialect="postgres")
         async with self._tx(scope.instance_id) as conn:
             cur = await conn.execute(
-                f"SELECT {_MEMORY_COLS} FROM memories m WHERE m.instance_id = %s AND {where} AND m.attribute = %s "
+                f"SELECT {MEMORY_COLS} FROM memories m WHERE m.instance_id = %s AND {where} AND m.attribute = %s "
                 "AND m.superseded_by IS NULL AND m.subject IS NOT DISTINCT FROM %s ORDER BY m.rowid",
                 [scope.instance_id, *params, attribute, subject],
             )
@@ -288,7 +301,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         indexed: list[Scope] = []
         if not chain.whole_instance:
             known = await self._indexed_partitions(chain.instance_id)
-            indexed = [s for s in chain.scopes if (*_scope_key(s), dims) in known]
+            indexed = [s for s in chain.scopes if (*scope_key(s), dims) in known]
         exact_scopes = tuple(s for s in chain.scopes if s not in indexed)
         out: list[tuple[int, float]] = []
         async with self._tx(chain.instance_id) as conn:
@@ -314,7 +327,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         where, params = scope_filter(chain, dialect="postgres")
         async with self._tx(chain.instance_id) as conn:
             cur = await conn.execute(
-                f"SELECT {_MEMORY_COLS} FROM memories m WHERE {route} AND m.rowid = ANY(%s) AND {where}",
+                f"SELECT {MEMORY_COLS} FROM memories m WHERE {route} AND m.rowid = ANY(%s) AND {where}",
                 [*rparams, list(rowids), *params],
             )
             rows = await cur.fetchall()
@@ -325,7 +338,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         where, params = scope_filter(chain, dialect="postgres")
         async with self._tx(chain.instance_id) as conn:
             cur = await conn.execute(
-                f"SELECT {_MEMORY_COLS} FROM memories m WHERE {route} AND m.memory_id = %s AND {where}",
+                f"SELECT {MEMORY_COLS} FROM memories m WHERE {route} AND m.memory_id = %s AND {where}",
                 [*rparams, memory_id, *params],
             )
             row = await cur.fetchone()
@@ -343,253 +356,11 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
             cur = await conn.execute(f"SELECT count(*) FROM memories m WHERE {cond}", args)
             total_row = await cur.fetchone()
             cur = await conn.execute(
-                f"SELECT {_MEMORY_COLS} FROM memories m WHERE {cond} ORDER BY m.rowid DESC LIMIT %s OFFSET %s",
+                f"SELECT {MEMORY_COLS} FROM memories m WHERE {cond} ORDER BY m.rowid DESC LIMIT %s OFFSET %s",
                 [*args, limit, offset],
             )
             rows = await cur.fetchall()
         return [_memory(r) for r in rows], int(total_row[0]) if total_row else 0
-
-    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
-        if not memory_ids:
-            return 0
-        route, rparams = _route(chain)
-        where, params = scope_filter(chain, dialect="postgres")
-        async with self._tx(chain.instance_id) as conn:
-            cur = await conn.execute(
-                f"DELETE FROM memories m WHERE {route} AND m.memory_id = ANY(%s) AND {where} "
-                "RETURNING m.instance_id, m.customer_id, m.level, m.user_id",
-                [*rparams, list(memory_ids), *params],
-            )
-            gone = await cur.fetchall()
-            await self._bump(conn, [(r[0], r[1], r[2], r[3]) for r in gone])
-        return len(gone)
-
-    async def update_memory(
-        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
-    ) -> MemoryRecord | None:
-        route, rparams = _route(chain)
-        where, params = scope_filter(chain, dialect="postgres")
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        async with self._tx(chain.instance_id) as conn:
-            cur = await conn.execute(
-                f"SELECT m.rowid, m.instance_id, m.customer_id, m.level, m.user_id, m.metadata FROM memories m "
-                f"WHERE {route} AND m.memory_id = %s AND {where} FOR UPDATE",
-                [*rparams, memory_id, *params],
-            )
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            meta = dict(row[5])
-            if metadata:
-                meta.update(metadata)
-            key = (row[1], row[2], row[3], row[4])
-            one_where, one_params = scope_filter(
-                ReadChain.single(Scope(row[1], ScopeLevel(row[3]), row[2], row[4])), dialect="postgres"
-            )
-            await conn.execute(
-                "UPDATE memories m SET content = %s, content_hash = %s, metadata = %s, updated_at = %s, "
-                f"fts_text = %s, embedding = %s, dims = %s WHERE m.instance_id = %s AND {one_where} AND m.rowid = %s",
-                [
-                    content,
-                    hashlib.sha1(content.lower().encode()).hexdigest(),
-                    _json(meta),
-                    _now(),
-                    content,
-                    vec,
-                    int(vec.size),
-                    row[1],
-                    *one_params,
-                    int(row[0]),
-                ],
-            )
-            await self._bump(conn, [key])
-        return await self.get_memory(chain, memory_id)
-
-    async def customer_exists(self, instance_id: str, customer_id: str) -> bool:
-        async with self._tx(instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM scopes WHERE instance_id = %s AND customer_id = %s) "
-                "OR EXISTS (SELECT 1 FROM conversations WHERE instance_id = %s AND customer_id = %s)",
-                (instance_id, customer_id, instance_id, customer_id),
-            )
-            row = await cur.fetchone()
-        return bool(row and row[0])
-
-    # -- conversations --------------------------------------------------------------------------------------------
-    async def bind_conversation(
-        self, instance_id: str, conversation_id: str, customer_id: str, user_id: str
-    ) -> ConversationRecord:
-        async with self._tx(instance_id) as conn:
-            await conn.execute(
-                "INSERT INTO conversations (instance_id, conversation_id, customer_id, user_id, created_at) "
-                "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (instance_id, conversation_id) DO NOTHING",
-                (instance_id, conversation_id, customer_id, user_id, _now()),
-            )
-            cur = await conn.execute(
-                "SELECT instance_id, conversation_id, customer_id, user_id, created_at FROM conversations "
-                "WHERE instance_id = %s AND conversation_id = %s",
-                (instance_id, conversation_id),
-            )
-            row = await cur.fetchone()
-        assert row is not None
-        return ConversationRecord(row[0], row[1], row[2], row[3], row[4])
-
-    async def get_conversation(self, instance_id: str, conversation_id: str) -> ConversationRecord | None:
-        async with self._tx(instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT c.instance_id, c.conversation_id, c.customer_id, c.user_id, c.created_at, "
-                "(SELECT count(*) FROM messages x WHERE x.instance_id = c.instance_id "
-                "AND x.conversation_id = c.conversation_id), (SELECT max(recorded_at) FROM messages x "
-                "WHERE x.instance_id = c.instance_id AND x.conversation_id = c.conversation_id) "
-                "FROM conversations c WHERE c.instance_id = %s AND c.conversation_id = %s",
-                (instance_id, conversation_id),
-            )
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        return ConversationRecord(
-            row[0], row[1], row[2], row[3], row[4], message_count=int(row[5]), last_message_at=row[6]
-        )
-
-    async def add_messages(self, instance_id: str, messages: list[MessageRecord]) -> None:
-        if not messages:
-            return
-        async with self._tx(instance_id) as conn, conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO messages (message_id, instance_id, conversation_id, role, content, session_id, metadata, "
-                "recorded_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-                [
-                    (
-                        m.message_id,
-                        instance_id,
-                        m.conversation_id,
-                        m.role,
-                        m.content,
-                        m.session_id,
-                        _json(m.metadata),
-                        _aware(m.recorded_at),
-                    )
-                    for m in messages
-                ],
-            )
-
-    async def recent_messages(self, instance_id: str, conversation_id: str, *, limit: int) -> list[MessageRecord]:
-        async with self._tx(instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT message_id, conversation_id, role, content, recorded_at, session_id, metadata FROM messages "
-                "WHERE instance_id = %s AND conversation_id = %s ORDER BY message_pk DESC LIMIT %s",
-                (instance_id, conversation_id, limit),
-            )
-            rows = await cur.fetchall()
-        return [MessageRecord(r[0], r[1], r[2], r[3], r[4], r[5], dict(r[6])) for r in reversed(rows)]
-
-    async def transcript_ingestion(self, instance_id: str, conversation_id: str) -> tuple[str, str] | None:
-        async with self._tx(instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT digest, ingestion_id FROM transcripts WHERE instance_id = %s AND conversation_id = %s",
-                (instance_id, conversation_id),
-            )
-            row = await cur.fetchone()
-        return (row[0], row[1]) if row else None
-
-    async def save_transcript(self, instance_id: str, conversation_id: str, digest: str, ingestion_id: str) -> None:
-        async with self._tx(instance_id) as conn:
-            await conn.execute(
-                "INSERT INTO transcripts (instance_id, conversation_id, digest, ingestion_id, created_at) "
-                "VALUES (%s,%s,%s,%s,%s)",
-                (instance_id, conversation_id, digest, ingestion_id, _now()),
-            )
-
-    # -- deletion and audit ---------------------------------------------------------------------------------------
-    async def delete_scope_data(
-        self, instance_id: str, *, customer_id: str | None, user_id: str | None, conversation_id: str | None
-    ) -> dict[str, int]:
-        receipt: dict[str, int] = {}
-        conds = ["m.instance_id = %s"]
-        params: list[Any] = [instance_id]
-        for col, val in (("customer_id", customer_id), ("user_id", user_id), ("conversation_id", conversation_id)):
-            if val is not None:
-                conds.append(f"m.{col} = %s")
-                params.append(val)
-        where = " AND ".join(conds)
-        async with self._tx(instance_id) as conn:
-            cur = await conn.execute(
-                f"DELETE FROM memories m WHERE {where} RETURNING m.instance_id, m.customer_id, m.level, m.user_id",
-                params,
-            )
-            gone = await cur.fetchall()
-            await self._bump(conn, [(r[0], r[1], r[2], r[3]) for r in gone])
-            receipt["memories"] = len(gone)
-            cur = await conn.execute(f"DELETE FROM documents m WHERE {where} RETURNING 1", params)
-            receipt["documents"] = len(await cur.fetchall())
-            if conversation_id is None:
-                cur = await conn.execute(f"DELETE FROM ingestions m WHERE {where} RETURNING 1", params)
-                receipt["ingestions"] = len(await cur.fetchall())
-            cur = await conn.execute(f"SELECT m.conversation_id FROM conversations m WHERE {where}", params)
-            conv_ids = [r[0] for r in await cur.fetchall()]
-            n_msgs = 0
-            if conv_ids:
-                cur = await conn.execute(
-                    "DELETE FROM messages WHERE instance_id = %s AND conversation_id = ANY(%s) RETURNING 1",
-                    (instance_id, conv_ids),
-                )
-                n_msgs = len(await cur.fetchall())
-                await conn.execute(
-                    "DELETE FROM transcripts WHERE instance_id = %s AND conversation_id = ANY(%s)",
-                    (instance_id, conv_ids),
-                )
-            receipt["messages"] = n_msgs
-            cur = await conn.execute(f"DELETE FROM conversations m WHERE {where} RETURNING 1", params)
-            receipt["conversations"] = len(await cur.fetchall())
-        return receipt
-
-    async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
-        """Record an audit entry (ids, counts, timings; never content). Entries are buffered and written in batches
-        by a background task (at most ~1 s or 500 entries late), like the SQLite backend."""
-        self._audit_buf.append((instance_id, _now(), action, detail))
-        if self._audit_task is None or self._audit_task.done():
-            self._audit_task = asyncio.get_running_loop().create_task(self._flush_audit_later())
-
-    async def _flush_audit_later(self) -> None:
-        try:
-            await asyncio.sleep(1.0 if len(self._audit_buf) < 500 else 0)
-        except asyncio.CancelledError:
-            return  # close() flushes
-        self._audit_flushing = True
-        try:
-            await self.flush_audit()
-        except Exception:  # the entries were put back; the next flush retries them
-            log.warning("postgres: audit flush failed", exc_info=True)
-        finally:
-            self._audit_flushing = False
-
-    async def flush_audit(self) -> None:
-        """Write the buffered audit entries now (one transaction; each instance's rows under its own setting)."""
-        rows, self._audit_buf = self._audit_buf, []
-        if not rows or self._pool is None:
-            self._audit_buf[:0] = rows
-            return
-        try:
-            await self._write_audit(rows)
-        except BaseException:
-            self._audit_buf[:0] = rows[-10_000:]
-            raise
-
-    async def _write_audit(self, rows: list[tuple[str, datetime, str, dict[str, Any]]]) -> None:
-        by_instance: dict[str, list[tuple[str, datetime, str, dict[str, Any]]]] = {}
-        for r in rows:
-            by_instance.setdefault(r[0], []).append(r)
-        async with self._tx(None) as conn:
-            for instance_id, group in by_instance.items():
-                await conn.execute(
-                    "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                    (self.app_role, instance_id),
-                )
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (%s, %s, %s, %s)",
-                        [(i, at, a, _json(d)) for i, at, a, d in group],
-                    )
 
     # -- bulk import -----------------------------------------------------------------------------------------------
     async def bulk_insert_memories(self, instance_id: str, rows: Sequence[tuple[Scope, NewMemory]]) -> int:
@@ -606,37 +377,10 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
             raise ValueError("bulk_insert_memories: every row must belong to instance_id")
         if self._pool is None:
             raise StoreUnavailableError("the store is closed")
-        cols = (
-            "instance_id, customer_id, level, user_id, memory_id, memory_type, content, content_hash, category, "
-            "confidence, event_date, valid_until, temporal_category, source_evidence, entities, subject, attribute, "
-            "metadata, document_id, created_at, dims, embedding, fts_text"
-        )
-        types = [
-            "text",
-            "text",
-            "text",
-            "text",
-            "text",
-            "text",
-            "text",
-            "text",
-            "text",
-            "float8",
-            "timestamptz",
-            "timestamptz",
-            "text",
-            "jsonb",
-            "jsonb",
-            "text",
-            "text",
-            "jsonb",
-            "text",
-            "timestamptz",
-            "int2",
-            "vector",
-            "text",
-        ]
-        now = _now()
+        cols = f"{NEW_MEMORY_COLS}, dims, embedding, fts_text"
+        types = [*["text"] * 9, "float8", *["timestamptz"] * 2, "text", *["jsonb"] * 2, *["text"] * 2, "jsonb"]
+        types += [*["text"] * 3, "timestamptz", "int2", "vector", "text"]  # document_id ... created_at; search cols
+        now, d = _now(), PG_DIALECT
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
                 f"CREATE TEMP TABLE tenantry_bulk ON COMMIT DROP AS SELECT {cols} FROM memories WITH NO DATA"
@@ -646,32 +390,10 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
             async with cur.copy(f"COPY tenantry_bulk ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(types)
                 for scope, mem in rows:
-                    d = mem.draft
-                    vec = np.asarray(mem.vector, dtype=np.float32).reshape(-1)
-                    await copy.write_row(
-                        (
-                            *_scope_key(scope),
-                            mem.memory_id,
-                            d.memory_type,
-                            d.content,
-                            mem.content_hash,
-                            d.category,
-                            float(d.confidence),
-                            _aware(d.event_date),
-                            _aware(d.valid_until),
-                            d.temporal_category,
-                            _json(d.source_evidence),
-                            _json(d.entities),
-                            d.subject,
-                            d.attribute,
-                            _json(d.metadata),
-                            None,
-                            now,
-                            int(vec.size),
-                            vec,
-                            mem.fts_text or d.content,
-                        )
+                    values = memory_values(
+                        d, scope, mem, document_id=None, conversation_id=None, ingestion_id=None, created_at=now
                     )
+                    await copy.write_row((*values, *d.search_values(mem.vector, mem.fts_text or mem.draft.content)))
             await conn.execute(
                 "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
                 (self.app_role, instance_id),
@@ -697,7 +419,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _PartitionsMixin):
         turns = sorted({t for _, t in keys})
         async with self._tx(chain.instance_id) as conn:
             cur = await conn.execute(
-                f"SELECT {_MEMORY_COLS} FROM memories m WHERE {route} AND {where} AND m.superseded_by IS NULL "
+                f"SELECT {MEMORY_COLS} FROM memories m WHERE {route} AND {where} AND m.superseded_by IS NULL "
                 "AND m.document_id = ANY(%s) AND jsonb_typeof(m.metadata -> 'turn') = 'number' "
                 "AND (m.metadata ->> 'turn')::numeric = ANY(%s::numeric[]) ORDER BY m.rowid",
                 [*rparams, *params, docs, turns],
