@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
 import pytest
 from tests.fakes import EchoExtractor
@@ -12,7 +15,8 @@ from tenantry.pipeline.base import Extractor
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.scope import Relationship
 from tenantry.sdk import Tenantry
-from tenantry.service import AsyncMemoryService, LocalAPI
+from tenantry.service import AsyncMemoryService
+from tenantry.service import LocalAPI
 from tenantry.settings import Settings
 from tenantry.store.base import InstanceRecord
 from tenantry.store.sqlite import SQLiteStore

@@ -6,7 +6,8 @@ memories a write creates; ``HashingEmbedder`` (shipped in the package) gives lex
 
 from __future__ import annotations
 
-from tenantry.pipeline.base import DocumentInput, MemoryDraft
+from tenantry.pipeline.base import DocumentInput
+from tenantry.pipeline.base import MemoryDraft
 
 
 class EchoExtractor:

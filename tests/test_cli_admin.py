@@ -13,7 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantry.cli import app
-from tenantry.service.admin import Admin, generate_api_key, hash_api_key, key_display_prefix
+from tenantry.service.admin import Admin
+from tenantry.service.admin import generate_api_key
+from tenantry.service.admin import hash_api_key
+from tenantry.service.admin import key_display_prefix
 from tenantry.store.sqlite import SQLiteStore
 
 runner = CliRunner()

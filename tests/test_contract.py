@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import tenantry.sdk as sdk_module
-from tenantry import SyncTenantry, Tenantry
+from tenantry import SyncTenantry
+from tenantry import Tenantry
 from tenantry.client import RemoteAPI
 from tenantry.contract import TenantryAPI
 from tenantry.service import LocalAPI

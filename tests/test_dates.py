@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from tenantry.pipeline.dates import (
-    TimeExpression,
-    find_time_expressions,
-    format_day,
-    guess_tense,
-    parse_datetime_loose,
-    period_end,
-)
+from tenantry.pipeline.dates import TimeExpression
+from tenantry.pipeline.dates import find_time_expressions
+from tenantry.pipeline.dates import format_day
+from tenantry.pipeline.dates import guess_tense
+from tenantry.pipeline.dates import parse_datetime_loose
+from tenantry.pipeline.dates import period_end
 
 MON = datetime(2023, 5, 8, 13, 56)  # Monday 8 May 2023
 FRI = datetime(2024, 3, 15, 10, 0)  # Friday 15 March 2024

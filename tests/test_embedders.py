@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tenantry import ConfigurationError, EmbedderUnavailableError, Tenantry
+from tenantry import ConfigurationError
+from tenantry import EmbedderUnavailableError
+from tenantry import Tenantry
 from tenantry.pipeline.embedders.minilm import MiniLMEmbedder
 from tenantry.pipeline.registry import create_embedder
 from tenantry.settings import Settings

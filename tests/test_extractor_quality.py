@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tenantry.pipeline.base import MEMORY_TYPES, DocumentInput, MemoryDraft
+from tenantry.pipeline.base import MEMORY_TYPES
+from tenantry.pipeline.base import DocumentInput
+from tenantry.pipeline.base import MemoryDraft
 from tenantry.pipeline.extractors.rules import RulesExtractor
 from tenantry.pipeline.split import split_document
 

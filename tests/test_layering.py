@@ -18,7 +18,9 @@ import pytest
 import tenantry
 from tenantry.pipeline import base as pipeline_base
 from tenantry.pipeline import ingest
-from tenantry.types import MemoryDraft, Vectors, content_hash
+from tenantry.types import MemoryDraft
+from tenantry.types import Vectors
+from tenantry.types import content_hash
 
 PACKAGE = Path(tenantry.__file__).resolve().parent
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.conftest import Engine, ServiceFactory
+from tests.conftest import Engine
+from tests.conftest import ServiceFactory
 from tests.fakes import SlotExtractor
 
 from tenantry.errors import InvalidInputError

@@ -5,17 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tenantry.errors import InvalidInputError
-from tenantry.scope import (
-    ReadChain,
-    Relationship,
-    Scope,
-    ScopeLevel,
-    client_chain,
-    customer_chain,
-    resolve_write_scope,
-    user_chain,
-    validate_id,
-)
+from tenantry.scope import ReadChain
+from tenantry.scope import Relationship
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
+from tenantry.scope import client_chain
+from tenantry.scope import customer_chain
+from tenantry.scope import resolve_write_scope
+from tenantry.scope import user_chain
+from tenantry.scope import validate_id
 from tenantry.store._sql import scope_filter
 
 INST = "inst_0123456789abcdef"

@@ -4,23 +4,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.server.helpers import ADMIN_TOKEN, ThreadServer, admin_create_instance
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import ThreadServer
+from tests.server.helpers import admin_create_instance
 
-from tenantry import (
-    ContextNotFoundError,
-    IngestionNotFoundError,
-    InvalidInputError,
-    MemoryNotFoundError,
-    Tenantry,
-    TranscriptConflictError,
-)
-from tenantry.models import ContextResponse, Memory
+from tenantry import ContextNotFoundError
+from tenantry import IngestionNotFoundError
+from tenantry import InvalidInputError
+from tenantry import MemoryNotFoundError
+from tenantry import Tenantry
+from tenantry import TranscriptConflictError
+from tenantry.models import ContextResponse
+from tenantry.models import Memory
 from tenantry.server.config import ServerSettings
 from tenantry.settings import Settings
 

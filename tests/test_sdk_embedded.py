@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tenantry import InvalidInputError, MaximemSynapSDK, SyncTenantry, Tenantry
+from tenantry import InvalidInputError
+from tenantry import MaximemSynapSDK
+from tenantry import SyncTenantry
+from tenantry import Tenantry
 
 
 async def test_no_argument_sdk_uses_home_and_default_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

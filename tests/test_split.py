@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from tenantry.pipeline.base import DocumentInput
 from tenantry.pipeline.extractors.rules import RulesExtractor
-from tenantry.pipeline.split import normalize_text, role_for_label, split_document, split_sentences
+from tenantry.pipeline.split import normalize_text
+from tenantry.pipeline.split import role_for_label
+from tenantry.pipeline.split import split_document
+from tenantry.pipeline.split import split_sentences
 
 CREATED = datetime(2023, 5, 8, 13, 56)
 

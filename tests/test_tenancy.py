@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from tests.conftest import Engine
 
 from tenantry.contract import MemoryRef
-from tenantry.errors import ContextNotFoundError, InvalidInputError, MemoryNotFoundError
+from tenantry.errors import ContextNotFoundError
+from tenantry.errors import InvalidInputError
+from tenantry.errors import MemoryNotFoundError
 from tenantry.scope import ReadChain
 from tenantry.store.base import SearchFilters
 
@@ -243,8 +247,10 @@ async def test_by_id_access_is_scope_checked(make_service: Any) -> None:
 
 async def test_narrower_scope_wins_on_conflict(make_service: Any) -> None:
     from tenantry.pipeline.base import MemoryDraft
-    from tenantry.scope import Scope, ScopeLevel
-    from tenantry.store.base import NewMemory, ProcessedJob
+    from tenantry.scope import Scope
+    from tenantry.scope import ScopeLevel
+    from tenantry.store.base import NewMemory
+    from tenantry.store.base import ProcessedJob
 
     svc, inst, _, sdk = await make_service("b2b")
     for scope, text, mid in (

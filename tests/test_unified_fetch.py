@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from tests.fakes import EchoExtractor
 
-from tenantry import StoreUnavailableError, Tenantry
+from tenantry import StoreUnavailableError
+from tenantry import Tenantry
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
-from tenantry.scope import ReadChain, ScopeLevel
+from tenantry.scope import ReadChain
+from tenantry.scope import ScopeLevel
 from tenantry.service import AsyncMemoryService
 from tenantry.settings import Settings
 from tenantry.store.base import SearchFilters

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tenantry.contract import CreateMemory
-from tenantry.errors import InvalidInputError, PayloadTooLargeError
+from tenantry.errors import InvalidInputError
+from tenantry.errors import PayloadTooLargeError
 
 
 async def assert_nothing_stored(svc: Any) -> None:

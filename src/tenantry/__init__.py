@@ -7,45 +7,44 @@ from __future__ import annotations
 
 from ._version import __version__
 from .contract import TenantryAPI
-from .errors import (
-    AuthenticationError,
-    ConfigurationError,
-    ConflictError,
-    ContextNotFoundError,
-    DeadlineExceededError,
-    EmbedderUnavailableError,
-    IngestionNotFoundError,
-    InvalidConversationIdError,
-    InvalidInputError,
-    InvalidScopeError,
-    MemoryNotFoundError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermanentError,
-    PermissionDeniedError,
-    RateLimitError,
-    ScopeViolationError,
-    ServiceUnavailableError,
-    StoreUnavailableError,
-    TenantryError,
-    TranscriptConflictError,
-    TransientError,
-)
-from .models import (
-    ContextResponse,
-    CreateMemoryResponse,
-    Emotion,
-    Episode,
-    Fact,
-    Memory,
-    MemoryStatusResponse,
-    Preference,
-    TemporalEvent,
-    UnifiedContextResponse,
-    UserProfile,
-)
-from .scope import Relationship, Scope, ScopeLevel
-from .sdk import MaximemSynapSDK, Tenantry
+from .errors import AuthenticationError
+from .errors import ConfigurationError
+from .errors import ConflictError
+from .errors import ContextNotFoundError
+from .errors import DeadlineExceededError
+from .errors import EmbedderUnavailableError
+from .errors import IngestionNotFoundError
+from .errors import InvalidConversationIdError
+from .errors import InvalidInputError
+from .errors import InvalidScopeError
+from .errors import MemoryNotFoundError
+from .errors import NotFoundError
+from .errors import PayloadTooLargeError
+from .errors import PermanentError
+from .errors import PermissionDeniedError
+from .errors import RateLimitError
+from .errors import ScopeViolationError
+from .errors import ServiceUnavailableError
+from .errors import StoreUnavailableError
+from .errors import TenantryError
+from .errors import TranscriptConflictError
+from .errors import TransientError
+from .models import ContextResponse
+from .models import CreateMemoryResponse
+from .models import Emotion
+from .models import Episode
+from .models import Fact
+from .models import Memory
+from .models import MemoryStatusResponse
+from .models import Preference
+from .models import TemporalEvent
+from .models import UnifiedContextResponse
+from .models import UserProfile
+from .scope import Relationship
+from .scope import Scope
+from .scope import ScopeLevel
+from .sdk import MaximemSynapSDK
+from .sdk import Tenantry
 from .settings import Settings
 from .sync import SyncTenantry
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .pipeline.base import Embedder, Vectors
+from .pipeline.base import Embedder
+from .pipeline.base import Vectors
 
 __all__ = ["EmbeddingRunner"]
 

@@ -13,28 +13,28 @@ are checked by the engine (same error, same ``code``, whatever the transport), n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeAlias
+from typing import Literal
+from typing import TypeAlias
 
-from .models import (
-    BatchCreateResponse,
-    ContextForPromptResponse,
-    ContextResponse,
-    CreateMemoryResponse,
-    DeletedMemory,
-    DeletionReceipt,
-    Identity,
-    Memory,
-    MemoryPage,
-    MemoryStatusResponse,
-    RecordedMessage,
-    TranscriptIngestion,
-    Turn,
-    UnifiedContextResponse,
-    UserProfile,
-)
+from .models import BatchCreateResponse
+from .models import ContextForPromptResponse
+from .models import ContextResponse
+from .models import CreateMemoryResponse
+from .models import DeletedMemory
+from .models import DeletionReceipt
+from .models import Identity
+from .models import Memory
+from .models import MemoryPage
+from .models import MemoryStatusResponse
+from .models import RecordedMessage
+from .models import TranscriptIngestion
+from .models import Turn
+from .models import UnifiedContextResponse
+from .models import UserProfile
 
 __all__ = [
     "Addressed",

@@ -8,7 +8,8 @@ Registered on the main CLI with ``register(app)``; every command reads its DSN f
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 import typer
 
@@ -55,7 +56,8 @@ def upgrade(dsn: DsnOption = None) -> None:
 async def _pg_upgrade(dsn: str) -> tuple[list[int], list[int]]:
     import psycopg
 
-    from .store.postgres import PostgresStore, migration_status
+    from .store.postgres import PostgresStore
+    from .store.postgres import migration_status
 
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         before, _ = await migration_status(conn)

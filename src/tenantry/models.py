@@ -4,9 +4,12 @@ code written for it reads these unchanged (``ctx.facts[0].content``, ``.source``
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
 
 __all__ = [
     "ApiKey",

@@ -10,7 +10,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidInputError, InvalidScopeError
+from .errors import InvalidInputError
+from .errors import InvalidScopeError
 
 __all__ = [
     "ID_PATTERN",

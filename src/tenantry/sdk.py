@@ -19,56 +19,56 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
+from typing import TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel
 from typing_extensions import Unpack
 
-from .contract import (
-    BatchCreate,
-    ClientContextQuery,
-    ConversationContextQuery,
-    CreateMemory,
-    CustomerContextQuery,
-    DeleteData,
-    Document,
-    IngestTranscript,
-    JSONValue,
-    ListMemories,
-    MemoryRef,
-    Message,
-    Metadata,
-    ProfileQuery,
-    PromptContextQuery,
-    PromptStyle,
-    RecordMessages,
-    TenantryAPI,
-    TranscriptInput,
-    TurnsQuery,
-    UnifiedContextQuery,
-    UpdateMemory,
-    UserContextQuery,
-)
-from .errors import AuthenticationError, DeadlineExceededError, InvalidInputError
-from .models import (
-    BatchCreateResponse,
-    ContextForPromptResponse,
-    ContextResponse,
-    CreateMemoryResponse,
-    DeletionReceipt,
-    Memory,
-    MemoryPage,
-    MemoryStatusResponse,
-    TranscriptIngestion,
-    Turn,
-    UnifiedContextResponse,
-    UserProfile,
-)
+from .contract import BatchCreate
+from .contract import ClientContextQuery
+from .contract import ConversationContextQuery
+from .contract import CreateMemory
+from .contract import CustomerContextQuery
+from .contract import DeleteData
+from .contract import Document
+from .contract import IngestTranscript
+from .contract import JSONValue
+from .contract import ListMemories
+from .contract import MemoryRef
+from .contract import Message
+from .contract import Metadata
+from .contract import ProfileQuery
+from .contract import PromptContextQuery
+from .contract import PromptStyle
+from .contract import RecordMessages
+from .contract import TenantryAPI
+from .contract import TranscriptInput
+from .contract import TurnsQuery
+from .contract import UnifiedContextQuery
+from .contract import UpdateMemory
+from .contract import UserContextQuery
+from .errors import AuthenticationError
+from .errors import DeadlineExceededError
+from .errors import InvalidInputError
+from .models import BatchCreateResponse
+from .models import ContextForPromptResponse
+from .models import ContextResponse
+from .models import CreateMemoryResponse
+from .models import DeletionReceipt
+from .models import Memory
+from .models import MemoryPage
+from .models import MemoryStatusResponse
+from .models import TranscriptIngestion
+from .models import Turn
+from .models import UnifiedContextResponse
+from .models import UserProfile
 from .scope import Relationship
 from .settings import Settings
 

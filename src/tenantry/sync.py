@@ -13,19 +13,23 @@ import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable
+from collections.abc import Coroutine
+from typing import Any
+from typing import Concatenate
+from typing import Generic
+from typing import ParamSpec
+from typing import TypeVar
+from typing import overload
 
-from .sdk import (
-    ClientContextNamespace,
-    ConversationContextNamespace,
-    ConversationNamespace,
-    CustomerContextNamespace,
-    MemoriesNamespace,
-    Tenantry,
-    UserContextNamespace,
-    UserNamespace,
-)
+from .sdk import ClientContextNamespace
+from .sdk import ConversationContextNamespace
+from .sdk import ConversationNamespace
+from .sdk import CustomerContextNamespace
+from .sdk import MemoriesNamespace
+from .sdk import Tenantry
+from .sdk import UserContextNamespace
+from .sdk import UserNamespace
 
 __all__ = ["SyncTenantry"]
 

@@ -7,9 +7,11 @@ pipeline (``tenantry.pipeline.base`` re-exports the types unchanged for plug-in 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt

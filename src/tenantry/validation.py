@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from .errors import InvalidInputError, PayloadTooLargeError
+from .errors import InvalidInputError
+from .errors import PayloadTooLargeError
 
 __all__ = ["DOCUMENT_TYPES", "MAX_RESULTS", "check_metadata", "normalise_types", "parse_when", "utcnow"]
 

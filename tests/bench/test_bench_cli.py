@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.bench.cli import bench, bench_postgres, bench_server
+from tenantry.bench.cli import bench
+from tenantry.bench.cli import bench_postgres
+from tenantry.bench.cli import bench_server
 from tenantry.bench.ingest import run_bench
 from tenantry.bench.postgres import BenchConfig
 from tenantry.bench.server import run_load_bench

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from tenantry.bench.server import _machine_ticks, _tree_cpu_seconds, run_load_bench
+from tenantry.bench.server import _machine_ticks
+from tenantry.bench.server import _tree_cpu_seconds
+from tenantry.bench.server import run_load_bench
 from tenantry.settings import Settings
 
 

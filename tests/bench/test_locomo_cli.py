@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenantry.bench.locomo import ROWS, load_conversations, normalise_evidence
+from tenantry.bench.locomo import ROWS
+from tenantry.bench.locomo import load_conversations
+from tenantry.bench.locomo import normalise_evidence
 from tenantry.cli import app
 
 REPO = Path(__file__).resolve().parents[2]

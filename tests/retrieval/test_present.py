@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
-from tenantry.models import (
-    ContextResponse,
-    ConversationContext,
-    Emotion,
-    Episode,
-    Fact,
-    Preference,
-    TemporalEvent,
-)
+from tenantry.models import ContextResponse
+from tenantry.models import ConversationContext
+from tenantry.models import Emotion
+from tenantry.models import Episode
+from tenantry.models import Fact
+from tenantry.models import Preference
+from tenantry.models import TemporalEvent
 from tenantry.retrieval.engine import Ranked
-from tenantry.retrieval.present import format_context, to_context_response, to_memory
+from tenantry.retrieval.present import format_context
+from tenantry.retrieval.present import to_context_response
+from tenantry.retrieval.present import to_memory
 from tenantry.retrieval.scoring import Candidate
-from tenantry.scope import Scope, ScopeLevel
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
 from tenantry.store.base import MemoryRecord
 
 T0 = datetime(2024, 3, 15, 10, 0, tzinfo=UTC)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.fakes import EchoExtractor
 
-from tenantry.contract import CreateMemory, UserContextQuery
-from tenantry.pipeline.base import DocumentInput, Extractor, MemoryDraft, Segment
+from tenantry.contract import CreateMemory
+from tenantry.contract import UserContextQuery
+from tenantry.pipeline.base import DocumentInput
+from tenantry.pipeline.base import Extractor
+from tenantry.pipeline.base import MemoryDraft
+from tenantry.pipeline.base import Segment
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.pipeline.extractors.composite import CompositeExtractor
 from tenantry.pipeline.extractors.turns import TurnExtractor
 from tenantry.pipeline.ingest import searchable_context
-from tenantry.scope import Relationship, user_chain
+from tenantry.scope import Relationship
+from tenantry.scope import user_chain
 from tenantry.service import AsyncMemoryService
 from tenantry.settings import Settings
 from tenantry.store.sqlite import SQLiteStore

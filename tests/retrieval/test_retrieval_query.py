@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
-from tenantry.retrieval.features import Features, parse_components
-from tenantry.retrieval.query import plan_query, subqueries
+from tenantry.retrieval.features import Features
+from tenantry.retrieval.features import parse_components
+from tenantry.retrieval.query import plan_query
+from tenantry.retrieval.query import subqueries
 
 
 def test_names_and_when() -> None:

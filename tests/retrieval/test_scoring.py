@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tenantry.retrieval.scoring import Candidate, RankingWeights, fuse, fuse_scores
+from tenantry.retrieval.scoring import Candidate
+from tenantry.retrieval.scoring import RankingWeights
+from tenantry.retrieval.scoring import fuse
+from tenantry.retrieval.scoring import fuse_scores
 
 # Two queries. Row 1 is found by both indexes, row 2 by the lexical index only, row 3 by the vector index only.
 LEXICAL = [[(1, 4.0), (2, 8.0)], [(2, 2.0), (1, 6.0)]]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.helpers import ADMIN_TOKEN, ThreadServer
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import ThreadServer
 
 from tenantry.server.config import ServerSettings
 from tenantry.settings import Settings

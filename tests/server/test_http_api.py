@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from tests.server.conftest import ServerFactory
-from tests.server.helpers import ADMIN_TOKEN, admin_create_instance
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import admin_create_instance
 
 from tenantry.server.ratelimit import TokenBucketLimiter
 

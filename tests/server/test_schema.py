@@ -10,17 +10,19 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-from tests.server.helpers import ADMIN_TOKEN, ThreadServer, admin_create_instance
+from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import response_headers_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import status_code_conformance
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import ThreadServer
+from tests.server.helpers import admin_create_instance
 
 from tenantry.server.config import ServerSettings
 from tenantry.settings import Settings

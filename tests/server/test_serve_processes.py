@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.helpers import ADMIN_TOKEN, SubprocessServer, admin_create_instance
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import SubprocessServer
+from tests.server.helpers import admin_create_instance
 
 
 def test_two_server_processes_share_port_and_database(tmp_path: Path) -> None:

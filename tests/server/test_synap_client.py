@@ -8,20 +8,23 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from maximem_synap import MaximemSynapSDK, SDKConfig
-from maximem_synap.models.errors import (
-    AuthenticationError,
-    ContextNotFoundError,
-    InvalidInputError,
-    TranscriptConflictError,
-)
-from tests.server.helpers import ADMIN_TOKEN, REPO, SubprocessServer, admin_create_instance
+from maximem_synap import MaximemSynapSDK
+from maximem_synap import SDKConfig
+from maximem_synap.models.errors import AuthenticationError
+from maximem_synap.models.errors import ContextNotFoundError
+from maximem_synap.models.errors import InvalidInputError
+from maximem_synap.models.errors import TranscriptConflictError
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import REPO
+from tests.server.helpers import SubprocessServer
+from tests.server.helpers import admin_create_instance
 
 
 class Deployment:

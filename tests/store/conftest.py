@@ -5,12 +5,14 @@ session, or the server named by ``TENANTRY_TEST_POSTGRES_DSN``)."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.store.helpers import EMBEDDER, SentenceExtractor
+from tests.store.helpers import EMBEDDER
+from tests.store.helpers import SentenceExtractor
 
 from tenantry.service import AsyncMemoryService
 from tenantry.settings import Settings
@@ -35,7 +37,8 @@ collect_ignore = (
 def pg_server() -> Iterator[Any]:
     """One PostgreSQL for the whole session (skipped when neither the wheel nor a DSN is available)."""
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-    from tests.pg import PgServer, find_pg_bin
+    from tests.pg import PgServer
+    from tests.pg import find_pg_bin
 
     server = PgServer.from_env()
     if server is None:

@@ -12,15 +12,22 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from tenantry.pipeline.base import DocumentInput, MemoryDraft, MemoryType
+from tenantry.pipeline.base import DocumentInput
+from tenantry.pipeline.base import MemoryDraft
+from tenantry.pipeline.base import MemoryType
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.pipeline.ingest import content_hash
-from tenantry.scope import Scope, ScopeLevel
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
 from tenantry.store import migrations
-from tenantry.store.base import AsyncStore, JobRecord, NewMemory, ProcessedJob
+from tenantry.store.base import AsyncStore
+from tenantry.store.base import JobRecord
+from tenantry.store.base import NewMemory
+from tenantry.store.base import ProcessedJob
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _LIVES = re.compile(r"^(?P<who>[A-Z][a-z]+) lives in (?P<where>[A-Z][a-z]+)")

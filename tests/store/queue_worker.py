@@ -15,7 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.store.helpers import EMBEDDER, SentenceExtractor
+from tests.store.helpers import EMBEDDER
+from tests.store.helpers import SentenceExtractor
 
 from tenantry.contract import CreateMemory
 from tenantry.service import AsyncMemoryService

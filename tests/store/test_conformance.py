@@ -11,46 +11,58 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from tests.store.conftest import make_settings
-from tests.store.helpers import (
-    AUDIT_OFF,
-    AUDIT_ON,
-    CL,
-    EMBEDDER,
-    C,
-    SentenceExtractor,
-    U,
-    audit_actions,
-    dialect_of,
-    job_for,
-    new_memory,
-    run_sql,
-    write,
-)
+from tests.store.helpers import AUDIT_OFF
+from tests.store.helpers import AUDIT_ON
+from tests.store.helpers import CL
+from tests.store.helpers import EMBEDDER
+from tests.store.helpers import C
+from tests.store.helpers import SentenceExtractor
+from tests.store.helpers import U
+from tests.store.helpers import audit_actions
+from tests.store.helpers import dialect_of
+from tests.store.helpers import job_for
+from tests.store.helpers import new_memory
+from tests.store.helpers import run_sql
+from tests.store.helpers import write
 
-from tenantry.contract import (
-    ClientContextQuery,
-    ConversationContextQuery,
-    CreateMemory,
-    CustomerContextQuery,
-    DeleteData,
-    IngestTranscript,
-    ListMemories,
-    Message,
-    RecordMessages,
-    UserContextQuery,
-)
-from tenantry.errors import ConflictError, ContextNotFoundError, InvalidInputError, TranscriptConflictError
-from tenantry.scope import ReadChain, Relationship, Scope, client_chain, customer_chain, user_chain
+from tenantry.contract import ClientContextQuery
+from tenantry.contract import ConversationContextQuery
+from tenantry.contract import CreateMemory
+from tenantry.contract import CustomerContextQuery
+from tenantry.contract import DeleteData
+from tenantry.contract import IngestTranscript
+from tenantry.contract import ListMemories
+from tenantry.contract import Message
+from tenantry.contract import RecordMessages
+from tenantry.contract import UserContextQuery
+from tenantry.errors import ConflictError
+from tenantry.errors import ContextNotFoundError
+from tenantry.errors import InvalidInputError
+from tenantry.errors import TranscriptConflictError
+from tenantry.scope import ReadChain
+from tenantry.scope import Relationship
+from tenantry.scope import Scope
+from tenantry.scope import client_chain
+from tenantry.scope import customer_chain
+from tenantry.scope import user_chain
 from tenantry.service import AsyncMemoryService
 from tenantry.store import open_store
-from tenantry.store.base import AsyncStore, JobRecord, MessageRecord, ProcessedJob, SearchFilters
+from tenantry.store.base import AsyncStore
+from tenantry.store.base import JobRecord
+from tenantry.store.base import MessageRecord
+from tenantry.store.base import ProcessedJob
+from tenantry.store.base import SearchFilters
 
 F = SearchFilters
 

@@ -8,12 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
-from tests.store.helpers import CL, C, U, new_memory, write
+from tests.store.helpers import CL
+from tests.store.helpers import C
+from tests.store.helpers import U
+from tests.store.helpers import new_memory
+from tests.store.helpers import write
 
-from tenantry.scope import Relationship, user_chain
-from tenantry.store._lexical import K1, B, Vocabulary, bm25_hits
+from tenantry.scope import Relationship
+from tenantry.scope import user_chain
+from tenantry.store._lexical import K1
+from tenantry.store._lexical import B
+from tenantry.store._lexical import Vocabulary
+from tenantry.store._lexical import best_first
+from tenantry.store._lexical import bm25_hits
 from tenantry.store.base import SearchFilters
 from tenantry.store.sqlite import SQLiteStore
 
@@ -149,3 +159,17 @@ async def test_store_search_is_the_same_when_the_vocabulary_is_replaced(tmp_path
         finally:
             await store.close()
     assert results[0] == results[1] and any(results[0])
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=40),
+    st.integers(min_value=1, max_value=45),
+    st.integers(min_value=1, max_value=3),
+)
+def test_best_first_breaks_ties_by_rowid_even_at_the_cut(levels: list[int], limit: int, parts: int) -> None:
+    """Few distinct scores, so ties straddle the cut: the result is the first ``limit`` of (score desc, rowid)."""
+    rowids = np.array(sorted(set(range(1000, 1000 + 7 * len(levels), 7)), reverse=True), dtype=np.int64)
+    scores = np.array(levels, dtype=np.float64)
+    ids, vals = np.array_split(rowids, parts), np.array_split(scores, parts)
+    expected = sorted(zip(rowids.tolist(), scores.tolist(), strict=True), key=lambda h: (-h[1], h[0]))[:limit]
+    assert best_first(list(ids), list(vals), limit) == expected

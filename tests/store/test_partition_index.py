@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 from tests.store.helpers import new_memory
 
-from tenantry.scope import Relationship, Scope, ScopeLevel, user_chain
-from tenantry.store.base import NewMemory, SearchFilters
+from tenantry.scope import Relationship
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
+from tenantry.scope import user_chain
+from tenantry.store.base import NewMemory
+from tenantry.store.base import SearchFilters
 from tenantry.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres

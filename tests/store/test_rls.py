@@ -12,9 +12,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from tests.pg import PgServer
-from tests.store.helpers import new_memory, write
+from tests.store.helpers import new_memory
+from tests.store.helpers import write
 
-from tenantry.scope import Scope, ScopeLevel
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
 from tenantry.store import migrations
 from tenantry.store.postgres import PostgresStore
 

@@ -11,11 +11,15 @@ import numpy as np
 from tqdm import tqdm
 
 from ..pipeline.base import MemoryDraft
-from ..scope import Scope, ScopeLevel
+from ..scope import Scope
+from ..scope import ScopeLevel
 from ..sdk import Tenantry
-from ..service import AsyncMemoryService, LocalAPI
+from ..service import AsyncMemoryService
+from ..service import LocalAPI
 from ..settings import Settings
-from ..store.base import InstanceRecord, NewMemory, ProcessedJob
+from ..store.base import InstanceRecord
+from ..store.base import NewMemory
+from ..store.base import ProcessedJob
 from ..types import content_hash
 
 __all__ = ["NAMES", "TEMPLATES", "embedded_sdk", "engine_of", "pct", "prefill", "question", "sentence"]

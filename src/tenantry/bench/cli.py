@@ -11,7 +11,8 @@ import asyncio
 import json
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 import typer
 
@@ -101,7 +102,8 @@ def bench_postgres(
     json_out: JsonOut = None,
 ) -> None:
     """Benchmark PostgreSQL (fetch p50/p95 at each size, ingestion, large partitions) against SQLite."""
-    from .postgres import BenchConfig, run_pg_bench
+    from .postgres import BenchConfig
+    from .postgres import run_pg_bench
 
     cfg = BenchConfig(**_options(ctx, sizes=_sizes(sizes)))
     _run(run_pg_bench(cfg, log=typer.echo), json_out, echo=True)
@@ -125,7 +127,10 @@ def eval_locomo(
     from rich.console import Console
 
     from ..retrieval.features import parse_components
-    from .locomo import EvalConfig, parse_ks, render_report, run_locomo
+    from .locomo import EvalConfig
+    from .locomo import parse_ks
+    from .locomo import render_report
+    from .locomo import run_locomo
 
     try:
         if mode not in ("fast", "accurate"):

@@ -26,7 +26,12 @@ from tqdm import tqdm
 
 from ..sdk import Tenantry
 from ..settings import Settings
-from ._common import NAMES, embedded_sdk, pct, prefill, question, sentence
+from ._common import NAMES
+from ._common import embedded_sdk
+from ._common import pct
+from ._common import prefill
+from ._common import question
+from ._common import sentence
 
 __all__ = ["run_bench"]
 

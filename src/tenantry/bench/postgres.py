@@ -29,21 +29,36 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..contract import CreateMemory, UserContextQuery
+from ..contract import CreateMemory
+from ..contract import UserContextQuery
 from ..models import ContextResponse
-from ..pipeline.base import Embedder, Extractor
-from ..scope import Relationship, Scope, ScopeLevel, client_chain
+from ..pipeline.base import Embedder
+from ..pipeline.base import Extractor
+from ..scope import Relationship
+from ..scope import Scope
+from ..scope import ScopeLevel
+from ..scope import client_chain
 from ..service import AsyncMemoryService
 from ..settings import Settings
-from ..store.base import AsyncStore, InstanceRecord, JobRecord, NewMemory, ProcessedJob, SearchFilters
-from ..types import MemoryDraft, MemoryType, Vectors, content_hash
+from ..store.base import AsyncStore
+from ..store.base import InstanceRecord
+from ..store.base import JobRecord
+from ..store.base import NewMemory
+from ..store.base import ProcessedJob
+from ..store.base import SearchFilters
+from ..types import MemoryDraft
+from ..types import MemoryType
+from ..types import Vectors
+from ..types import content_hash
 
 __all__ = ["BenchConfig", "run_pg_bench"]
 
@@ -255,7 +270,8 @@ async def _load_sqlite(store: AsyncStore, rows: list[tuple[Scope, NewMemory]]) -
     by_scope: dict[Scope, list[NewMemory]] = {}
     for scope, mem in rows:
         by_scope.setdefault(scope, []).append(mem)
-    from datetime import UTC, datetime
+    from datetime import UTC
+    from datetime import datetime
 
     items = list(by_scope.items())
     for start in range(0, len(items), 500):

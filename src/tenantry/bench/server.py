@@ -37,7 +37,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,12 @@ import aiohttp
 
 from ..server.config import ServerSettings
 from ..settings import Settings
-from ._common import embedded_sdk, engine_of, pct, prefill, question, sentence
+from ._common import embedded_sdk
+from ._common import engine_of
+from ._common import pct
+from ._common import prefill
+from ._common import question
+from ._common import sentence
 
 __all__ = ["run_load_bench"]
 

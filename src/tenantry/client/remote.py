@@ -19,44 +19,42 @@ import httpx
 from pydantic_core import to_jsonable_python
 
 from .._version import __version__
-from ..contract import (
-    BatchCreate,
-    ClientContextQuery,
-    ConversationContextQuery,
-    CreateMemory,
-    CustomerContextQuery,
-    DeleteData,
-    IngestTranscript,
-    ListMemories,
-    MemoryRef,
-    ProfileQuery,
-    PromptContextQuery,
-    RecordMessages,
-    TenantryAPI,
-    TurnsQuery,
-    UnifiedContextQuery,
-    UpdateMemory,
-    UserContextQuery,
-)
-from ..errors import AuthenticationError, RateLimitError
-from ..models import (
-    BatchCreateResponse,
-    ContextForPromptResponse,
-    ContextResponse,
-    CreateMemoryResponse,
-    DeletedMemory,
-    DeletionReceipt,
-    Identity,
-    Memory,
-    MemoryPage,
-    MemoryStatusResponse,
-    RecordedMessage,
-    TranscriptIngestion,
-    Turn,
-    UnifiedContextResponse,
-    UserProfile,
-)
-from ._errors import error_from_response, transport_error
+from ..contract import BatchCreate
+from ..contract import ClientContextQuery
+from ..contract import ConversationContextQuery
+from ..contract import CreateMemory
+from ..contract import CustomerContextQuery
+from ..contract import DeleteData
+from ..contract import IngestTranscript
+from ..contract import ListMemories
+from ..contract import MemoryRef
+from ..contract import ProfileQuery
+from ..contract import PromptContextQuery
+from ..contract import RecordMessages
+from ..contract import TenantryAPI
+from ..contract import TurnsQuery
+from ..contract import UnifiedContextQuery
+from ..contract import UpdateMemory
+from ..contract import UserContextQuery
+from ..errors import AuthenticationError
+from ..errors import RateLimitError
+from ..models import BatchCreateResponse
+from ..models import ContextForPromptResponse
+from ..models import ContextResponse
+from ..models import CreateMemoryResponse
+from ..models import DeletedMemory
+from ..models import DeletionReceipt
+from ..models import Identity
+from ..models import Memory
+from ..models import MemoryPage
+from ..models import MemoryStatusResponse
+from ..models import RecordedMessage
+from ..models import TranscriptIngestion
+from ..models import Turn
+from ..models import UnifiedContextResponse
+from ..models import UserProfile
+from ._errors import error_from_response
+from ._errors import transport_error
 
 __all__ = ["RemoteAPI"]
 

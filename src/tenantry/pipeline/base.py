@@ -4,11 +4,17 @@ beyond these plain types; a plug-in only has to match the Protocols structurally
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
 
-from ..types import MEMORY_TYPES, MemoryDraft, MemoryType, Vectors
+from ..types import MEMORY_TYPES
+from ..types import MemoryDraft
+from ..types import MemoryType
+from ..types import Vectors
 
 __all__ = [
     "MEMORY_TYPES",

@@ -17,19 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import cast
 
 import numpy as np
 
 from ..retrieval.features import Features
 from ..store._sql import parse_ts
-from ..store.base import AsyncStore, JobRecord, MemoryRecord, NewMemory, ProcessedJob
+from ..store.base import AsyncStore
+from ..store.base import JobRecord
+from ..store.base import MemoryRecord
+from ..store.base import NewMemory
+from ..store.base import ProcessedJob
 from ..types import content_hash
-from .base import DocumentInput, Extractor, MemoryDraft, Segment, Vectors
+from .base import DocumentInput
+from .base import Extractor
+from .base import MemoryDraft
+from .base import Segment
+from .base import Vectors
 from .split import split_document
 
 __all__ = ["IngestPipeline", "content_hash", "searchable_context"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from ..errors import ConfigurationError
 from ..retrieval.features import Features
-from .base import Embedder, Extractor
+from .base import Embedder
+from .base import Extractor
 
 __all__ = ["create_embedder", "create_extractor"]
 

@@ -26,16 +26,30 @@ Every component can be switched off for ablation (:mod:`.features`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
 
 from ..pipeline.base import Vectors
-from ..scope import _RANK, ReadChain
-from ..store.base import AsyncStore, MemoryRecord, SearchFilters
+from ..scope import _RANK
+from ..scope import ReadChain
+from ..store.base import AsyncStore
+from ..store.base import MemoryRecord
+from ..store.base import SearchFilters
 from .features import Features
-from .query import QueryPlan, plan_query, subqueries
-from .scoring import Candidate, RankingWeights, fuse, fuse_scores, reweight, score_factors
+from .query import QueryPlan
+from .query import plan_query
+from .query import subqueries
+from .scoring import Candidate
+from .scoring import RankingWeights
+from .scoring import fuse
+from .scoring import fuse_scores
+from .scoring import reweight
+from .scoring import score_factors
 
 __all__ = ["Ranked", "RetrievalEngine"]
 

@@ -38,7 +38,8 @@ Components:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 __all__ = ["COMPONENTS", "Features", "parse_components"]
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import (
-    ContextResponse,
-    Emotion,
-    Episode,
-    Fact,
-    Memory,
-    Preference,
-    ResponseMetadata,
-    ScoreExplanation,
-    TemporalEvent,
-    UnifiedContextResponse,
-)
+from ..models import ContextResponse
+from ..models import Emotion
+from ..models import Episode
+from ..models import Fact
+from ..models import Memory
+from ..models import Preference
+from ..models import ResponseMetadata
+from ..models import ScoreExplanation
+from ..models import TemporalEvent
+from ..models import UnifiedContextResponse
 from ..store.base import MemoryRecord
 from .engine import Ranked
-from .scoring import estimate_tokens, pack_budget
+from .scoring import estimate_tokens
+from .scoring import pack_budget
 
 __all__ = ["format_context", "to_context_response", "to_memory"]
 

@@ -7,10 +7,13 @@ Everything here is generic string analysis of the question (no knowledge of any 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 
-from ..pipeline.dates import find_time_expressions, period_end
+from ..pipeline.dates import find_time_expressions
+from ..pipeline.dates import period_end
 from ..store._sql import STOPWORDS
 
 __all__ = ["QueryPlan", "plan_query", "subqueries"]

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Annotated
+from typing import Any
+from typing import TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from ..service.admin import Admin
-    from ..store.base import InstanceRecord, KeyRecord
+    from ..store.base import InstanceRecord
+    from ..store.base import KeyRecord
 
 __all__ = ["register"]
 
@@ -92,7 +97,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Create an instance and its first API key (the key is printed once; only its hash is stored)."""
-        from ..service.admin import instance_dict, key_dict
+        from ..service.admin import instance_dict
+        from ..service.admin import key_dict
 
         if relationship not in ("b2b", "b2c"):
             raise typer.BadParameter("--relationship must be b2b or b2c")
@@ -130,7 +136,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Show one instance and its keys."""
-        from ..service.admin import instance_dict, key_dict
+        from ..service.admin import instance_dict
+        from ..service.admin import key_dict
 
         inst, keys = _with_admin(dsn, lambda admin: _instance_and_keys(admin, ref))
         d = instance_dict(inst)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security import HTTPBearer
 
-from ..errors import AuthenticationError, PermissionDeniedError, RateLimitError
-from ..service import AsyncMemoryService, LocalAPI
-from ..service.admin import hash_api_key, tokens_equal
-from ..store.base import InstanceRecord, KeyRecord
+from ..errors import AuthenticationError
+from ..errors import PermissionDeniedError
+from ..errors import RateLimitError
+from ..service import AsyncMemoryService
+from ..service import LocalAPI
+from ..service.admin import hash_api_key
+from ..service.admin import tokens_equal
+from ..store.base import InstanceRecord
+from ..store.base import KeyRecord
 from .config import ServerSettings
 from .metrics import ServerMetrics
 from .ratelimit import TokenBucketLimiter

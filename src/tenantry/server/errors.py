@@ -17,26 +17,26 @@ import logging
 import math
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
-    AuthenticationError,
-    ConfigurationError,
-    ConflictError,
-    DeadlineExceededError,
-    InvalidInputError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServiceUnavailableError,
-    TenantryError,
-    TransientError,
-)
+from ..errors import AuthenticationError
+from ..errors import ConfigurationError
+from ..errors import ConflictError
+from ..errors import DeadlineExceededError
+from ..errors import InvalidInputError
+from ..errors import NotFoundError
+from ..errors import PayloadTooLargeError
+from ..errors import PermissionDeniedError
+from ..errors import RateLimitError
+from ..errors import ServiceUnavailableError
+from ..errors import TenantryError
+from ..errors import TransientError
 
 __all__ = [
     "ERROR_RESPONSES",

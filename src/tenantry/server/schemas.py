@@ -8,25 +8,28 @@ Response models reuse :mod:`tenantry.models` wherever the shapes are the same.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
+from typing import Any
+from typing import Literal
 
-from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from fastapi import Query
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
 
-from ..models import (
-    ContextForPromptResponse,
-    ConversationContext,
-    CreateMemoryResponse,
-    Emotion,
-    Episode,
-    Fact,
-    Preference,
-    RecordedMessage,
-    ResponseMetadata,
-    TemporalEvent,
-    Turn,
-    UserProfile,
-)
+from ..models import ContextForPromptResponse
+from ..models import ConversationContext
+from ..models import CreateMemoryResponse
+from ..models import Emotion
+from ..models import Episode
+from ..models import Fact
+from ..models import Preference
+from ..models import RecordedMessage
+from ..models import ResponseMetadata
+from ..models import TemporalEvent
+from ..models import Turn
+from ..models import UserProfile
 from ..scope import ID_PATTERN
 from ..validation import DOCUMENT_TYPES
 

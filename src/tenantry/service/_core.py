@@ -8,16 +8,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._embedding import EmbeddingRunner
-from ..errors import ConfigurationError, ContextNotFoundError
-from ..pipeline.base import Embedder, Extractor, Vectors
+from ..errors import ConfigurationError
+from ..errors import ContextNotFoundError
+from ..pipeline.base import Embedder
+from ..pipeline.base import Extractor
+from ..pipeline.base import Vectors
 from ..pipeline.ingest import IngestPipeline
-from ..pipeline.registry import create_embedder, create_extractor
+from ..pipeline.registry import create_embedder
+from ..pipeline.registry import create_extractor
 from ..retrieval.engine import RetrievalEngine
 from ..retrieval.features import Features
 from ..scope import Relationship
 from ..settings import Settings
 from ..store import open_store
-from ..store.base import AsyncStore, InstanceRecord
+from ..store.base import AsyncStore
+from ..store.base import InstanceRecord
 from .admin import Admin
 from .api import LocalAPI
 from .context import Context

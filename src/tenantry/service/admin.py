@@ -13,10 +13,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ContextNotFoundError, InvalidInputError
-from ..models import ApiKey, Instance
-from ..scope import Relationship, validate_id
-from ..store.base import AsyncStore, InstanceRecord, KeyRecord
+from ..errors import ContextNotFoundError
+from ..errors import InvalidInputError
+from ..models import ApiKey
+from ..models import Instance
+from ..scope import Relationship
+from ..scope import validate_id
+from ..store.base import AsyncStore
+from ..store.base import InstanceRecord
+from ..store.base import KeyRecord
 
 __all__ = [
     "KEY_PREFIX",

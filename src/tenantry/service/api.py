@@ -10,44 +10,44 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..contract import (
-    BatchCreate,
-    ClientContextQuery,
-    ConversationContextQuery,
-    CreateMemory,
-    CustomerContextQuery,
-    DeleteData,
-    IngestTranscript,
-    ListMemories,
-    MemoryRef,
-    ProfileQuery,
-    PromptContextQuery,
-    RecordMessages,
-    TenantryAPI,
-    TurnsQuery,
-    UnifiedContextQuery,
-    UpdateMemory,
-    UserContextQuery,
-)
+from ..contract import BatchCreate
+from ..contract import ClientContextQuery
+from ..contract import ConversationContextQuery
+from ..contract import CreateMemory
+from ..contract import CustomerContextQuery
+from ..contract import DeleteData
+from ..contract import IngestTranscript
+from ..contract import ListMemories
+from ..contract import MemoryRef
+from ..contract import ProfileQuery
+from ..contract import PromptContextQuery
+from ..contract import RecordMessages
+from ..contract import TenantryAPI
+from ..contract import TurnsQuery
+from ..contract import UnifiedContextQuery
+from ..contract import UpdateMemory
+from ..contract import UserContextQuery
 from ..errors import AuthenticationError
-from ..models import (
-    BatchCreateResponse,
-    ContextForPromptResponse,
-    ContextResponse,
-    CreateMemoryResponse,
-    DeletedMemory,
-    DeletionReceipt,
-    Identity,
-    Memory,
-    MemoryPage,
-    MemoryStatusResponse,
-    RecordedMessage,
-    TranscriptIngestion,
-    Turn,
-    UnifiedContextResponse,
-    UserProfile,
-)
-from ..scope import Relationship, ScopeLevel, Target, Tenant, resolve_target
+from ..models import BatchCreateResponse
+from ..models import ContextForPromptResponse
+from ..models import ContextResponse
+from ..models import CreateMemoryResponse
+from ..models import DeletedMemory
+from ..models import DeletionReceipt
+from ..models import Identity
+from ..models import Memory
+from ..models import MemoryPage
+from ..models import MemoryStatusResponse
+from ..models import RecordedMessage
+from ..models import TranscriptIngestion
+from ..models import Turn
+from ..models import UnifiedContextResponse
+from ..models import UserProfile
+from ..scope import Relationship
+from ..scope import ScopeLevel
+from ..scope import Target
+from ..scope import Tenant
+from ..scope import resolve_target
 from ..settings import Settings
 from ..store.base import InstanceRecord
 

@@ -6,24 +6,36 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ..contract import ContextQuery, ConversationContextQuery, UnifiedContextQuery
-from ..errors import ContextNotFoundError, InvalidInputError
-from ..models import (
-    ContextForPromptResponse,
-    ContextResponse,
-    ConversationContext,
-    RecentMessage,
-    ResponseMetadata,
-    UnifiedContextResponse,
-)
-from ..retrieval.present import format_context, to_context_response
-from ..scope import ReadChain, Relationship, ScopeLevel, Target, Tenant, resolve_target, validate_id
+from ..contract import ContextQuery
+from ..contract import ConversationContextQuery
+from ..contract import UnifiedContextQuery
+from ..errors import ContextNotFoundError
+from ..errors import InvalidInputError
+from ..models import ContextForPromptResponse
+from ..models import ContextResponse
+from ..models import ConversationContext
+from ..models import RecentMessage
+from ..models import ResponseMetadata
+from ..models import UnifiedContextResponse
+from ..retrieval.present import format_context
+from ..retrieval.present import to_context_response
+from ..scope import ReadChain
+from ..scope import Relationship
+from ..scope import ScopeLevel
+from ..scope import Target
+from ..scope import Tenant
+from ..scope import resolve_target
+from ..scope import validate_id
 from ..store.base import SearchFilters
-from ..validation import MAX_RESULTS, normalise_types, parse_when, utcnow
+from ..validation import MAX_RESULTS
+from ..validation import normalise_types
+from ..validation import parse_when
+from ..validation import utcnow
 
 if TYPE_CHECKING:
     from ._core import AsyncMemoryService

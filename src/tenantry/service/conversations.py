@@ -8,15 +8,30 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from ..contract import CreateMemory, IngestTranscript, PromptContextQuery, RecordMessages, TurnsQuery
-from ..errors import InvalidInputError, TranscriptConflictError
-from ..models import ContextForPromptResponse, RecentMessage, RecordedMessage, TranscriptIngestion, Turn
+from ..contract import CreateMemory
+from ..contract import IngestTranscript
+from ..contract import PromptContextQuery
+from ..contract import RecordMessages
+from ..contract import TurnsQuery
+from ..errors import InvalidInputError
+from ..errors import TranscriptConflictError
+from ..models import ContextForPromptResponse
+from ..models import RecentMessage
+from ..models import RecordedMessage
+from ..models import TranscriptIngestion
+from ..models import Turn
 from ..pipeline.split import split_document
-from ..scope import Target, Tenant, resolve_target, validate_id
-from ..store.base import ConversationRecord, MessageRecord
-from ..validation import check_metadata, utcnow
+from ..scope import Target
+from ..scope import Tenant
+from ..scope import resolve_target
+from ..scope import validate_id
+from ..store.base import ConversationRecord
+from ..store.base import MessageRecord
+from ..validation import check_metadata
+from ..validation import utcnow
 
 if TYPE_CHECKING:
     from ._core import AsyncMemoryService

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 from ..contract import DeleteData
 from ..errors import InvalidInputError
 from ..models import DeletionReceipt
-from ..scope import ReadChain, Tenant, resolve_target, validate_id
+from ..scope import ReadChain
+from ..scope import Tenant
+from ..scope import resolve_target
+from ..scope import validate_id
 from ..validation import utcnow
 
 if TYPE_CHECKING:

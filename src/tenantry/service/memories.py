@@ -6,23 +6,38 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from ..contract import BatchCreate, CreateMemory, ListMemories, UpdateMemory
-from ..errors import IngestionNotFoundError, InvalidInputError, MemoryNotFoundError, PayloadTooLargeError
-from ..models import (
-    BatchCreateResponse,
-    CreateMemoryResponse,
-    DeletedMemory,
-    Memory,
-    MemoryPage,
-    MemoryStatusResponse,
-)
+from ..contract import BatchCreate
+from ..contract import CreateMemory
+from ..contract import ListMemories
+from ..contract import UpdateMemory
+from ..errors import IngestionNotFoundError
+from ..errors import InvalidInputError
+from ..errors import MemoryNotFoundError
+from ..errors import PayloadTooLargeError
+from ..models import BatchCreateResponse
+from ..models import CreateMemoryResponse
+from ..models import DeletedMemory
+from ..models import Memory
+from ..models import MemoryPage
+from ..models import MemoryStatusResponse
 from ..retrieval.present import to_memory
-from ..scope import WORLD_INSTANCE, Scope, Target, Tenant, resolve_target, validate_id
-from ..store.base import JobRecord, SearchFilters
+from ..scope import WORLD_INSTANCE
+from ..scope import Scope
+from ..scope import Target
+from ..scope import Tenant
+from ..scope import resolve_target
+from ..scope import validate_id
+from ..store.base import JobRecord
+from ..store.base import SearchFilters
 from ..types import content_hash
-from ..validation import DOCUMENT_TYPES, check_metadata, normalise_types, parse_when, utcnow
+from ..validation import DOCUMENT_TYPES
+from ..validation import check_metadata
+from ..validation import normalise_types
+from ..validation import parse_when
+from ..validation import utcnow
 
 if TYPE_CHECKING:
     from ._core import AsyncMemoryService

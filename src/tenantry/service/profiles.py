@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ContextNotFoundError
-from ..models import Memory, ProfileAttribute, UserProfile
+from ..models import Memory
+from ..models import ProfileAttribute
+from ..models import UserProfile
 from ..retrieval.present import to_memory
-from ..scope import ReadChain, Target
+from ..scope import ReadChain
+from ..scope import Target
 from ..store.base import SearchFilters
 from ..validation import utcnow
 

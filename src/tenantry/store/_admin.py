@@ -4,13 +4,18 @@ cannot read memories)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from ..errors import ConflictError
 from ..scope import Relationship
 from . import _rows
-from ._plan import Dialect, Op, Plan, PlanStore
-from .base import InstanceRecord, KeyRecord
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from .base import InstanceRecord
+from .base import KeyRecord
 
 
 def _create_instance_plan(d: Dialect, rec: InstanceRecord) -> Plan[None]:

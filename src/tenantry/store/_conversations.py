@@ -6,11 +6,16 @@ ids by the schema, so ``scope_filter`` scopes conversations like every other tab
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from . import _rows
-from ._plan import Dialect, Op, Plan, PlanStore
-from .base import ConversationRecord, MessageRecord
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from .base import ConversationRecord
+from .base import MessageRecord
 
 
 def _bind_plan(d: Dialect, instance_id: str, conversation_id: str, customer_id: str, user_id: str) -> Plan[None]:

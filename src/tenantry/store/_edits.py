@@ -9,12 +9,22 @@ reads, on every table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from ..scope import ReadChain, Scope, ScopeLevel
-from ..types import Vectors, content_hash
-from ._plan import Dialect, Op, Plan, PlanStore, ScopeKey, bump, scope_key
+from ..scope import ReadChain
+from ..scope import Scope
+from ..scope import ScopeLevel
+from ..types import Vectors
+from ..types import content_hash
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from ._plan import ScopeKey
+from ._plan import bump
+from ._plan import scope_key
 from ._sql import loads
 from .base import MemoryRecord
 

@@ -198,13 +198,17 @@ def bm25_hits(
 
 
 def best_first(ids: list[np.ndarray], scores: list[np.ndarray], limit: int) -> list[tuple[int, float]]:
-    """The ``limit`` best (rowid, score) of per-partition arrays, best first, ties by rowid."""
+    """The ``limit`` best (rowid, score) of per-partition arrays, best first; equal scores in rowid order, also at
+    the cut (of the hits tied with the last one kept, the lowest rowids are kept)."""
     if not ids:
         return []
     all_ids = np.concatenate(ids)
     all_scores = np.concatenate(scores)
     if len(all_ids) > limit:
-        top = np.argpartition(-all_scores, limit)[:limit]
+        cut = -np.partition(-all_scores, limit - 1)[limit - 1]  # the limit-th best score
+        above = np.flatnonzero(all_scores > cut)
+        tied = np.flatnonzero(all_scores == cut)
+        top = np.concatenate([above, tied[np.argsort(all_ids[tied], kind="stable")][: limit - len(above)]])
     else:
         top = np.arange(len(all_ids))
     top = top[np.lexsort((all_ids[top], -all_scores[top]))]

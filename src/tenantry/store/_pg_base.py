@@ -6,15 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar, cast
+from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from psycopg_pool import AsyncConnectionPool
 
-from ..scope import ReadChain, Scope
+from ..scope import ReadChain
+from ..scope import Scope
 from ..types import Vectors
-from ._pg_rows import Conn, _aware, _json, _route
-from ._plan import Dialect, Op, Plan, PlanStore, Result
-from ._rows import NEW_MEMORY_COLS, flat
+from ._pg_rows import Conn
+from ._pg_rows import _aware
+from ._pg_rows import _json
+from ._pg_rows import _route
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from ._plan import Result
+from ._rows import NEW_MEMORY_COLS
+from ._rows import flat
 from .base import NewMemory
 
 __all__ = ["PG_DIALECT", "PgDialect", "drive"]

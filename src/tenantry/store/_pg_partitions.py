@@ -11,7 +11,9 @@ import numpy as np
 from psycopg import sql
 
 from ..errors import StoreUnavailableError
-from ..scope import ReadChain, Scope, ScopeLevel
+from ..scope import ReadChain
+from ..scope import Scope
+from ..scope import ScopeLevel
 from ..types import Vectors
 from ._pg_base import _PgBase
 from ._pg_rows import Conn

@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from ._pg_base import _PgBase
-from ._rows import JOB_COLS, job
+from ._rows import JOB_COLS
+from ._rows import job
 from .base import JobRecord
 
 

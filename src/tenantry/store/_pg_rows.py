@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from ..scope import ReadChain, Scope, ScopeLevel
+from ..scope import ReadChain
+from ..scope import Scope
+from ..scope import ScopeLevel
 from ..types import Vectors
-from ._sql import dumps, parse_ts
+from ._sql import dumps
+from ._sql import parse_ts
 from .base import MemoryRecord
 
 Conn = AsyncConnection[tuple[Any, ...]]

@@ -15,16 +15,22 @@ stored (SQLite: ``memories_fts`` and ``memory_vectors`` tables keyed by ``scope_
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
-from ..scope import ReadChain, Scope
+from ..scope import ReadChain
+from ..scope import Scope
 from ..types import Vectors
-from ._audit import AuditBuffer, AuditEntry
-from ._sql import DialectName, scope_filter
-from .base import AsyncStore, NewMemory
+from ._audit import AuditBuffer
+from ._audit import AuditEntry
+from ._sql import DialectName
+from ._sql import scope_filter
+from .base import AsyncStore
+from .base import NewMemory
 
 __all__ = ["Dialect", "Op", "Plan", "PlanStore", "Result", "ScopeKey", "bump", "scope_key"]
 

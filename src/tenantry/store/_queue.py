@@ -4,14 +4,22 @@ one transaction with the job's completion), fail, and job lookups. Claiming is t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from ..errors import ConflictError
 from ..scope import ReadChain
 from . import _rows
-from ._plan import Dialect, Op, Plan, PlanStore, bump, scope_key
-from ._sql import loads, parse_ts
-from .base import JobRecord, ProcessedJob
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from ._plan import bump
+from ._plan import scope_key
+from ._sql import loads
+from ._sql import parse_ts
+from .base import JobRecord
+from .base import ProcessedJob
 
 __all__ = ["complete_plan", "enqueue_plan"]
 

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from ..scope import Relationship, Scope, ScopeLevel
+from ..scope import Relationship
+from ..scope import Scope
+from ..scope import ScopeLevel
 from ..types import Vectors
-from ._sql import loads, parse_ts
-from .base import ConversationRecord, InstanceRecord, JobRecord, KeyRecord, MessageRecord, NewMemory
+from ._sql import loads
+from ._sql import parse_ts
+from .base import ConversationRecord
+from .base import InstanceRecord
+from .base import JobRecord
+from .base import KeyRecord
+from .base import MessageRecord
+from .base import NewMemory
 
 if TYPE_CHECKING:
     from ._plan import Dialect

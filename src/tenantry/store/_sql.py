@@ -1,18 +1,22 @@
 """SQL shared by the SQL backends: the one scope filter, metadata filters, FTS query text, row mapping.
 
 ``scope_filter`` is the only function that turns a read chain into a WHERE clause; every memory query of every
-backend is built with it (tested in ``tests/test_scope_filter.py`` and by the isolation property test).
+backend is built with it (tested in ``tests/test_scope.py`` and by the conformance suite's isolation property).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import Literal
 
 from ..errors import InvalidInputError
-from ..scope import ReadChain, Scope, ScopeLevel
+from ..scope import ReadChain
+from ..scope import Scope
+from ..scope import ScopeLevel
 from .base import SearchFilters
 
 __all__ = [
@@ -161,7 +165,7 @@ def _scalar(value: Any, what: str) -> Any:
     raise InvalidInputError(f"filter value for {what} must be a string, number or boolean")
 
 
-def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: DialectName) -> tuple[str, list[Any]]:
+def _condition(alias: str, key: str, operator: str, value: Any, p: str, dialect: DialectName) -> tuple[str, list[Any]]:
     text = _text_expr(alias, key, dialect)
     if dialect == "sqlite":
         # json_extract returns 1/0 for booleans; compare on the JSON text form for them.
@@ -169,15 +173,15 @@ def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: Diale
             f"(CASE json_type({alias}.metadata, '$.{key}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
             f"ELSE CAST(json_extract({alias}.metadata, '$.{key}') AS TEXT) END)"
         )
-    if op in ("in", "nin"):
+    if operator in ("in", "nin"):
         if not isinstance(value, list) or not value:
-            raise InvalidInputError(f"operator {op!r} on {key!r} needs a non-empty list")
+            raise InvalidInputError(f"operator {operator!r} on {key!r} needs a non-empty list")
         vals = [str(_scalar(v, key)) for v in value]
         marks = ", ".join([p] * len(vals))
-        if op == "in":
+        if operator == "in":
             return f"({text} IN ({marks}))", vals
         return f"({text} IS NULL OR {text} NOT IN ({marks}))", vals
-    if op == "contains":
+    if operator == "contains":
         v = str(_scalar(value, key))
         if dialect == "sqlite":
             return (
@@ -194,18 +198,18 @@ def _condition(alias: str, key: str, op: str, value: Any, p: str, dialect: Diale
             [v, v],
         )
     v = _scalar(value, key)
-    sql_op = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}.get(op)
+    sql_op = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}.get(operator)
     if sql_op is None:
-        raise InvalidInputError(f"unknown filter operator {op!r}")
+        raise InvalidInputError(f"unknown filter operator {operator!r}")
     if isinstance(v, int | float) and not isinstance(value, bool):
         expr = _num_expr(alias, key, dialect)
-        if op == "ne":
+        if operator == "ne":
             return f"({expr} IS NULL OR {expr} <> {p})", [float(v)]
         return f"({expr} {sql_op} {p})", [float(v)]
-    if op == "ne":
+    if operator == "ne":
         return f"({text} IS NULL OR {text} <> {p})", [str(v)]
     # Text order is byte order on both backends (PostgreSQL would otherwise use the database's collation).
-    collate = ' COLLATE "C"' if dialect == "postgres" and op in ("gt", "gte", "lt", "lte") else ""
+    collate = ' COLLATE "C"' if dialect == "postgres" and operator in ("gt", "gte", "lt", "lte") else ""
     return f"({text}{collate} {sql_op} {p})", [str(v)]
 
 

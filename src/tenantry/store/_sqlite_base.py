@@ -8,19 +8,32 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
+from typing import TypeVar
+from typing import cast
 
-from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
+from ..errors import ConfigurationError
+from ..errors import ConflictError
+from ..errors import StoreUnavailableError
 from ..scope import Scope
 from ..types import Vectors
 from . import migrations
-from ._audit import AuditBuffer, AuditEntry
-from ._plan import Dialect, Op, Plan, PlanStore, Result, scope_key
-from ._rows import NEW_MEMORY_COLS, flat
-from ._sql import dumps, to_ts
+from ._audit import AuditBuffer
+from ._audit import AuditEntry
+from ._plan import Dialect
+from ._plan import Op
+from ._plan import Plan
+from ._plan import PlanStore
+from ._plan import Result
+from ._plan import scope_key
+from ._rows import NEW_MEMORY_COLS
+from ._rows import flat
+from ._sql import dumps
+from ._sql import to_ts
 from ._sqlite_rows import _now
 from .base import NewMemory
 

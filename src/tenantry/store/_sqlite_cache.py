@@ -14,17 +14,23 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 
 from ..scope import ReadChain
 from ..types import Vectors
-from ._lexical import LexicalIndex, Vocabulary, best_first, bm25_hits
+from ._lexical import LexicalIndex
+from ._lexical import Vocabulary
+from ._lexical import best_first
+from ._lexical import bm25_hits
 from ._rows import MEMORY_COLS
 from ._sql import scope_filter
-from ._sqlite_rows import _TYPE_CODE, _epoch, _memory
+from ._sqlite_rows import _TYPE_CODE
+from ._sqlite_rows import _epoch
+from ._sqlite_rows import _memory
 from .base import MemoryRecord
 
 __all__ = ["PartitionCache", "lexical_hits", "read_records", "vector_hits"]

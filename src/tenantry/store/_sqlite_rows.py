@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from ..scope import Scope, ScopeLevel
+from ..scope import Scope
+from ..scope import ScopeLevel
 from ._sql import parse_ts
 from .base import MemoryRecord
 

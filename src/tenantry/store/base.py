@@ -10,14 +10,18 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from ..scope import ReadChain, Relationship, Scope
-from ..types import MemoryDraft, Vectors
+from ..scope import ReadChain
+from ..scope import Relationship
+from ..scope import Scope
+from ..types import MemoryDraft
+from ..types import Vectors
 
 __all__ = [
     "AsyncStore",

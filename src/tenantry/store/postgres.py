@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -37,28 +38,47 @@ import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.types import TypeInfo
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import PoolTimeout
 
-from ..errors import ConfigurationError, ConflictError, StoreUnavailableError
-from ..scope import ReadChain, Scope
+from ..errors import ConfigurationError
+from ..errors import ConflictError
+from ..errors import StoreUnavailableError
+from ..scope import ReadChain
+from ..scope import Scope
 from ..types import Vectors
 from . import migrations
 from ._admin import _AdminMixin
-from ._audit import AuditBuffer, AuditEntry
+from ._audit import AuditBuffer
+from ._audit import AuditEntry
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
 from ._pg_base import PG_DIALECT
 from ._pg_partitions import _PartitionsMixin
 from ._pg_queue import _ClaimMixin
-from ._pg_rows import Conn, _aware, _Cached, _json, _memory, _now, _route
-from ._pg_schema import _MIN_SERVER, apply_migrations, migration_status
+from ._pg_rows import Conn
+from ._pg_rows import _aware
+from ._pg_rows import _Cached
+from ._pg_rows import _json
+from ._pg_rows import _memory
+from ._pg_rows import _now
+from ._pg_rows import _route
+from ._pg_schema import _MIN_SERVER
 from ._pg_schema import Finding as Finding  # re-exported: ``tenantry db check``
+from ._pg_schema import apply_migrations
 from ._pg_schema import diagnose as diagnose
+from ._pg_schema import migration_status
 from ._plan import scope_key
 from ._queue import _QueueMixin
-from ._rows import MEMORY_COLS, NEW_MEMORY_COLS, memory_values
-from ._sql import fts_terms, scope_filter, search_filter
-from .base import MemoryRecord, NewMemory, SearchFilters
+from ._rows import MEMORY_COLS
+from ._rows import NEW_MEMORY_COLS
+from ._rows import memory_values
+from ._sql import fts_terms
+from ._sql import scope_filter
+from ._sql import search_filter
+from .base import MemoryRecord
+from .base import NewMemory
+from .base import SearchFilters
 
 __all__ = ["PostgresStore", "apply_migrations", "migration_status"]
 

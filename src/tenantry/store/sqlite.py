@@ -19,18 +19,37 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..scope import ReadChain, Scope
+from ..scope import ReadChain
+from ..scope import Scope
 from ..types import Vectors
 from ._admin import _AdminMixin
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
-from ._queue import _QueueMixin, complete_plan
-from ._rows import JOB_COLS, MEMORY_COLS, job
-from ._sql import fts_terms, scope_filter, search_filter, to_ts
-from ._sqlite_base import _SQLiteBase, drive
-from ._sqlite_cache import PartitionCache, Parts, lexical_hits, read_records, vector_hits
-from ._sqlite_rows import _TYPE_CODE, _memory, _now
-from .base import JobRecord, MemoryRecord, ProcessedJob, SearchFilters, VectorHits, candidate_ids
+from ._queue import _QueueMixin
+from ._queue import complete_plan
+from ._rows import JOB_COLS
+from ._rows import MEMORY_COLS
+from ._rows import job
+from ._sql import fts_terms
+from ._sql import scope_filter
+from ._sql import search_filter
+from ._sql import to_ts
+from ._sqlite_base import _SQLiteBase
+from ._sqlite_base import drive
+from ._sqlite_cache import PartitionCache
+from ._sqlite_cache import Parts
+from ._sqlite_cache import lexical_hits
+from ._sqlite_cache import read_records
+from ._sqlite_cache import vector_hits
+from ._sqlite_rows import _TYPE_CODE
+from ._sqlite_rows import _memory
+from ._sqlite_rows import _now
+from .base import JobRecord
+from .base import MemoryRecord
+from .base import ProcessedJob
+from .base import SearchFilters
+from .base import VectorHits
+from .base import candidate_ids
 
 __all__ = ["SQLiteStore"]
 

@@ -139,7 +139,8 @@ def quantized_model(source: Path, cache_dir: Path) -> Path:
     each builds in a temporary file and renames it into place."""
     try:
         import onnxruntime as ort
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization import QuantType
+        from onnxruntime.quantization import quantize_dynamic
     except ImportError as exc:  # pragma: no cover - onnx is a dependency of the package
         raise EmbedderUnavailableError(f"the minilm-int8 embedder needs the onnx package: {exc}") from exc
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import re
 
-from ._lexicon import (
-    ADV,
-    ADVERBS,
-    BUSINESSES,
-    CONDITIONS,
-    DEMONYMS,
-    EMOTION_WORDS,
-    IDENTITIES,
-    INSTRUMENTS_SPORTS,
-    IRREGULAR_PAST,
-    PETS,
-    PROFESSIONS,
-    RELATIONS,
-    alternation,
-)
+from ._lexicon import ADV
+from ._lexicon import ADVERBS
+from ._lexicon import BUSINESSES
+from ._lexicon import CONDITIONS
+from ._lexicon import DEMONYMS
+from ._lexicon import EMOTION_WORDS
+from ._lexicon import IDENTITIES
+from ._lexicon import INSTRUMENTS_SPORTS
+from ._lexicon import IRREGULAR_PAST
+from ._lexicon import PETS
+from ._lexicon import PROFESSIONS
+from ._lexicon import RELATIONS
+from ._lexicon import alternation
 
 _I = re.IGNORECASE
 

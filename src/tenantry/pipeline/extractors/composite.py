@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..base import DocumentInput, Extractor, MemoryDraft
+from ..base import DocumentInput
+from ..base import Extractor
+from ..base import MemoryDraft
 
 __all__ = ["CompositeExtractor"]
 

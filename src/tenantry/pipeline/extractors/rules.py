@@ -23,27 +23,32 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from ..base import DocumentInput, MemoryDraft, MemoryType, Segment
-from ..dates import TimeExpression, find_time_expressions, period_end
-from ..split import role_for_label, split_sentences
+from ..base import DocumentInput
+from ..base import MemoryDraft
+from ..base import MemoryType
+from ..base import Segment
+from ..dates import TimeExpression
+from ..dates import find_time_expressions
+from ..dates import period_end
+from ..split import role_for_label
+from ..split import split_sentences
 from . import _lexicon as L
 from . import _patterns as P
 from . import _render as R
-from ._matchers import (
-    FactHit,
-    is_episode,
-    is_past_verb,
-    is_question,
-    match_emotion,
-    match_facts,
-    match_preference,
-    match_request,
-    org_fact,
-    preference_category,
-    rescheduled,
-)
+from ._matchers import FactHit
+from ._matchers import is_episode
+from ._matchers import is_past_verb
+from ._matchers import is_question
+from ._matchers import match_emotion
+from ._matchers import match_facts
+from ._matchers import match_preference
+from ._matchers import match_request
+from ._matchers import org_fact
+from ._matchers import preference_category
+from ._matchers import rescheduled
 
 __all__ = ["RulesExtractor"]
 

@@ -14,8 +14,11 @@ import re
 from datetime import datetime
 
 from ...retrieval.features import Features
-from ..base import DocumentInput, MemoryDraft, Segment
-from ..dates import find_time_expressions, format_day
+from ..base import DocumentInput
+from ..base import MemoryDraft
+from ..base import Segment
+from ..dates import find_time_expressions
+from ..dates import format_day
 
 __all__ = ["TurnExtractor", "proper_names"]
 

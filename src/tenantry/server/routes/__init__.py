@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import admin, auth, context, conversations, data, memories, ops, telemetry, users
+from . import admin
+from . import auth
+from . import context
+from . import conversations
+from . import data
+from . import memories
+from . import ops
+from . import telemetry
+from . import users
 
 __all__ = ["ROUTERS"]
 

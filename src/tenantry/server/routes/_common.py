@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
 
 from ...errors import InvalidInputError
 from ...models import ContextResponse
-from ..schemas import ContextEnvelope, ContextLists
+from ..schemas import ContextEnvelope
+from ..schemas import ContextLists
 
 __all__ = ["context_envelope", "json_response", "merge_scope_path", "request_of"]
 

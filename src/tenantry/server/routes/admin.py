@@ -7,23 +7,31 @@ user's/customer's/conversation's data in any instance, and operator writes to th
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
 from ...contract import DeleteData
-from ...models import ApiKey, DeletionReceipt, Instance, InstanceCreated, IssuedApiKey
+from ...models import ApiKey
+from ...models import DeletionReceipt
+from ...models import Instance
+from ...models import InstanceCreated
+from ...models import IssuedApiKey
 from ...service.admin import IssuedKey
-from ...store.base import InstanceRecord, KeyRecord
-from ..deps import ServerState, admin_guard, get_state
+from ...store.base import InstanceRecord
+from ...store.base import KeyRecord
+from ..deps import ServerState
+from ..deps import admin_guard
+from ..deps import get_state
 from ..errors import ERROR_RESPONSES
-from ..schemas import (
-    AdminDeleteDataBody,
-    CreateInstanceBody,
-    CreateKeyBody,
-    IdPath,
-    WorldBody,
-    WorldWritten,
-)
-from ._common import json_response, request_of
+from ..schemas import AdminDeleteDataBody
+from ..schemas import CreateInstanceBody
+from ..schemas import CreateKeyBody
+from ..schemas import IdPath
+from ..schemas import WorldBody
+from ..schemas import WorldWritten
+from ._common import json_response
+from ._common import request_of
 
 __all__ = ["router"]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
 from ...models import Identity
-from ..deps import Caller, authenticate
+from ..deps import Caller
+from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
 from ._common import json_response
 

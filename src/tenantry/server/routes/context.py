@@ -8,28 +8,32 @@ engine's ``metadata``. Items leave out null fields (the Synap client rejects ``"
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
-from ...contract import (
-    ClientContextQuery,
-    ConversationContextQuery,
-    CustomerContextQuery,
-    UnifiedContextQuery,
-    UserContextQuery,
-)
+from ...contract import ClientContextQuery
+from ...contract import ConversationContextQuery
+from ...contract import CustomerContextQuery
+from ...contract import UnifiedContextQuery
+from ...contract import UserContextQuery
 from ...models import ContextResponse
-from ..deps import Caller, ServerState, authenticate, get_state
+from ..deps import Caller
+from ..deps import ServerState
+from ..deps import authenticate
+from ..deps import get_state
 from ..errors import ERROR_RESPONSES
-from ..schemas import (
-    ClientFetchBody,
-    ContextEnvelope,
-    ConversationFetchBody,
-    CustomerFetchBody,
-    UnifiedContextEnvelope,
-    UnifiedFetchBody,
-    UserFetchBody,
-)
-from ._common import context_envelope, json_response, merge_scope_path, request_of
+from ..schemas import ClientFetchBody
+from ..schemas import ContextEnvelope
+from ..schemas import ConversationFetchBody
+from ..schemas import CustomerFetchBody
+from ..schemas import UnifiedContextEnvelope
+from ..schemas import UnifiedFetchBody
+from ..schemas import UserFetchBody
+from ._common import context_envelope
+from ._common import json_response
+from ._common import merge_scope_path
+from ._common import request_of
 
 __all__ = ["router"]
 

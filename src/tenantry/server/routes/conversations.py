@@ -10,27 +10,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Response
 
-from ...contract import IngestTranscript, Message, PromptContextQuery, RecordMessages, TurnsQuery
+from ...contract import IngestTranscript
+from ...contract import Message
+from ...contract import PromptContextQuery
+from ...contract import RecordMessages
+from ...contract import TurnsQuery
 from ...errors import ContextNotFoundError
-from ...models import ContextForPromptResponse, RecordedMessage, TranscriptIngestion
+from ...models import ContextForPromptResponse
+from ...models import RecordedMessage
+from ...models import TranscriptIngestion
 from ...scope import validate_id
-from ..deps import Caller, authenticate
+from ..deps import Caller
+from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
-from ..schemas import (
-    CompactBody,
-    CompactionStatusWire,
-    IdPath,
-    IngestBody,
-    MessageBody,
-    MessagesBatchBody,
-    PromptParams,
-    RecordBatchWire,
-    TurnsParams,
-    TurnsWire,
-)
-from ._common import json_response, merge_scope_path, request_of
+from ..schemas import CompactBody
+from ..schemas import CompactionStatusWire
+from ..schemas import IdPath
+from ..schemas import IngestBody
+from ..schemas import MessageBody
+from ..schemas import MessagesBatchBody
+from ..schemas import PromptParams
+from ..schemas import RecordBatchWire
+from ..schemas import TurnsParams
+from ..schemas import TurnsWire
+from ._common import json_response
+from ._common import merge_scope_path
+from ._common import request_of
 
 __all__ = ["router"]
 

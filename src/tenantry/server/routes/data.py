@@ -7,13 +7,18 @@ deleted); tenantry's remote SDK sends just the ids. Deletion is synchronous and 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
 from ...contract import DeleteData
-from ...errors import InvalidInputError, PermissionDeniedError
-from ..deps import Caller, authenticate
+from ...errors import InvalidInputError
+from ...errors import PermissionDeniedError
+from ..deps import Caller
+from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
-from ..schemas import DeleteDataBody, DeleteDataWire
+from ..schemas import DeleteDataBody
+from ..schemas import DeleteDataWire
 from ._common import json_response
 
 __all__ = ["router"]

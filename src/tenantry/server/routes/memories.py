@@ -3,30 +3,45 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Request
+from fastapi import Response
 
-from ...contract import BatchCreate, CreateMemory, ListMemories, MemoryRef, UpdateMemory
+from ...contract import BatchCreate
+from ...contract import CreateMemory
+from ...contract import ListMemories
+from ...contract import MemoryRef
+from ...contract import UpdateMemory
 from ...errors import InvalidInputError
-from ...models import CreateMemoryResponse, DeletedMemory, Memory, MemoryPage, MemoryStatusResponse
-from ..deps import Caller, authenticate
+from ...models import CreateMemoryResponse
+from ...models import DeletedMemory
+from ...models import Memory
+from ...models import MemoryPage
+from ...models import MemoryStatusResponse
+from ..deps import Caller
+from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
-from ..schemas import (
-    BatchCreateBody,
-    BatchCreateWire,
-    BatchResultItem,
-    CreateMemoryBody,
-    IdPath,
-    ListMemoriesQuery,
-    ScopeIdsQuery,
-    UpdateMemoryBody,
-)
-from ._common import json_response, merge_scope_path, request_of
+from ..schemas import BatchCreateBody
+from ..schemas import BatchCreateWire
+from ..schemas import BatchResultItem
+from ..schemas import CreateMemoryBody
+from ..schemas import IdPath
+from ..schemas import ListMemoriesQuery
+from ..schemas import ScopeIdsQuery
+from ..schemas import UpdateMemoryBody
+from ._common import json_response
+from ._common import merge_scope_path
+from ._common import request_of
 
 __all__ = ["router"]
 

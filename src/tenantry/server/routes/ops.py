@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
 from ..._version import __version__
-from ..deps import ServerState, get_state
+from ..deps import ServerState
+from ..deps import get_state
 from ..metrics import CONTENT_TYPE_LATEST
 from ..schemas import Health
 from ._common import json_response

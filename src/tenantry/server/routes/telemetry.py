@@ -3,10 +3,12 @@ forwarded; tenantry's own telemetry is the local ``/metrics``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
+from fastapi import Response
 
 from ..errors import ERROR_RESPONSES
-from ..schemas import TelemetryAccepted, TelemetryBatch
+from ..schemas import TelemetryAccepted
+from ..schemas import TelemetryBatch
 from ._common import json_response
 
 __all__ = ["router"]

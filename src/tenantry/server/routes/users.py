@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Response
 
 from ...contract import ProfileQuery
-from ..deps import Caller, authenticate
+from ..deps import Caller
+from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
-from ..schemas import IdPath, IdQuery, ProfileWire
+from ..schemas import IdPath
+from ..schemas import IdQuery
+from ..schemas import ProfileWire
 from ._common import json_response
 
 __all__ = ["router"]
