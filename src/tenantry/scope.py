@@ -205,6 +205,14 @@ class Target:
         return self.context() if self.scope is not None else ReadChain.instance(self.instance_id)
 
     @property
+    def edits(self) -> ReadChain:
+        """What a by-id update or delete with these ids may change: exactly the named scope (a user's ids reach that
+        user's USER memories only, a customer's ids its CUSTOMER memories only), or, with no ids, any memory of the
+        instance (the instance's key alone, as the Synap client's ``memories.update/delete(memory_id)`` send it).
+        Reading along the chain is right; writing along it is not: a user's ids never rewrite a shared memory."""
+        return ReadChain.single(self.scope) if self.scope is not None else ReadChain.instance(self.instance_id)
+
+    @property
     def erasure(self) -> ReadChain:
         """What erasing these ids removes: the scope and every scope under it, never a broader one."""
         if self.scope is None:

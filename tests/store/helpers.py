@@ -123,7 +123,7 @@ async def write(store: AsyncStore, batches: Sequence[tuple[Scope, Sequence[NewMe
     jobs = [job_for(scope) for scope, _ in batches]
     for job in jobs:
         await store.enqueue(job, content_hash=job.document_id)
-    claimed = {j.ingestion_id: j for j in await store.claim_jobs("t", limit=10_000, lease_seconds=60, max_attempts=3)}
+    claimed = {j.ingestion_id: j for j in await store.claim_jobs("t", limit=10_000, lease_seconds=60)}
     for job, (scope, mems) in zip(jobs, batches, strict=True):
         c = claimed[job.ingestion_id]
         await store.complete_job(ProcessedJob(c.ingestion_id, c.claim, scope, c.document_id, None, list(mems), [], []))

@@ -90,9 +90,10 @@ class AsyncMemoryService:
         """Embed ingestion text (large batches) on the ingestion thread."""
         return await self._embedding.documents(texts)
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed query text (micro-batched across concurrent fetches, cached for repeated queries)."""
-        return await self._embedding.queries(texts)
+    async def embed(self, texts: Sequence[str], instance_id: str) -> Vectors:
+        """Embed query text of one instance (micro-batched across concurrent fetches; repeated queries of the same
+        instance are served from its cache)."""
+        return await self._embedding.queries(texts, partition=instance_id)
 
     async def warm_up(self) -> None:
         """Load the embedder now (for ``minilm-int8`` on a new machine: build its model file, ~2 s), so the first

@@ -34,7 +34,9 @@ from ..store.base import JobRecord
 from ..store.base import SearchFilters
 from ..types import content_hash
 from ..validation import DOCUMENT_TYPES
+from ..validation import check_json
 from ..validation import check_metadata
+from ..validation import check_text
 from ..validation import normalise_types
 from ..validation import parse_when
 from ..validation import utcnow
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Memories", "check_document"]
 
 MAX_BATCH = 1000
+MAX_PAGE = 1_000_000  # page × page_size stays far inside every backend's integer range
 
 
 def check_document(document: object, limit: int) -> str | dict[str, Any] | list[Any]:
@@ -57,11 +60,12 @@ def check_document(document: object, limit: int) -> str | dict[str, Any] | list[
     if isinstance(document, str):
         if not document.strip():
             raise InvalidInputError("document is empty", details={"field": "document"})
-        size = len(document.encode("utf-8"))
+        size = len(check_text(document, "document").encode("utf-8"))
     elif isinstance(document, Mapping | list | tuple):
         if not document:
             raise InvalidInputError("document is empty", details={"field": "document"})
         document = dict(document) if isinstance(document, Mapping) else list(document)
+        check_json(document, "document")
         size = len(json.dumps(document, default=str).encode("utf-8"))
     else:
         raise InvalidInputError(
@@ -180,7 +184,7 @@ class Memories:
 
     async def delete(self, target: Target, memory_id: str) -> DeletedMemory:
         validate_id(memory_id, "memory_id", required=True)
-        n = await self._svc.store.delete_memories(target.lookup, [memory_id])
+        n = await self._svc.store.delete_memories(target.edits, [memory_id])
         if n == 0:
             raise MemoryNotFoundError(f"no memory {memory_id} in this scope")
         await self._svc.store.audit(target.instance_id, "memory.delete", detail={"memory_id": memory_id})
@@ -197,7 +201,7 @@ class Memories:
             raise InvalidInputError("document must be a non-empty string")
         self.check_document(document)
         metadata = check_metadata(request.metadata)
-        chain = target.lookup
+        chain = target.edits
         current = await self._svc.store.get_memory(chain, request.memory_id)
         if current is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")
@@ -209,7 +213,7 @@ class Memories:
             new_words = set(document.lower().split())
             old_parts = [s for s in current.content.split(". ") if len(set(s.lower().split()) - new_words) > 2]
             content = ". ".join([document.strip().rstrip("."), *old_parts]) if old_parts else document.strip()
-        vec = (await self._svc.embed([content]))[0]
+        vec = (await self._svc.embed_documents([content]))[0]
         rec = await self._svc.store.update_memory(
             chain, request.memory_id, content=content, vector=vec, metadata=metadata
         )
@@ -219,8 +223,8 @@ class Memories:
 
     async def page(self, target: Target, request: ListMemories) -> MemoryPage:
         page, page_size = request.page, request.page_size
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise InvalidInputError("page must be an integer ≥ 1")
+        if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+            raise InvalidInputError(f"page must be an integer from 1 to {MAX_PAGE:,}", details={"field": "page"})
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
             raise InvalidInputError("page_size must be between 1 and 100")
         filters = SearchFilters(types=normalise_types(request.types), include_superseded=request.include_superseded)

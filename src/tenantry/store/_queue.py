@@ -128,8 +128,8 @@ def complete_plan(d: Dialect, result: ProcessedJob) -> Plan[None]:
 def _fail_plan(d: Dialect, ingestion_id: str, error: str, *, final: bool, claim: str | None) -> Plan[None]:
     p = d.p
     done = f"status = 'failed', completed_at = {p}" if final else "status = 'queued'"
-    yield Op(
-        f"UPDATE ingestions SET {done}, error_message = {p}, claim = NULL, lease_until = NULL "
+    yield Op(  # an attempt that raised: the one thing that counts against ``max_attempts``
+        f"UPDATE ingestions SET {done}, failures = failures + 1, error_message = {p}, claim = NULL, lease_until = NULL "
         f"WHERE ingestion_id = {p} AND (claim = {p} OR CAST({p} AS TEXT) IS NULL)",
         (*((d.ts(datetime.now(UTC)),) if final else ()), error[:2000], ingestion_id, claim, claim),
     )

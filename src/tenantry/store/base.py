@@ -90,6 +90,7 @@ class JobRecord:
     memory_ids: list[str] = field(default_factory=list)
     error_message: str | None = None
     claim: str | None = None  # token of the worker claim that owns a processing job
+    failures: int = 0  # attempts that raised (a worker that died is not one): what ``max_attempts`` counts
 
 
 @dataclass(slots=True)
@@ -246,9 +247,7 @@ class AsyncStore:
         """Insert a job, or return the existing one for the same (scope, document_id); bool = created."""
         raise NotImplementedError
 
-    async def claim_jobs(
-        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
-    ) -> list[JobRecord]:
+    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[JobRecord]:
         raise NotImplementedError
 
     async def complete_job(self, result: ProcessedJob) -> None:

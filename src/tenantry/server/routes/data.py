@@ -48,10 +48,9 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
             raise InvalidInputError(f"confirm must equal the {body.scope}_id being deleted", code="confirm_mismatch")
         if body.scope == "customer":
             user_id, conversation_id = None, None
-        elif body.scope == "conversation":
-            customer_id, user_id = None, None
-        else:
+        elif body.scope == "user":
             conversation_id = None
+        # scope == "conversation": the ids sent with it are checked against the conversation's binding
     receipt = await caller.api.delete_data(
         DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
     )
