@@ -242,9 +242,10 @@ class ProfileQuery:
 # -- data -----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteData(Addressed):
-    """Erase a user's, a customer's (with its users') or a conversation's data."""
+    """Erase a user's, a customer's (with its users') or a conversation's data; ``dry_run`` only counts it."""
 
     conversation_id: str | None = None
+    dry_run: bool = False
 
 
 class TenantryAPI:

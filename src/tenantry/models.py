@@ -250,6 +250,7 @@ class DeletionReceipt(_Model):
     receipt_id: str
     deleted_at: datetime
     deleted: dict[str, int]
+    dry_run: bool = False  # counted only: what the erasure would delete
 
 
 class RecordedMessage(_Model):

@@ -620,10 +620,15 @@ class Tenantry:
         return await self.api.fetch(request)
 
     async def delete_data(
-        self, customer_id: str | None = None, user_id: str | None = None, conversation_id: str | None = None
+        self,
+        customer_id: str | None = None,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
     ) -> DeletionReceipt:
-        """Delete every trace of a user, a customer (with its users) or a conversation; returns a receipt."""
-        request = DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+        """Delete every trace of a user, a customer (with its users) or a conversation; returns a receipt.
+        ``dry_run=True`` returns the counts the deletion would give and deletes nothing."""
+        request = DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id, dry_run=dry_run)
         return await self.api.delete_data(request)
 
 

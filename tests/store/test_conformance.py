@@ -59,6 +59,7 @@ from tenantry.scope import user_chain
 from tenantry.service import AsyncMemoryService
 from tenantry.store import open_store
 from tenantry.store.base import AsyncStore
+from tenantry.store.base import Audit
 from tenantry.store.base import JobRecord
 from tenantry.store.base import MessageRecord
 from tenantry.store.base import ProcessedJob
@@ -687,6 +688,35 @@ async def test_delete_scope_data_receipts(store: AsyncStore) -> None:
     assert await contents(store, ReadChain.instance("inst_other")) == {"other instance"}
     assert await store.customer_exists(i, "globex") is True
     await store.audit(i, "data.delete", detail={"counts": r})
+
+
+async def test_writes_commit_their_audit_row_with_them(store: AsyncStore, backend_dsn: str) -> None:
+    """The audit row of a write is in the write's transaction: readable by another connection as soon as the write
+    returns (nothing buffered to lose on a kill -9); a write that changes nothing records nothing."""
+    i = "inst_wa"
+    s = U(i, "acme", "alice")
+    await store.enqueue(job_for(s, "doc"), content_hash="h")
+    await store.enqueue(job_for(s, "doc"), content_hash="h")  # the same document again: audited as not new
+    tea = new_memory("alice likes tea")
+    await write(store, [(s, [tea, new_memory("alice likes coffee")])])  # one more job
+    oolong = new_memory("alice likes oolong")
+    chain = ReadChain.single(s)
+    assert await store.update_memory(
+        chain,
+        tea.memory_id,
+        content="alice likes oolong",
+        vector=oolong.vector,
+        metadata=None,
+        audit=Audit("memory.update", {"memory_id": tea.memory_id}),
+    )
+    assert await store.delete_memories(chain, ["no-such-id"], audit=Audit("memory.delete")) == 0
+    assert await store.delete_memories(chain, [tea.memory_id], audit=Audit("memory.delete")) == 1
+    dry = await store.delete_scope_data(ReadChain.subtree(s), dry_run=True)
+    created = ["memory.create"] * 3
+    assert await audit_actions(backend_dsn, i) == [*created, "memory.update", "memory.delete"]
+    assert dry["memories"] == 1 and dry["ingestions"] == 2
+    assert (await store.delete_scope_data(ReadChain.subtree(s))) == dry  # the dry run counted, and erased nothing
+    assert await audit_actions(backend_dsn, i) == [*created, "memory.update", "memory.delete", "data.delete"]
 
 
 async def test_audit_entries_survive_a_failed_write(store: AsyncStore, backend_dsn: str) -> None:

@@ -30,6 +30,7 @@ from ..scope import Target
 from ..scope import Tenant
 from ..scope import resolve_target
 from ..scope import validate_id
+from ..store.base import Audit
 from ..store.base import JobRecord
 from ..store.base import SearchFilters
 from ..types import content_hash
@@ -132,13 +133,8 @@ class Memories:
         digest = content_hash(
             document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
         )
-        stored, is_new = await self._svc.store.enqueue(job, content_hash=digest)
+        stored, _ = await self._svc.store.enqueue(job, content_hash=digest)  # audited in the same transaction
         self._svc.queued.set()
-        await self._svc.store.audit(
-            target.instance_id,
-            "memory.create",
-            detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": is_new},
-        )
         return CreateMemoryResponse.model_validate(stored, from_attributes=True)
 
     async def batch(self, tenant: Tenant, request: BatchCreate) -> BatchCreateResponse:
@@ -184,10 +180,10 @@ class Memories:
 
     async def delete(self, target: Target, memory_id: str) -> DeletedMemory:
         validate_id(memory_id, "memory_id", required=True)
-        n = await self._svc.store.delete_memories(target.edits, [memory_id])
+        audit = Audit("memory.delete", {"memory_id": memory_id})
+        n = await self._svc.store.delete_memories(target.edits, [memory_id], audit=audit)
         if n == 0:
             raise MemoryNotFoundError(f"no memory {memory_id} in this scope")
-        await self._svc.store.audit(target.instance_id, "memory.delete", detail={"memory_id": memory_id})
         return DeletedMemory(memory_id=memory_id, deleted_at=utcnow())
 
     async def update(self, target: Target, request: UpdateMemory) -> Memory:
@@ -214,8 +210,9 @@ class Memories:
             old_parts = [s for s in current.content.split(". ") if len(set(s.lower().split()) - new_words) > 2]
             content = ". ".join([document.strip().rstrip("."), *old_parts]) if old_parts else document.strip()
         vec = (await self._svc.embed_documents([content]))[0]
+        audit = Audit("memory.update", {"memory_id": request.memory_id, "merge_strategy": request.merge_strategy})
         rec = await self._svc.store.update_memory(
-            chain, request.memory_id, content=content, vector=vec, metadata=metadata
+            chain, request.memory_id, content=content, vector=vec, metadata=metadata, audit=audit
         )
         if rec is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")
@@ -258,6 +255,5 @@ class Memories:
         (result,) = await self._svc.pipeline.process([job])
         if result.status == "failed":
             raise InvalidInputError(result.error_message or "extraction failed")
-        await self._svc.store.complete_job(result)
-        await self._svc.store.audit(WORLD_INSTANCE, "world.write", detail={"memories": len(result.new)})
+        await self._svc.store.complete_job(result, audit=Audit("world.write", {"memories": len(result.new)}))
         return result.memory_ids

@@ -22,10 +22,14 @@ from ._plan import Dialect
 from ._plan import Op
 from ._plan import Plan
 from ._plan import PlanStore
+from ._plan import RolledBack
 from ._plan import ScopeKey
+from ._plan import audit
 from ._plan import bump
+from ._plan import rolled_back
 from ._plan import scope_key
 from ._sql import loads
+from .base import Audit
 from .base import MemoryRecord
 
 __all__ = ["RECEIPT_KEYS", "delete_memory_rows", "erase_plan"]
@@ -45,7 +49,9 @@ def delete_memory_rows(d: Dialect, where: str, params: Sequence[Any]) -> Plan[in
     return len(gone.rows)
 
 
-def erase_plan(d: Dialect, chain: ReadChain, conversation_id: str | None) -> Plan[dict[str, int]]:
+def erase_plan(
+    d: Dialect, chain: ReadChain, conversation_id: str | None, *, audited: bool = True
+) -> Plan[dict[str, int]]:
     """Delete every row ``chain`` reads: memories (and their search rows), documents, ingestions (their payloads
     hold the documents), conversations with their messages and transcripts. With ``conversation_id``, only the rows
     of that conversation inside the chain. Returns the receipt: rows deleted per kind (:data:`RECEIPT_KEYS`).
@@ -69,17 +75,28 @@ def erase_plan(d: Dialect, chain: ReadChain, conversation_id: str | None) -> Pla
     receipt["messages"] = (yield Op(f"DELETE FROM messages WHERE {bound}", bound_params)).rowcount
     yield Op(f"DELETE FROM transcripts WHERE {bound}", bound_params)
     receipt["conversations"] = (yield Op(f"DELETE FROM conversations AS m WHERE {rows}", rows_params)).rowcount
+    if audited:
+        yield from audit(d, chain.instance_id, "data.delete", {"counts": receipt})
     return receipt
 
 
-def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str]) -> Plan[int]:
+def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str], record: Audit | None) -> Plan[int]:
     where, params = d.scoped(chain)
     among, ids = d.any_of("m.memory_id", memory_ids)
-    return (yield from delete_memory_rows(d, f"{among} AND {where}", [*ids, *params]))
+    n = yield from delete_memory_rows(d, f"{among} AND {where}", [*ids, *params])
+    if record is not None and n:
+        yield from audit(d, chain.instance_id, record.action, {**record.detail, "deleted": n})
+    return n
 
 
 def _update_plan(
-    d: Dialect, chain: ReadChain, memory_id: str, content: str, vector: Vectors, metadata: dict[str, Any] | None
+    d: Dialect,
+    chain: ReadChain,
+    memory_id: str,
+    content: str,
+    vector: Vectors,
+    metadata: dict[str, Any] | None,
+    record: Audit | None,
 ) -> Plan[bool]:
     p = d.p
     where, params = d.scoped(chain)
@@ -101,24 +118,46 @@ def _update_plan(
     )
     yield from d.rewrite_memory(rowid, one, one_params, content, vector)
     yield from bump(d, [scope_key(scope)])
+    if record is not None:
+        yield from audit(d, chain.instance_id, record.action, record.detail)
     return True
 
 
 class _EditsMixin(PlanStore):
     """Memory updates and deletions every SQL backend shares."""
 
-    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
+    async def delete_memories(self, chain: ReadChain, memory_ids: list[str], *, audit: Audit | None = None) -> int:
         if not memory_ids:
             return 0
-        return await self._run(_delete_plan(self.dialect, chain, memory_ids), instance_id=chain.instance_id)
+        plan = _delete_plan(self.dialect, chain, memory_ids, audit)
+        return await self._run(plan, instance_id=chain.instance_id)
 
     async def update_memory(
-        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
+        self,
+        chain: ReadChain,
+        memory_id: str,
+        *,
+        content: str,
+        vector: Vectors,
+        metadata: dict[str, Any] | None,
+        audit: Audit | None = None,
     ) -> MemoryRecord | None:
-        plan = _update_plan(self.dialect, chain, memory_id, content, vector, metadata)
+        plan = _update_plan(self.dialect, chain, memory_id, content, vector, metadata, audit)
         if not await self._run(plan, instance_id=chain.instance_id):
             return None
         return await self.get_memory(chain, memory_id)
 
-    async def delete_scope_data(self, chain: ReadChain, *, conversation_id: str | None = None) -> dict[str, int]:
-        return await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+    async def delete_scope_data(
+        self, chain: ReadChain, *, conversation_id: str | None = None, dry_run: bool = False
+    ) -> dict[str, int]:
+        if not dry_run:
+            return await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+        try:  # the same plan, in a transaction that is rolled back: the counts of the real erasure, nothing erased
+            await self._run(
+                rolled_back(erase_plan(self.dialect, chain, conversation_id, audited=False)),
+                instance_id=chain.instance_id,
+            )
+        except RolledBack as done:
+            receipt: dict[str, int] = done.value
+            return receipt
+        raise AssertionError("unreachable: a rolled-back plan always raises")  # pragma: no cover

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 from typing import TypeVar
@@ -32,7 +33,19 @@ from ._sql import scope_filter
 from .base import AsyncStore
 from .base import NewMemory
 
-__all__ = ["Dialect", "Op", "Plan", "PlanStore", "Result", "ScopeKey", "bump", "scope_key"]
+__all__ = [
+    "Dialect",
+    "Op",
+    "Plan",
+    "PlanStore",
+    "Result",
+    "RolledBack",
+    "ScopeKey",
+    "audit",
+    "bump",
+    "rolled_back",
+    "scope_key",
+]
 
 T = TypeVar("T")
 ScopeKey = tuple[str, str, str, str]  # (instance_id, customer_id, level, user_id): a scope as the tables key it
@@ -114,6 +127,30 @@ class Dialect:
     def forget_memories(self, rowids: list[int]) -> Plan[None]:
         """Drop what is stored beside the deleted memory rows ``rowids``."""
         raise NotImplementedError
+
+
+def audit(d: Dialect, instance_id: str, action: str, detail: dict[str, Any]) -> Plan[None]:
+    """The audit row of a write, in the write's own transaction (a write that happened always has its row)."""
+    yield Op(
+        f"INSERT INTO audit_log (instance_id, at, action, detail) VALUES ({d.marks(4)})",
+        (instance_id, d.ts(datetime.now(UTC)), action, d.js(detail)),
+    )
+
+
+class RolledBack(Exception):
+    """Raised by :func:`rolled_back` once its plan ran: the transaction is rolled back, ``value`` is what the plan
+    returned."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("rolled back on purpose")
+        self.value = value
+
+
+def rolled_back(plan: Plan[T]) -> Plan[T]:
+    """``plan``, then a rollback of everything it did: what it would do, counted and never done (dry runs). The
+    runner sees :class:`RolledBack` and returns its ``value``."""
+    value = yield from plan
+    raise RolledBack(value)
 
 
 def bump(d: Dialect, keys: Sequence[ScopeKey], *, create: bool = False) -> Plan[None]:

@@ -25,6 +25,7 @@ from ..types import Vectors
 
 __all__ = [
     "AsyncStore",
+    "Audit",
     "ConversationRecord",
     "InstanceRecord",
     "JobRecord",
@@ -61,6 +62,15 @@ class InstanceRecord:
             client_id=f"cli_{hashlib.sha256(name.encode()).hexdigest()[:16]}",
             created_at=created_at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """What a write records in the audit log (ids, counts; never content), committed in the write's transaction:
+    a write that happened always has its row, one that did not never has."""
+
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -244,13 +254,14 @@ class AsyncStore:
 
     # -- ingestion queue ------------------------------------------------------------------------------------------
     async def enqueue(self, job: JobRecord, *, content_hash: str) -> tuple[JobRecord, bool]:
-        """Insert a job, or return the existing one for the same (scope, document_id); bool = created."""
+        """Insert a job, or return the existing one for the same (scope, document_id); bool = created. Audited
+        (``memory.create``) in the same transaction."""
         raise NotImplementedError
 
     async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[JobRecord]:
         raise NotImplementedError
 
-    async def complete_job(self, result: ProcessedJob) -> None:
+    async def complete_job(self, result: ProcessedJob, *, audit: Audit | None = None) -> None:
         """Store a job's result and mark it done, in one transaction, if ``result.claim`` still owns the job.
 
         ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
@@ -330,11 +341,20 @@ class AsyncStore:
     ) -> tuple[list[MemoryRecord], int]:
         raise NotImplementedError
 
-    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
+    async def delete_memories(self, chain: ReadChain, memory_ids: list[str], *, audit: Audit | None = None) -> int:
+        """Delete the memories of ``chain`` with those ids (and what is stored beside them); ``audit`` is recorded
+        with the deletion, its detail completed with ``deleted`` (the count)."""
         raise NotImplementedError
 
     async def update_memory(
-        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
+        self,
+        chain: ReadChain,
+        memory_id: str,
+        *,
+        content: str,
+        vector: Vectors,
+        metadata: dict[str, Any] | None,
+        audit: Audit | None = None,
     ) -> MemoryRecord | None:
         raise NotImplementedError
 
@@ -365,11 +385,16 @@ class AsyncStore:
         raise NotImplementedError
 
     # -- deletion -------------------------------------------------------------------------------------------------
-    async def delete_scope_data(self, chain: ReadChain, *, conversation_id: str | None = None) -> dict[str, int]:
+    async def delete_scope_data(
+        self, chain: ReadChain, *, conversation_id: str | None = None, dry_run: bool = False
+    ) -> dict[str, int]:
         """Erase every row ``chain`` reads, on every table: memories (with their search rows and caches), documents,
         ingestions, conversations with their messages and transcripts. ``chain`` comes from
         :meth:`ReadChain.subtree <tenantry.scope.ReadChain.subtree>` (a user; a customer with its users; a CLIENT
         scope: the whole instance). With ``conversation_id``, only that conversation's rows inside ``chain``.
+
+        The erasure is audited (``data.delete`` with the counts) in its own transaction. ``dry_run``: the same
+        statements in a transaction that is rolled back, so the counts are those the erasure would give.
 
         Returns:
             The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,

@@ -2,7 +2,8 @@
 
 Synap-style bodies name a ``scope`` (``user`` | ``customer`` | ``conversation``) and ``confirm`` (the id being
 deleted); tenantry's remote SDK sends just the ids. Deletion is synchronous and complete when the call returns.
-``dry_run`` is refused (400 ``dry_run_not_supported``): nothing is counted without deleting it.
+``dry_run``: the counts the erasure would give (the same statements in a transaction that is rolled back), nothing
+deleted.
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
     inst = caller.instance
     if body.instance_id and body.instance_id != inst.instance_id:
         raise PermissionDeniedError("instance_id does not match the API key's instance", code="instance_mismatch")
-    if body.dry_run:
-        raise InvalidInputError(
-            "dry_run is not supported by this server: nothing is counted without deleting it",
-            code="dry_run_not_supported",
-        )
     customer_id, user_id, conversation_id = body.customer_id, body.user_id, body.conversation_id
     if body.scope is not None:
         target = {"user": user_id, "customer": customer_id, "conversation": conversation_id}[body.scope]
@@ -52,20 +48,20 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
             conversation_id = None
         # scope == "conversation": the ids sent with it are checked against the conversation's binding
     receipt = await caller.api.delete_data(
-        DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+        DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id, dry_run=body.dry_run)
     )
     counts = receipt.deleted
     wire = DeleteDataWire(
         deletion_id=receipt.receipt_id,
         receipt_id=receipt.receipt_id,
-        status="complete",
+        status="dry_run" if receipt.dry_run else "complete",
         scope=body.scope,
-        dry_run=False,
+        dry_run=receipt.dry_run,
         found=any(counts.values()),
         counts=counts,
-        deleted=counts,
+        deleted={} if receipt.dry_run else counts,
         deleted_at=receipt.deleted_at,
-        fully_removed=True,
-        memories_kept=False,
+        fully_removed=not receipt.dry_run,
+        memories_kept=receipt.dry_run,
     )
     return json_response(wire)
