@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["Memories", "check_document"]
 
 MAX_BATCH = 1000
+# Metadata the extractor derives from a memory's text (the value of its attribute, the attributes it read): a
+# ``replace`` update drops it with the old text.
+_DERIVED_FROM_TEXT = ("value", "attributes")
 MAX_PAGE = 1_000_000  # page × page_size stays far inside every backend's integer range
 
 
@@ -210,9 +213,13 @@ class Memories:
             old_parts = [s for s in current.content.split(". ") if len(set(s.lower().split()) - new_words) > 2]
             content = ". ".join([document.strip().rstrip("."), *old_parts]) if old_parts else document.strip()
         vec = (await self._svc.embed_documents([content]))[0]
+        meta = {**current.metadata, **metadata}
+        if request.merge_strategy == "replace":  # what extraction read from the old text must not outlive it
+            for derived in _DERIVED_FROM_TEXT:
+                meta.pop(derived, None)
         audit = Audit("memory.update", {"memory_id": request.memory_id, "merge_strategy": request.merge_strategy})
         rec = await self._svc.store.update_memory(
-            chain, request.memory_id, content=content, vector=vec, metadata=metadata, audit=audit
+            chain, request.memory_id, content=content, vector=vec, metadata=meta, audit=audit
         )
         if rec is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")

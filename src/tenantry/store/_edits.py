@@ -81,9 +81,32 @@ def erase_plan(
 
 
 def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str], record: Audit | None) -> Plan[int]:
+    """Delete memories by id, and the text they came from: their source documents, the document in their jobs'
+    payloads, the recorded message a turn memory was made of; the memories left from those documents get their
+    own text back as lexical text (it quoted the turns around them)."""
+    p = d.p
     where, params = d.scoped(chain)
     among, ids = d.any_of("m.memory_id", memory_ids)
+    found = yield Op(
+        f"SELECT m.instance_id, m.customer_id, m.level, m.user_id, m.document_id FROM memories m "
+        f"WHERE {among} AND {where}",
+        [*ids, *params],
+    )
     n = yield from delete_memory_rows(d, f"{among} AND {where}", [*ids, *params])
+    sources = {(Scope(r[0], ScopeLevel(r[2]), r[1], r[3]), r[4]) for r in found.rows if r[4]}
+    for scope, document_id in sorted(sources, key=lambda x: (scope_key(x[0]), x[1])):
+        one, one_params = d.scoped(ReadChain.single(scope))
+        of_doc = [*one_params, document_id]
+        yield Op(f"DELETE FROM documents AS m WHERE {one} AND m.document_id = {p}", of_doc)
+        yield Op(f"UPDATE ingestions AS m SET payload = {p} WHERE {one} AND m.document_id = {p}", [d.js({}), *of_doc])
+        if document_id.startswith("msg-"):
+            yield Op(
+                f"DELETE FROM messages WHERE instance_id = {p} AND message_id = {p}",
+                (scope.instance_id, document_id.removeprefix("msg-")),
+            )
+        left = yield Op(f"SELECT m.rowid, m.content FROM memories m WHERE {one} AND m.document_id = {p}", of_doc)
+        for rowid, content in left.rows:
+            yield from d.relabel_memory(int(rowid), one, one_params, f"{content} {content}")
     if record is not None and n:
         yield from audit(d, chain.instance_id, record.action, {**record.detail, "deleted": n})
     return n
@@ -109,7 +132,7 @@ def _update_plan(
     if row is None:
         return False
     rowid, scope = int(row[0]), Scope(row[1], ScopeLevel(row[3]), row[2], row[4])
-    meta = {**loads(row[5]), **(metadata or {})}
+    meta = loads(row[5]) if metadata is None else metadata  # the caller gives the memory's whole new metadata
     one, one_params = d.scoped(ReadChain.single(scope))
     yield Op(
         f"UPDATE memories AS m SET content = {p}, content_hash = {p}, metadata = {p}, updated_at = {p} "
@@ -130,7 +153,10 @@ class _EditsMixin(PlanStore):
         if not memory_ids:
             return 0
         plan = _delete_plan(self.dialect, chain, memory_ids, audit)
-        return await self._run(plan, instance_id=chain.instance_id)
+        n = await self._run(plan, instance_id=chain.instance_id)
+        if n:
+            await self._scrub()
+        return n
 
     async def update_memory(
         self,
@@ -151,13 +177,15 @@ class _EditsMixin(PlanStore):
         self, chain: ReadChain, *, conversation_id: str | None = None, dry_run: bool = False
     ) -> dict[str, int]:
         if not dry_run:
-            return await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+            receipt = await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+            await self._scrub()
+            return receipt
         try:  # the same plan, in a transaction that is rolled back: the counts of the real erasure, nothing erased
             await self._run(
                 rolled_back(erase_plan(self.dialect, chain, conversation_id, audited=False)),
                 instance_id=chain.instance_id,
             )
         except RolledBack as done:
-            receipt: dict[str, int] = done.value
-            return receipt
+            counted: dict[str, int] = done.value
+            return counted
         raise AssertionError("unreachable: a rolled-back plan always raises")  # pragma: no cover

@@ -70,6 +70,9 @@ class PgDialect(Dialect):
     def forget_memories(self, rowids: list[int]) -> Plan[None]:
         yield from ()  # nothing is stored beside the row
 
+    def relabel_memory(self, rowid: int, where: str, params: list[Any], text: str) -> Plan[None]:
+        yield Op(f"UPDATE memories AS m SET fts_text = %s WHERE {where} AND m.rowid = %s", [text, *params, rowid])
+
     @staticmethod
     def search_values(vector: Vectors, text: str) -> tuple[int, Vectors, str]:
         """``dims``, ``embedding`` and ``fts_text`` of a memory row."""

@@ -128,6 +128,10 @@ class Dialect:
         """Drop what is stored beside the deleted memory rows ``rowids``."""
         raise NotImplementedError
 
+    def relabel_memory(self, rowid: int, where: str, params: list[Any], text: str) -> Plan[None]:
+        """Replace the searchable (lexical) text of memory ``rowid`` only; its vector stays."""
+        raise NotImplementedError
+
 
 def audit(d: Dialect, instance_id: str, action: str, detail: dict[str, Any]) -> Plan[None]:
     """The audit row of a write, in the write's own transaction (a write that happened always has its row)."""
@@ -185,6 +189,11 @@ class PlanStore(AsyncStore):
 
     async def _write_audit(self, rows: list[AuditEntry]) -> None:
         """Insert buffered audit entries (called by the :class:`~._audit.AuditBuffer`)."""
+        raise NotImplementedError
+
+    async def _scrub(self) -> None:
+        """Make the bytes of deleted rows go, after a deletion committed: what a backend keeps of deleted text in
+        its files (index segments, freed pages, write-ahead log, dead tuples) is rewritten or released."""
         raise NotImplementedError
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
