@@ -155,7 +155,7 @@ class _EditsMixin(PlanStore):
         plan = _delete_plan(self.dialect, chain, memory_ids, audit)
         n = await self._run(plan, instance_id=chain.instance_id)
         if n:
-            await self._scrub()
+            await self._scrub(full=False)
         return n
 
     async def update_memory(
@@ -178,7 +178,7 @@ class _EditsMixin(PlanStore):
     ) -> dict[str, int]:
         if not dry_run:
             receipt = await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
-            await self._scrub()
+            await self._scrub(full=True)
             return receipt
         try:  # the same plan, in a transaction that is rolled back: the counts of the real erasure, nothing erased
             await self._run(

@@ -191,10 +191,15 @@ class PlanStore(AsyncStore):
         """Insert buffered audit entries (called by the :class:`~._audit.AuditBuffer`)."""
         raise NotImplementedError
 
-    async def _scrub(self) -> None:
+    async def _scrub(self, *, full: bool) -> None:
         """Make the bytes of deleted rows go, after a deletion committed: what a backend keeps of deleted text in
-        its files (index segments, freed pages, write-ahead log, dead tuples) is rewritten or released."""
+        its files (index segments, freed pages, write-ahead log, dead tuples) is rewritten or released. ``full``:
+        whatever it costs (an erasure); otherwise only what is cheap on this backend (a by-id deletion)."""
         raise NotImplementedError
+
+    async def scrub(self) -> None:
+        """Release now the bytes every deletion so far left in the files (``tenantry db scrub``)."""
+        await self._scrub(full=True)
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
         """Record an audit entry (ids, counts, timings; never content). Entries are buffered and written in batches

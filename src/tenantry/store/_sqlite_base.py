@@ -193,8 +193,9 @@ class _SQLiteBase(PlanStore):
     async def _run(self, plan: Plan[T], *, instance_id: str | None, write: bool = True) -> T:
         return await (self._write if write else self._read)(lambda conn: drive(conn, plan))
 
-    async def _scrub(self) -> None:
-        """After a deletion: merge the FTS5 index into one segment (a deleted row's tokens stay in the segments
+    async def _scrub(self, *, full: bool) -> None:
+        """After a deletion (cheap enough here to run after every one: ≈0.3 s at 100k memories): merge the FTS5
+        index into one segment (a deleted row's tokens stay in the segments
         until they are rewritten; this SQLite has no FTS5 ``secure-delete``), then checkpoint the write-ahead log
         into the database and truncate it (its frames hold the pages as they were). ``secure_delete`` zeroes what
         the rewrite frees."""

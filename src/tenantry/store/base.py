@@ -405,6 +405,10 @@ class AsyncStore:
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    async def scrub(self) -> None:
+        """Release now the bytes every deletion so far left in the database's files."""
+        raise NotImplementedError
+
     async def flush_audit(self) -> None:
         """Write buffered audit entries now (backends that buffer them)."""
 
