@@ -87,6 +87,14 @@ class Scope:
             return f"customer:{self.customer_id}"
         return self.level.value
 
+    @property
+    def path(self) -> str:
+        """The scope's unambiguous label in the audit log: ``customer:<c>/user:<u>`` for a b2b user (``user:<id>``
+        alone names users of several customers), ``user:<u>`` (b2c), ``customer:<c>``, ``client``, ``world``."""
+        if self.level is ScopeLevel.USER and self.customer_id:
+            return f"customer:{self.customer_id}/user:{self.user_id}"
+        return self.source
+
     @classmethod
     def world(cls) -> Scope:
         return cls(WORLD_INSTANCE, ScopeLevel.WORLD)

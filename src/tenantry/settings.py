@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.05, gt=0)
     max_document_bytes: int = Field(default=1_000_000, ge=1)
     token_budget: int = Field(default=4096, ge=1)
+    # Erasing a user or a customer replaces its labels in the instance's past audit entries by a hash (the entries
+    # stay, and still correlate with each other, but no longer name the erased scope).
+    audit_pseudonymise: bool = True
     dedup_threshold: float = Field(default=0.95, gt=0, le=1)
     url: str | None = None  # remote mode: base URL of a tenantry server
     api_key: str | None = None

@@ -165,10 +165,16 @@ async def run_sql(dsn: str, statements: Sequence[str]) -> None:
 
 async def audit_actions(dsn: str, instance_id: str) -> list[str]:
     """The actions of ``instance_id``'s audit rows, oldest first, read over a connection of the test's own."""
-    query = "SELECT action FROM audit_log WHERE instance_id = {p} ORDER BY id"
+    return [action for action, _ in await audit_rows(dsn, instance_id)]
+
+
+async def audit_rows(dsn: str, instance_id: str) -> list[tuple[str, str]]:
+    """(action, detail as JSON text) of ``instance_id``'s audit rows, oldest first, over a connection of the
+    test's own."""
+    query = "SELECT action, CAST(detail AS TEXT) FROM audit_log WHERE instance_id = {p} ORDER BY id"
     if dialect_of(dsn) == "sqlite":
         with contextlib.closing(sqlite3.connect(dsn.removeprefix("sqlite:///"))) as conn:
-            return [r[0] for r in conn.execute(query.format(p="?"), (instance_id,))]
+            return [(r[0], r[1]) for r in conn.execute(query.format(p="?"), (instance_id,))]
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(dsn) as pg, pg.transaction():
@@ -178,4 +184,4 @@ async def audit_actions(dsn: str, instance_id: str) -> list[str]:
             (migrations.POSTGRES_APP_ROLE, instance_id),
         )
         cur = await pg.execute(query.format(p="%s"), (instance_id,))
-        return [r[0] for r in await cur.fetchall()]
+        return [(r[0], r[1]) for r in await cur.fetchall()]

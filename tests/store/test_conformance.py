@@ -30,6 +30,7 @@ from tests.store.helpers import C
 from tests.store.helpers import SentenceExtractor
 from tests.store.helpers import U
 from tests.store.helpers import audit_actions
+from tests.store.helpers import audit_rows
 from tests.store.helpers import dialect_of
 from tests.store.helpers import job_for
 from tests.store.helpers import new_memory
@@ -58,6 +59,7 @@ from tenantry.scope import customer_chain
 from tenantry.scope import user_chain
 from tenantry.service import AsyncMemoryService
 from tenantry.store import open_store
+from tenantry.store._edits import pseudonym
 from tenantry.store.base import AsyncStore
 from tenantry.store.base import Audit
 from tenantry.store.base import JobRecord
@@ -933,6 +935,30 @@ async def test_spec_b2c_delete_data_as_synap_callers_send_it(service: AsyncMemor
     receipt = await api.delete_data(DeleteData(conversation_id="conv-dave"))
     assert receipt.deleted["conversations"] == 1 and receipt.deleted["ingestions"] == 1
     assert await contents(service.store, ReadChain.instance(i)) == {"Dave drinks cold brew."} != dave
+
+
+async def test_erasure_pseudonymises_the_erased_scopes_in_past_audit_entries(
+    service: AsyncMemoryService, backend_dsn: str
+) -> None:
+    inst = await service.create_instance("pseudo", Relationship.B2B)
+    api = service.api(inst)
+    for ids in ({"customer_id": "acme", "user_id": "alice"}, {"customer_id": "acme", "user_id": "bob"}):
+        await ingest(service, inst, "A note about tea.", **ids)
+        await api.fetch_user(UserContextQuery(search_query=["tea"], **ids))
+    await ingest(service, inst, "Globex serves coffee.", customer_id="globex")
+    await ingest(service, inst, "Dave likes coffee.", customer_id="globex", user_id="dave")
+    await service.store.flush_audit()
+    before = "".join(d for _, d in await audit_rows(backend_dsn, inst.instance_id))
+    assert "customer:acme/user:alice" in before and "customer:globex/user:dave" in before
+    await api.delete_data(DeleteData(customer_id="acme", user_id="alice"))
+    await api.delete_data(DeleteData(customer_id="globex"))
+    rows = await audit_rows(backend_dsn, inst.instance_id)
+    after = "".join(d for _, d in rows)
+    assert "alice" not in after and "globex" not in after and "dave" not in after
+    assert "customer:acme/user:bob" in after  # nobody else's entries change
+    alice = pseudonym(inst.instance_id, "customer:acme/user:alice")
+    assert after.count(alice) == 2  # her create and her fetch: still one person across entries, not named
+    assert [a for a, _ in rows].count("data.delete") == 2
 
 
 async def test_transcripts_and_delete_through_service(service: AsyncMemoryService) -> None:

@@ -115,7 +115,7 @@ class Context:
             chain.instance_id,
             "context.fetch",
             detail={
-                "scopes": resp.metadata.scopes,
+                "scopes": [s.path for s in chain.scopes] or ["instance"],
                 "items": len(resp.items()),
                 "ms": round(resp.metadata.timing_ms["total_ms"], 2),
             },

@@ -43,7 +43,10 @@ class Erasure:
                 raise InvalidInputError("name a customer_id, user_id or conversation_id to delete")
             chain = target.erasure
         counts = await self._svc.store.delete_scope_data(  # audited in its own transaction
-            chain, conversation_id=conversation_id, dry_run=request.dry_run
+            chain,
+            conversation_id=conversation_id,
+            dry_run=request.dry_run,
+            pseudonymise=self._svc.settings.audit_pseudonymise,
         )
         receipt_id = str(uuid.uuid4())
         return DeletionReceipt(receipt_id=receipt_id, deleted_at=utcnow(), deleted=counts, dry_run=request.dry_run)

@@ -8,6 +8,7 @@ reads, on every table.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
@@ -50,7 +51,7 @@ def delete_memory_rows(d: Dialect, where: str, params: Sequence[Any]) -> Plan[in
 
 
 def erase_plan(
-    d: Dialect, chain: ReadChain, conversation_id: str | None, *, audited: bool = True
+    d: Dialect, chain: ReadChain, conversation_id: str | None, *, audited: bool = True, pseudonymise: bool = False
 ) -> Plan[dict[str, int]]:
     """Delete every row ``chain`` reads: memories (and their search rows), documents, ingestions (their payloads
     hold the documents), conversations with their messages and transcripts. With ``conversation_id``, only the rows
@@ -75,9 +76,44 @@ def erase_plan(
     receipt["messages"] = (yield Op(f"DELETE FROM messages WHERE {bound}", bound_params)).rowcount
     yield Op(f"DELETE FROM transcripts WHERE {bound}", bound_params)
     receipt["conversations"] = (yield Op(f"DELETE FROM conversations AS m WHERE {rows}", rows_params)).rowcount
+    if pseudonymise and conversation_id is None:
+        yield from _pseudonymise(d, chain)
     if audited:
         yield from audit(d, chain.instance_id, "data.delete", {"counts": receipt})
     return receipt
+
+
+def pseudonym(instance_id: str, label: str) -> str:
+    """What an erased scope's label becomes in the audit log: the same for every entry (they still correlate),
+    not reversible to the id."""
+    return "erased:" + hashlib.sha256(f"{instance_id}|{label}".encode()).hexdigest()[:16]
+
+
+def _pseudonymise(d: Dialect, chain: ReadChain) -> Plan[None]:
+    """Replace the erased scopes' labels in the instance's past audit entries by their :func:`pseudonym` (a
+    customer's erasure covers its users, each ``customer:<c>/user:<u>`` label by its own pseudonym). Ids are of a
+    restricted charset, so a label is matched exactly, as the JSON string it is stored as."""
+    p, text = d.p, d.json_as_text.format(column="detail")
+    labels: list[Scope] = []
+    for s in chain.scopes:
+        labels.append(s)
+        if chain.descendants and s.level is ScopeLevel.CUSTOMER:
+            users = yield Op(  # the scope rows stay after an erasure (they carry the cache versions)
+                f"SELECT user_id FROM scopes WHERE instance_id = {p} AND customer_id = {p} AND level = 'user'",
+                (s.instance_id, s.customer_id),
+            )
+            labels += [Scope(s.instance_id, ScopeLevel.USER, s.customer_id, str(r[0])) for r in users.rows]
+    for s in labels:
+        old, new = f'"{s.path}"', f'"{pseudonym(s.instance_id, s.path)}"'
+        yield Op(
+            f"UPDATE audit_log SET detail = {d.text_as_json.format(expr=f'replace({text}, {p}, {p})')} "
+            f"WHERE instance_id = {p} AND {_contains(d, text)}",
+            (old, new, s.instance_id, old),
+        )
+
+
+def _contains(d: Dialect, text: str) -> str:
+    return f"instr({text}, {d.p}) > 0" if d.name == "sqlite" else f"strpos({text}, {d.p}) > 0"
 
 
 def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str], record: Audit | None) -> Plan[int]:
@@ -174,10 +210,16 @@ class _EditsMixin(PlanStore):
         return await self.get_memory(chain, memory_id)
 
     async def delete_scope_data(
-        self, chain: ReadChain, *, conversation_id: str | None = None, dry_run: bool = False
+        self,
+        chain: ReadChain,
+        *,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
+        pseudonymise: bool = False,
     ) -> dict[str, int]:
         if not dry_run:
-            receipt = await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+            plan = erase_plan(self.dialect, chain, conversation_id, pseudonymise=pseudonymise)
+            receipt = await self._run(plan, instance_id=chain.instance_id)
             await self._scrub(full=True)
             return receipt
         try:  # the same plan, in a transaction that is rolled back: the counts of the real erasure, nothing erased

@@ -38,6 +38,8 @@ class PgDialect(Dialect):
     p = "%s"
     for_update = " FOR UPDATE"
     json_key = "({column} ->> '{key}')"
+    json_as_text = "{column}::text"
+    text_as_json = "({expr})::jsonb"
     ts = staticmethod(_aware)
     js = staticmethod(_json)
 

@@ -88,6 +88,8 @@ class Dialect:
     p: str  # the parameter placeholder
     for_update: str = ""  # row lock suffix for a read that is followed by a write of the same rows
     json_key: str  # SQL template: the text of top-level ``{key}`` of the JSON ``{column}``
+    json_as_text: str  # SQL template: the JSON ``{column}`` as text
+    text_as_json: str  # SQL template: the text ``{expr}`` as this backend's JSON column value
 
     def ts(self, value: datetime | None) -> Any:
         """A timestamp as this backend stores it."""

@@ -40,7 +40,7 @@ def enqueue_plan(d: Dialect, job: JobRecord, content_hash: str) -> Plan[tuple[Jo
     )
     if inserted.rows:
         yield from audit(
-            d, s.instance_id, "memory.create", {"ingestion_id": job.ingestion_id, "scope": s.source, "new": True}
+            d, s.instance_id, "memory.create", {"ingestion_id": job.ingestion_id, "scope": s.path, "new": True}
         )
         return job, True
     p = d.p
@@ -53,7 +53,7 @@ def enqueue_plan(d: Dialect, job: JobRecord, content_hash: str) -> Plan[tuple[Jo
         raise ConflictError("the ingestion was deleted concurrently; retry")
     found = _rows.job(existing.first)
     yield from audit(
-        d, s.instance_id, "memory.create", {"ingestion_id": found.ingestion_id, "scope": s.source, "new": False}
+        d, s.instance_id, "memory.create", {"ingestion_id": found.ingestion_id, "scope": s.path, "new": False}
     )
     return found, False
 

@@ -47,6 +47,8 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     p = "?"
     json_key = "json_extract({column}, '$.{key}')"
+    json_as_text = "{column}"
+    text_as_json = "{expr}"
     ts = staticmethod(to_ts)
     js = staticmethod(dumps)
 

@@ -386,15 +386,22 @@ class AsyncStore:
 
     # -- deletion -------------------------------------------------------------------------------------------------
     async def delete_scope_data(
-        self, chain: ReadChain, *, conversation_id: str | None = None, dry_run: bool = False
+        self,
+        chain: ReadChain,
+        *,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
+        pseudonymise: bool = False,
     ) -> dict[str, int]:
         """Erase every row ``chain`` reads, on every table: memories (with their search rows and caches), documents,
         ingestions, conversations with their messages and transcripts. ``chain`` comes from
         :meth:`ReadChain.subtree <tenantry.scope.ReadChain.subtree>` (a user; a customer with its users; a CLIENT
         scope: the whole instance). With ``conversation_id``, only that conversation's rows inside ``chain``.
 
-        The erasure is audited (``data.delete`` with the counts) in its own transaction. ``dry_run``: the same
-        statements in a transaction that is rolled back, so the counts are those the erasure would give.
+        The erasure is audited (``data.delete`` with the counts) in its own transaction; with ``pseudonymise``, the
+        erased scopes' labels in the instance's past audit entries are replaced by a hash in that transaction too.
+        ``dry_run``: the same statements in a transaction that is rolled back, so the counts are those the erasure
+        would give.
 
         Returns:
             The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,
