@@ -28,6 +28,7 @@ from .api import LocalAPI
 from .context import Context
 from .conversations import Conversations
 from .erasure import Erasure
+from .export import DataTransfer
 from .memories import Memories
 from .profiles import Profiles
 from .workers import Workers
@@ -59,6 +60,7 @@ class AsyncMemoryService:
         self.context = Context(self)
         self.profiles = Profiles(self)
         self.erasure = Erasure(self)
+        self.data = DataTransfer(self)
         self.workers = Workers(self)
 
     @classmethod

@@ -16,6 +16,8 @@ from ..contract import ConversationContextQuery
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
 from ..contract import DeleteData
+from ..contract import ExportData
+from ..contract import ImportData
 from ..contract import IngestTranscript
 from ..contract import ListMemories
 from ..contract import MemoryRef
@@ -34,7 +36,9 @@ from ..models import ContextResponse
 from ..models import CreateMemoryResponse
 from ..models import DeletedMemory
 from ..models import DeletionReceipt
+from ..models import ExportPage
 from ..models import Identity
+from ..models import ImportReport
 from ..models import Memory
 from ..models import MemoryPage
 from ..models import MemoryStatusResponse
@@ -160,6 +164,13 @@ class LocalAPI(TenantryAPI):
 
     async def delete_data(self, request: DeleteData) -> DeletionReceipt:
         return await self.service.erasure.erase(self.tenant, request)
+
+    async def export_data(self, request: ExportData) -> ExportPage:
+        target = self._target(request.customer_id, request.user_id)
+        return await self.service.data.export(target, request, instance_name=self.instance.name)
+
+    async def import_data(self, request: ImportData) -> ImportReport:
+        return await self.service.data.import_(self.tenant, request)
 
 
 class EmbeddedAPI(LocalAPI):
