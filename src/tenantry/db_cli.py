@@ -74,7 +74,9 @@ async def _sqlite_upgrade(dsn: str) -> tuple[list[int], list[int]]:
 
     from .store.sqlite import SQLiteStore
 
-    path = dsn.removeprefix("sqlite:///")
+    from .store import sqlite_path
+
+    path = sqlite_path(dsn)
 
     def versions() -> list[int]:
         try:
@@ -117,7 +119,9 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
 
     from .store import migrations
 
-    path = Path(dsn.removeprefix("sqlite:///"))
+    from .store import sqlite_path
+
+    path = Path(sqlite_path(dsn))
     out: list[tuple[str, str, str]] = [("ok", "sqlite", f"SQLite {sqlite3.sqlite_version}")]
     try:
         with sqlite3.connect(":memory:") as conn:

@@ -23,7 +23,8 @@ __all__ = ["Settings", "default_dsn", "default_model_cache"]
 
 
 def default_dsn(home: Path) -> str:
-    return f"sqlite:///{home / 'tenantry.db'}"
+    """``sqlite:////<absolute home>/tenantry.db`` (four slashes: an absolute path)."""
+    return f"sqlite:///{home.expanduser().absolute() / 'tenantry.db'}"
 
 
 def default_model_cache() -> Path:
@@ -33,7 +34,11 @@ def default_model_cache() -> Path:
 
 
 class Settings(BaseSettings):
-    """Engine settings. ``dsn`` picks the backend: ``sqlite:///path`` (default) or ``postgresql://...``."""
+    """Engine settings. ``dsn`` picks the backend: ``sqlite:///path`` (default) or ``postgresql://...``.
+
+    SQLite paths follow the usual convention (:func:`tenantry.store.sqlite_path`): ``sqlite:///mem.db`` (three
+    slashes) is ``mem.db`` in the working directory, ``sqlite:////srv/mem.db`` (four) is the absolute
+    ``/srv/mem.db``. The default, ``$TENANTRY_HOME/tenantry.db``, is absolute."""
 
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="forbid")
 

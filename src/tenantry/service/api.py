@@ -174,14 +174,17 @@ class LocalAPI(TenantryAPI):
 
 
 class EmbeddedAPI(LocalAPI):
-    """An engine of its own over ``settings.resolved_dsn()``: :meth:`open` opens the store, looks up (or creates, as
-    ``relationship``) the instance ``settings.instance`` and starts the ingestion workers; :meth:`close` lets them
-    finish the jobs they hold, then closes the store."""
+    """An engine of its own over ``settings.resolved_dsn()``: :meth:`open` opens the store, looks up (or, with
+    ``create``, creates as ``relationship``, saying so in the log) the instance ``settings.instance`` and starts the
+    ingestion workers; :meth:`close` lets them finish the jobs they hold, then closes the store."""
 
-    def __init__(self, settings: Settings, *, relationship: Relationship = Relationship.B2B) -> None:
+    def __init__(
+        self, settings: Settings, *, relationship: Relationship = Relationship.B2B, create: bool = True
+    ) -> None:
         super().__init__(None, None)
         self.settings = settings
         self.relationship = relationship
+        self.create = create
 
     async def open(self) -> Identity:
         if self._service is None:
@@ -189,7 +192,8 @@ class EmbeddedAPI(LocalAPI):
 
             service = await AsyncMemoryService.open(self.settings)
             try:
-                self._instance = await service.instance(self.settings.instance, create=self.relationship)
+                create = self.relationship if self.create else None
+                self._instance = await service.instance(self.settings.instance, create=create)
             except BaseException:
                 await service.close(drain=False)
                 raise
