@@ -57,7 +57,7 @@ class _Engine:
         self.dsn, self.instance, self.url, self.api_key = dsn, instance, url, api_key
 
     @asynccontextmanager
-    async def open(self, *, create: bool = False, workers: int = 0) -> AsyncIterator[Tenantry]:
+    async def open(self, *, create: bool = False, workers: int | None = 0) -> AsyncIterator[Tenantry]:
         """The SDK on the server (``--url``) or on the database. Embedded, an instance that does not exist is an
         error unless ``create`` or it is the ``default`` one (a typo in ``--instance`` must not start an empty
         instance); one that is created is announced on stderr."""
@@ -66,7 +66,8 @@ class _Engine:
         from .settings import Settings
 
         given: dict[str, Any] = {"dsn": self.dsn, "instance": self.instance, "url": self.url, "api_key": self.api_key}
-        settings = Settings(workers=workers, **{k: v for k, v in given.items() if v is not None})
+        given["workers"] = workers  # None: TENANTRY_WORKERS (a long-running process extracts what it is given)
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
         create = create or settings.instance == "default"
         api = None if settings.url else EmbeddedAPI(settings, create=create)
         async with Tenantry(settings=settings, api=api) as sdk:
@@ -138,9 +139,93 @@ def _records(stream: IO[str]) -> Iterator[tuple[int, int, Any, str | None]]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``memories ...``, ``export`` and ``import`` to ``app``."""
+    """Add ``memories ...``, ``export``, ``import`` and ``mcp`` to ``app``."""
     _register_memories(app)
     _register_transfer(app)
+    _register_mcp(app)
+
+
+def _register_mcp(app: typer.Typer) -> None:
+    @app.command("mcp")
+    def mcp(
+        transport: Annotated[str, typer.Option(help="stdio (desktop/IDE clients) or http (Streamable HTTP)")] = "stdio",
+        customer_id: Annotated[
+            str | None, typer.Option("--customer-id", help="bind the server to this customer")
+        ] = None,
+        user_id: Annotated[
+            str | None, typer.Option("--user-id", help="bind the server to this user (b2b: with --customer-id)")
+        ] = None,
+        host: Annotated[str, typer.Option(help="http: interface to bind")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="http: TCP port")] = 8765,
+        path: Annotated[str, typer.Option(help="http: endpoint path")] = "/mcp",
+        token: Annotated[
+            str | None, typer.Option("--token", help="http: bearer token clients must send (TENANTRY_MCP_TOKEN)")
+        ] = None,
+        create: Annotated[bool, typer.Option("--create", help="create the instance if it does not exist")] = False,
+        dsn: DsnOpt = None,
+        instance: InstanceOpt = None,
+        url: UrlOpt = None,
+        api_key: KeyOpt = None,
+    ) -> None:
+        """Serve the instance's memory as MCP tools (add_memory, search_memories, get/list/delete_memory,
+        ingestion_status) over stdio or Streamable HTTP; --customer-id/--user-id fix the scope the tools act in."""
+        from .settings import Settings
+
+        if transport not in ("stdio", "http"):
+            raise typer.BadParameter("--transport must be stdio or http")
+        token = token or Settings().mcp_token
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        if transport == "http" and not loopback and not token:
+            raise typer.BadParameter(
+                f"--host {host} is reachable from other machines: set --token or TENANTRY_MCP_TOKEN"
+            )
+        engine = _Engine(dsn, instance, url, api_key)
+        _run(_serve_mcp(engine, customer_id, user_id, transport, host, port, path, token, create))
+
+
+async def _serve_mcp(
+    engine: _Engine,
+    customer_id: str | None,
+    user_id: str | None,
+    transport: str,
+    host: str,
+    port: int,
+    path: str,
+    token: str | None,
+    create: bool,
+) -> None:
+    from .integrations.mcp_server import BearerGuard
+    from .integrations.mcp_server import Binding
+    from .integrations.mcp_server import build_server
+
+    sock = None
+    if transport == "http":
+        from .server.processes import reuseport_socket
+
+        try:  # bind first: a busy port is reported at once, before the engine and its model load
+            sock = reuseport_socket(host, port)
+        except OSError as exc:
+            typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
+    try:
+        async with engine.open(create=create, workers=None) as sdk:
+            server = build_server(lambda: sdk, Binding(customer_id, user_id))
+            if transport == "stdio":
+                await server.run_stdio_async()
+                return
+            import uvicorn
+
+            app: Any = server.streamable_http_app(streamable_http_path=path, host=host)
+            if token:
+                app = BearerGuard(app, token)
+            bound = f" bound to customer {customer_id!r}" if customer_id else ""
+            bound += f" user {user_id!r}" if user_id else ""
+            typer.echo(f"tenantry mcp: Streamable HTTP on http://{host}:{port}{path}{bound}", err=True)
+            config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
+            await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
+    finally:
+        if sock is not None:
+            sock.close()
 
 
 def _register_memories(app: typer.Typer) -> None:

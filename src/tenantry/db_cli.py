@@ -72,9 +72,8 @@ async def _pg_upgrade(dsn: str) -> tuple[list[int], list[int]]:
 async def _sqlite_upgrade(dsn: str) -> tuple[list[int], list[int]]:
     import sqlite3
 
-    from .store.sqlite import SQLiteStore
-
     from .store import sqlite_path
+    from .store.sqlite import SQLiteStore
 
     path = sqlite_path(dsn)
 
@@ -118,7 +117,6 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
     from pathlib import Path
 
     from .store import migrations
-
     from .store import sqlite_path
 
     path = Path(sqlite_path(dsn))

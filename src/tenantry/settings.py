@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     dedup_threshold: float = Field(default=0.95, gt=0, le=1)
     url: str | None = None  # remote mode: base URL of a tenantry server
     api_key: str | None = None
+    mcp_token: str | None = None  # `tenantry mcp --transport http`: the bearer token its clients must send
     # Retrieval components turned off (ablation, see tenantry/retrieval/features.py); TENANTRY_ABLATE=a,b
     ablate: Annotated[frozenset[str], NoDecode] = frozenset()
     model_cache: Path = Field(default_factory=default_model_cache)  # TENANTRY_MODEL_CACHE
