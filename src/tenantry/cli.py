@@ -13,7 +13,12 @@ from .data_cli import register as register_data_commands
 from .db_cli import register as register_db_commands
 from .server.commands import register as register_server_commands
 
-app = typer.Typer(help="tenantry: multi-tenant memory for AI agents", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="tenantry: multi-tenant memory for AI agents",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help: flags read `--json`, not `--json <bool>`
+)
 
 
 def _run(coro: Any) -> Any:
