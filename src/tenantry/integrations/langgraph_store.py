@@ -44,8 +44,7 @@ from langgraph.store.base import SearchItem
 from langgraph.store.base import SearchOp
 
 from ..errors import MemoryNotFoundError
-from ..sdk import Tenantry
-from ..sync import _LoopThread
+from ..sync import SyncTenantry
 
 __all__ = ["TenantryStore", "scope_of"]
 
@@ -117,24 +116,13 @@ class TenantryStore(BaseStore):
     supports_ttl = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._runner = _LoopThread()
-
-        async def build() -> Tenantry:
-            sdk = Tenantry(*args, **kwargs)
-            await sdk.initialize()
-            return sdk
-
-        try:
-            self.sdk = self._runner.run(build())
-        except BaseException:
-            self._runner.stop()
-            raise
+        self._sync = SyncTenantry(*args, **kwargs)  # the SDK, open, on its own event-loop thread
+        self._runner = self._sync._runner
+        self.sdk = self._sync.sdk
         self._instance = self.sdk.instance_id or ""
 
     def close(self) -> None:
-        if self._runner.loop.is_running():
-            self._runner.run(self.sdk.shutdown())
-            self._runner.stop()
+        self._sync.close()
 
     def __enter__(self) -> TenantryStore:
         return self
