@@ -38,6 +38,7 @@ from ..schemas import WorldBody
 from ..schemas import WorldWritten
 from ._common import json_response
 from ._common import request_of
+from .data import NDJSON
 from .data import ExportBody
 from .data import ImportBody
 from .data import export_lines
@@ -130,7 +131,10 @@ async def export_page(ref: IdPath, body: ExportBody, state: ServerState = Depend
 
 
 @router.get(
-    "/instances/{ref}/data/export.jsonl", summary="An instance's whole export", response_class=StreamingResponse
+    "/instances/{ref}/data/export.jsonl",
+    summary="An instance's whole export",
+    response_class=StreamingResponse,
+    responses={200: NDJSON},
 )
 async def export_file(
     ref: IdPath, customer_id: str | None = None, user_id: str | None = None, state: ServerState = Depends(get_state)

@@ -91,6 +91,12 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
     return json_response(wire)
 
 
+NDJSON: dict[str, Any] = {
+    "description": "JSON Lines: a header record, then documents, memories and messages (tenantry.dataformat)",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+}
+
+
 class ExportBody(_Body):
     customer_id: str | None = id_field()
     user_id: str | None = id_field()
@@ -121,7 +127,12 @@ async def export_lines(api: TenantryAPI, customer_id: str | None, user_id: str |
         cursor = page.next_cursor
 
 
-@router.get("/v1/data/export.jsonl", summary="The whole JSON Lines export", response_class=StreamingResponse)
+@router.get(
+    "/v1/data/export.jsonl",
+    summary="The whole JSON Lines export",
+    response_class=StreamingResponse,
+    responses={200: NDJSON},
+)
 async def export_file(
     ids: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> StreamingResponse:
