@@ -152,7 +152,8 @@ def validate_id(value: object, name: str, *, required: bool = False) -> str | No
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}", details={"field": name})
     if not ID_PATTERN.fullmatch(value):
         raise InvalidInputError(
-            f"{name} must be 1-128 characters of letters, digits and . _ : @ - (got {value[:40]!r})",
+            f"{name} must be 1-128 characters of letters, digits and . _ : @ - (got {len(value)} characters: "
+            f"{value[:40]!r}{'...' if len(value) > 40 else ''})",
             details={"field": name},
         )
     return value

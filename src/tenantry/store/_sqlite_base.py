@@ -117,10 +117,10 @@ class _SQLiteBase(PlanStore):
 
     def __init__(self, dsn: str, *, read_threads: int = 4) -> None:
         self.dsn = dsn
-        path = dsn.removeprefix("sqlite://")
-        if path.startswith("/") and not path.startswith("//"):
-            path = path[1:] if path.startswith("/:memory:") else path
-        if path in (":memory:", "/:memory:", ""):
+        from . import sqlite_path
+
+        path = sqlite_path(dsn)
+        if path == ":memory:":
             self._target = f"file:tenantry-{uuid.uuid4().hex}?mode=memory&cache=shared"
             self._uri = True
         else:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dataformat import Record
 from ..scope import ReadChain
 from ..scope import Relationship
 from ..scope import Scope
@@ -407,6 +408,19 @@ class AsyncStore:
             The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,
             ``conversations``).
         """
+        raise NotImplementedError
+
+    # -- export and import (tenantry.dataformat records) ---------------------------------------------------------
+    async def export_page(
+        self, chain: ReadChain, kind: str, *, after: Sequence[Any] | None, limit: int
+    ) -> tuple[list[Record], list[Any] | None]:
+        """Up to ``limit`` rows of one kind (``document``, ``memory``, ``message``) that ``chain`` reads, in key
+        order after the key ``after`` (``None``: from the first); returns them and the key of the last one."""
+        raise NotImplementedError
+
+    async def restore(self, instance_id: str, records: Sequence[tuple[Record, Vectors | None]]) -> list[str | None]:
+        """Write exported records into ``instance_id`` in one transaction (a memory with its vector), each unless
+        it is there already; returns, per record, ``None`` (written) or why it was skipped."""
         raise NotImplementedError
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:

@@ -53,6 +53,7 @@ from ._audit import AuditBuffer
 from ._audit import AuditEntry
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
+from ._export import ExportMixin
 from ._pg_base import PG_DIALECT
 from ._pg_partitions import _PartitionsMixin
 from ._pg_queue import _ClaimMixin
@@ -88,7 +89,9 @@ log = logging.getLogger("tenantry")
 _TEXT_TABLES = ("memories", "documents", "ingestions", "messages", "transcripts", "conversations")
 
 
-class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _ConversationsMixin, _PartitionsMixin):
+class PostgresStore(
+    _AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _ConversationsMixin, ExportMixin, _PartitionsMixin
+):
     """Storage on PostgreSQL ≥ 14 with pgvector. ``dsn`` is a libpq URL or ``key=value`` string.
 
     Args:

@@ -25,6 +25,7 @@ from ..types import Vectors
 from ._admin import _AdminMixin
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
+from ._export import ExportMixin
 from ._queue import _QueueMixin
 from ._queue import complete_plan
 from ._rows import JOB_COLS
@@ -54,7 +55,7 @@ from .base import candidate_ids
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, _SQLiteBase):
+class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, ExportMixin, _SQLiteBase):
     """Storage in one SQLite file. ``dsn`` is ``sqlite:///path/to/file.db`` or ``sqlite:///:memory:``."""
 
     def __init__(
