@@ -86,7 +86,9 @@ async def test_stdio_user_bound_server(tmp_path: Path) -> None:
             assert refused.is_error
         same = await client.call_tool("list_memories", {"customer_id": "acme", "user_id": "alice"})
         assert not same.is_error
-    # Nothing was written outside alice@acme.
+        kept = await client.call_tool("add_memory", {"content": "I like green tea."})  # no ids: the binding's
+        assert not kept.is_error
+    # Nothing was written outside alice@acme (a memory deleted by id took its source document with it).
     env = _env(db)
     out = subprocess.run(
         [sys.executable, "-m", "tenantry.cli", "export"], env=env, capture_output=True, text=True, check=True
