@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from tests.conftest import MakeSdk
+from tests.server.helpers import ADMIN_TOKEN
 from tests.server.helpers import ThreadServer
 from tests.server.helpers import admin_create_instance
 
@@ -207,3 +208,26 @@ def test_hostile_patches_messages_and_fetches_are_4xx(wire: httpx.Client) -> Non
     # The instance still answers, and its memory is intact.
     good = wire.post("/v1/context/user/fetch", json={**ask, "search_query": ["tea"]})
     assert good.status_code == 200 and good.json()["context"]["facts"] + good.json()["context"]["preferences"]
+
+
+def test_an_instance_is_erased_whole_and_only_it(remote_server: ThreadServer) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    names = [f"gone{uuid.uuid4().hex[:8]}", f"kept{uuid.uuid4().hex[:8]}"]
+    keys = [admin_create_instance(remote_server.url, n, "b2b")["key"]["api_key"] for n in names]
+    clients = [httpx.Client(base_url=remote_server.url, headers={"Authorization": f"Bearer {k}"}) for k in keys]
+    for c in clients:
+        job = _create(c, customer_id="acme", user_id="alice").json()
+        for _ in range(200):
+            if c.get(f"/api/v1/memories/status/{job['ingestion_id']}").json()["status"] == "completed":
+                break
+    dry = httpx.post(
+        f"{remote_server.url}/admin/v1/instances/{names[0]}/erase", params={"dry_run": True}, headers=admin
+    )
+    assert dry.status_code == 200 and dry.json()["dry_run"] and dry.json()["deleted"]["memories"] >= 1
+    assert clients[0].get("/api/v1/memories").json()["total"] >= 1  # a dry run changes nothing
+    done = httpx.post(f"{remote_server.url}/admin/v1/instances/{names[0]}/erase", headers=admin)
+    assert done.status_code == 200 and done.json()["deleted"] == dry.json()["deleted"]
+    assert clients[0].get("/api/v1/memories").status_code == 401  # archived: its keys no longer work
+    assert clients[1].get("/api/v1/memories").json()["total"] >= 1  # the other instance is untouched
+    for c in clients:
+        c.close()

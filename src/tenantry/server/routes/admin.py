@@ -22,6 +22,7 @@ from ...models import ImportReport
 from ...models import Instance
 from ...models import InstanceCreated
 from ...models import IssuedApiKey
+from ...scope import Tenant
 from ...service.admin import IssuedKey
 from ...service.api import LocalAPI
 from ...store.base import InstanceRecord
@@ -116,6 +117,19 @@ async def revoke_key(key_id: IdPath, state: ServerState = Depends(get_state)) ->
 async def delete_data(ref: IdPath, body: AdminDeleteDataBody, state: ServerState = Depends(get_state)) -> Response:
     """Same as ``POST /v1/data/delete`` with that instance's key; returns the deletion receipt."""
     receipt = await (await _api(state, ref)).delete_data(request_of(DeleteData, body))
+    return json_response(receipt)
+
+
+@router.post("/instances/{ref}/erase", response_model=DeletionReceipt, summary="Erase an instance's data")
+async def erase_instance(ref: IdPath, dry_run: bool = False, state: ServerState = Depends(get_state)) -> Response:
+    """Every memory, document, job, conversation and message of the instance, with the bytes they left in the
+    database's files; the instance is archived and its keys revoked (``dry_run``: the counts only, nothing
+    changed)."""
+    inst = await state.svc.admin.get_instance(ref)
+    receipt = await state.svc.erasure.erase_instance(Tenant(inst.instance_id, inst.relationship), dry_run=dry_run)
+    if not dry_run:
+        await state.svc.admin.archive_instance(ref)
+        state.forget_keys()
     return json_response(receipt)
 
 
