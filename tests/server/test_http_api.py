@@ -281,7 +281,7 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
             "explain": True,
         },
     ).json()
-    assert ctx["ttl_seconds"] >= 1 and set(ctx["context"]) == {
+    assert ctx["ttl_seconds"] == -1 and set(ctx["context"]) == {
         "facts",
         "preferences",
         "episodes",

@@ -18,7 +18,6 @@ class ServerSettings(BaseSettings):
         max_request_bytes: largest accepted request body; larger ones get 413.
         rate_limit_per_second: sustained requests per second per API key (token bucket); 0 turns limiting off.
         rate_limit_burst: bucket size (requests a key may send at once after being idle).
-        context_ttl_seconds: ``ttl_seconds`` sent with context fetches (how long the Synap client may cache them).
         key_cache_seconds: how long a verified API key is remembered in process (revocations through this server's
             admin API take effect at once; revocations by another process within this many seconds).
     """
@@ -29,5 +28,4 @@ class ServerSettings(BaseSettings):
     max_request_bytes: int = Field(default=8_000_000, ge=1024)
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
-    context_ttl_seconds: int = Field(default=1, ge=1)
     key_cache_seconds: float = Field(default=2.0, ge=0)

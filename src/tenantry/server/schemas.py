@@ -356,7 +356,9 @@ class ContextEnvelope(_Out):
     context: ContextLists
     conversation_context: ConversationContext | None = None
     metadata: ResponseMetadata
-    ttl_seconds: int = Field(ge=1, description="how long a client may cache this answer")
+    ttl_seconds: int = Field(
+        le=-1, description="always -1: already expired, so the Synap client's local response cache never serves it"
+    )
 
 
 class UnifiedContextEnvelope(ContextEnvelope):

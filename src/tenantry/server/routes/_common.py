@@ -14,9 +14,16 @@ from ...models import ContextResponse
 from ..schemas import ContextEnvelope
 from ..schemas import ContextLists
 
-__all__ = ["context_envelope", "json_response", "merge_scope_path", "request_of"]
+__all__ = ["EXPIRED_TTL", "context_envelope", "json_response", "merge_scope_path", "request_of"]
 
 R = TypeVar("R")
+
+EXPIRED_TTL = -1
+"""``ttl_seconds`` of every context answer. The Synap client caches a non-empty context answer in its local SQLite
+cache for ``ttl_seconds`` (``0`` or a missing value becomes its 300 s default, 1800 s for client scope) under a key
+that, for a user, holds the ``user_id`` but not the ``customer_id``: any positive ttl lets one customer's user be
+served another customer's same-named user's context without a request. It stores ``now + ttl`` as the expiry and
+serves an entry only while ``expiry > now``, so ``-1`` is expired when written: every fetch reaches the server."""
 
 
 def json_response(model: BaseModel, *, status_code: int = 200, exclude_none: bool = False) -> Response:
@@ -65,16 +72,14 @@ def merge_scope_path(
     return customer_id or scope.get("customer"), user_id or scope.get("user")
 
 
-def context_envelope(
-    resp: ContextResponse, *, ttl: int, correlation_id: str, keep_conversation: bool = True
-) -> ContextEnvelope:
+def context_envelope(resp: ContextResponse, *, correlation_id: str, keep_conversation: bool = True) -> ContextEnvelope:
     """Wrap an engine response the way the Synap client reads it: typed lists under ``context``."""
     if correlation_id:
         resp.metadata.correlation_id = correlation_id
-    resp.metadata.ttl_seconds = ttl
+    resp.metadata.ttl_seconds = EXPIRED_TTL
     return ContextEnvelope(
         context=ContextLists.model_validate(resp, from_attributes=True),
         conversation_context=resp.conversation_context if keep_conversation else None,
         metadata=resp.metadata,
-        ttl_seconds=ttl,
+        ttl_seconds=EXPIRED_TTL,
     )
