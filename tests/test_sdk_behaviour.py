@@ -121,9 +121,8 @@ async def test_scoped_fetches(make_sdk: MakeSdk) -> None:
     )
     assert not only_prefs.facts and not only_prefs.temporal_events
 
-    with pytest.raises(ContextNotFoundError) as exc:
-        await sdk.customer.context.fetch(customer_id="initech", search_query=["anything"])
-    assert exc.value.code == "customer_not_found"
+    unknown = await sdk.customer.context.fetch(customer_id="initech", search_query=["refund policy"])
+    assert _sources(unknown) <= {"client"}  # no data of its own: answered, not refused
 
 
 async def test_unified_fetch_and_conversation_binding(make_sdk: MakeSdk) -> None:
@@ -170,7 +169,6 @@ async def test_transcripts_are_idempotent(make_sdk: MakeSdk) -> None:
         (lambda s: s.memories.create("User: hi", user_id="u1"), "customer_id_required"),
         (lambda s: s.memories.create("x", customer_id="acme", document_type="fax"), "invalid_input"),
         (lambda s: s.memories.create("   ", customer_id="acme"), "invalid_input"),
-        (lambda s: s.memories.create("x", customer_id="acme", metadata={"user_id": "u9"}), "scope_in_metadata"),
         (lambda s: s.memories.create("x", customer_id="bad id!"), "invalid_input"),
         (lambda s: s.user.context.fetch(user_id="u1", search_query=["x"]), "customer_id_required"),
         (lambda s: s.user.context.fetch("u1", "acme", search_query=["x"], max_results=0), "invalid_input"),

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from tests.conftest import Engine
 
 from tenantry.contract import MemoryRef
-from tenantry.errors import ContextNotFoundError
 from tenantry.errors import InvalidInputError
 from tenantry.errors import MemoryNotFoundError
 from tenantry.scope import ReadChain
@@ -113,10 +112,11 @@ async def test_customer_read_returns_customer_plus_client_never_users(make_servi
     assert got == {"acme policy: tea is free in the kitchen", "client handbook: every drink is logged"}
 
 
-async def test_customer_read_of_unknown_customer_is_404(make_service: Any) -> None:
+async def test_customer_read_of_unknown_customer_is_empty(make_service: Any) -> None:
     e = await make_service("b2b")
-    with pytest.raises(ContextNotFoundError):
-        await e.sdk.customer.context.fetch("nobody", search_query=["x"])
+    await seed_b2b(e)
+    got = await e.sdk.customer.context.fetch("nobody", search_query=["tea coffee water drink kitchen"], max_results=50)
+    assert contents(got) == {"client handbook: every drink is logged"}
 
 
 async def test_client_read_returns_client_only(make_service: Any) -> None:
@@ -217,10 +217,26 @@ async def test_conversation_is_bound_by_first_write(make_service: Any) -> None:
 
 
 async def test_scope_cannot_come_from_metadata(make_service: Any) -> None:
-    sdk = (await make_service("b2b")).sdk
-    for key in ("user_id", "customer_id", "instance_id", "scope"):
-        with pytest.raises(InvalidInputError):
-            await sdk.memories.create("sneaky", customer_id="acme", metadata={key: "globex"})
+    """Scope-named metadata keys are caller data (framework integrations send them): the memory lands where the typed
+    ids say, the keys never widen or move it, and they are no filter of scope."""
+    e = await make_service("b2b")
+    sneaky = {"customer_id": "globex", "user_id": "mallory", "instance_id": "inst_0000000000000000", "scope": "client"}
+    await write(e, "acme secret: the vault code is 4711", customer_id="acme", user_id="alice", metadata=sneaky)
+    await write(e, "acme shared: the kitchen opens at 8", customer_id="acme", metadata={"customer_id": "globex"})
+    q = {"search_query": ["vault code kitchen opens"], "max_results": 50}
+    assert contents(await e.sdk.user.context.fetch("alice", "acme", **q)) == {
+        "acme secret: the vault code is 4711",
+        "acme shared: the kitchen opens at 8",
+    }
+    assert contents(await e.sdk.customer.context.fetch("acme", **q)) == {"acme shared: the kitchen opens at 8"}
+    for fetch in (
+        e.sdk.user.context.fetch("mallory", "globex", **q),
+        e.sdk.user.context.fetch("alice", "globex", **q),
+        e.sdk.customer.context.fetch("globex", **q),
+        e.sdk.customer.context.fetch("globex", filters={"customer_id": "globex"}, **q),
+        e.sdk.client.context.fetch(**q),
+    ):
+        assert not contents(await fetch)
 
 
 async def test_by_id_access_is_scope_checked(make_service: Any) -> None:

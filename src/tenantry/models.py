@@ -95,6 +95,7 @@ class Preference(_Item):
 
 class Episode(_Item):
     summary: str
+    content: str = ""  # the same text as ``summary``: clients that read every item's ``content`` find it
     occurred_at: datetime | None = None
     significance: float = 0.0
     participants: list[str] = Field(default_factory=list)
@@ -105,6 +106,7 @@ class Emotion(_Item):
     intensity: float = 0.0
     detected_at: datetime | None = None
     context: str = ""
+    content: str = ""  # the same text as ``context``
 
 
 class TemporalEvent(_Item):

@@ -55,7 +55,6 @@ _TYPE_ALIASES = {
     "temporal_event": "temporal_event",
     "temporal_events": "temporal_event",
 }
-_RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "scope_level"})
 MAX_RESULTS = 50
 MAX_FILTER_KEYS = 32  # metadata filter keys per fetch
 MAX_FILTER_VALUES = 1000  # values of one ``in`` / ``nin`` list
@@ -167,17 +166,13 @@ def check_json(value: Any, field: str, *, _depth: int = 0) -> None:
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
-    """Caller metadata: an object of JSON values (:func:`check_json`), at most 64 KB, without scope keys."""
+    """Caller metadata: an object of JSON values (:func:`check_json`), at most 64 KB. Keys named like scope ids
+    (``customer_id``, ``user_id``, ``scope`` ...) are plain caller data: stored and returned as given, never read to
+    decide a scope (the scope comes from the typed ids alone)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
         raise InvalidInputError("metadata must be an object", details={"field": "metadata"})
-    bad = sorted(k for k in metadata if k in _RESERVED_METADATA)
-    if bad:
-        raise InvalidInputError(
-            f"metadata may not carry scope keys ({', '.join(bad)}): pass them as parameters",
-            code="scope_in_metadata",
-        )
     check_json(metadata, "metadata")
     if len(json.dumps(metadata, default=str)) > 64_000:
         raise PayloadTooLargeError("metadata is larger than 64 KB")

@@ -128,3 +128,67 @@ async def test_ttl_on_the_wire(deployment: Deployment) -> None:
         r = httpx.post(f"{deployment.server.url}/v1/context/{path}/fetch", json=body, headers=headers)
         assert r.status_code == 200, r.text
         assert r.json()["ttl_seconds"] < 0
+
+
+def _wire(deployment: Deployment, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.post(
+        f"{deployment.server.url}{path}", json=body, headers={"Authorization": f"Bearer {deployment.api_key}"}
+    )
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def test_scope_named_metadata_is_caller_data(sdk: Any, deployment: Deployment) -> None:
+    """crewai's ``remember`` and agno's ``upsert_user_memory`` put scope-named keys in ``metadata``: they are stored and
+    returned as given, and never read to decide where the memory lands or who may read it."""
+    user = f"carol-{uuid.uuid4().hex[:6]}"
+    meta = {"customer_id": "globex", "user_id": "mallory", "scope": "client", "source": "crew"}
+    st = await _ingest(sdk, "User: I keep bees on my roof.", user_id=user, customer_id="acme", metadata=meta)
+    mine = await sdk.user.context.fetch(user_id=user, customer_id="acme", search_query=["bees roof"])
+    kinds = ("facts", "preferences", "episodes", "emotions", "temporal_events")
+    items = [i for k in kinds for i in mine.raw.get(k, []) if "bees" in i.get("content", "").lower()]
+    assert items and all(i["source"] == f"user:{user}" for i in items)  # stored at the typed ids' scope
+    export = _wire(deployment, "/v1/data/export", {"customer_id": "acme", "user_id": user})["records"]
+    docs = [r for r in export if r.get("kind") == "document"]
+    assert [{k: d["metadata"].get(k) for k in meta} for d in docs] == [meta]  # kept and returned as given
+    assert (await sdk.memories.get(st.memory_ids[0])).content
+    others = [
+        sdk.user.context.fetch(user_id="mallory", customer_id="globex", search_query=["bees roof"]),
+        sdk.user.context.fetch(user_id=user, customer_id="globex", search_query=["bees roof"]),
+        sdk.customer.context.fetch(customer_id="globex", search_query=["bees roof"]),
+        sdk.customer.context.fetch(customer_id="acme", search_query=["bees roof"]),
+        sdk.client.context.fetch(search_query=["bees roof"]),
+    ]
+    for other in others:
+        assert "bees" not in _texts(await other)
+
+
+async def test_every_item_carries_content(sdk: Any, deployment: Deployment) -> None:
+    """mcp-server's ``recall_context`` reads only ``content``: episodes and emotions carry it too."""
+    user = f"dan-{uuid.uuid4().hex[:6]}"
+    await _ingest(sdk, "User: I was thrilled when I got the job!", user_id=user, customer_id="acme")
+    body = {"user_id": user, "customer_id": "acme", "search_query": ["thrilled job"], "max_results": 50}
+    episodes = _wire(deployment, "/v1/context/user/fetch", {**body, "types": ["episodes"]})["context"]["episodes"]
+    emotions = _wire(deployment, "/v1/context/user/fetch", {**body, "types": ["emotions"]})["context"]["emotions"]
+    assert episodes and emotions
+    assert all(i["content"] and i["content"] == i["summary"] for i in episodes)
+    assert all(i["content"] and i["content"] == i["context"] for i in emotions)
+
+
+async def test_events_batch_is_accepted(deployment: Deployment) -> None:
+    events = [
+        {"event_type": "user_message", "role": "user", "content": "hi", "conversation_id": "c", "event_id": "e1"},
+        {"event_type": "assistant_message", "role": "assistant", "content": "hello", "conversation_id": "c"},
+    ]
+    got = _wire(deployment, "/v1/events/batch", {"events": events})
+    assert got["accepted"] == 2 and got["rejected"] == 0
+    assert [r["event_id"] for r in got["results"]] == ["e1", None]
+    r = httpx.post(f"{deployment.server.url}/v1/events/batch", json={"events": []})
+    assert r.status_code == 401  # an instance's route: the key is checked
+
+
+async def test_customer_without_data_is_answered_empty(sdk: Any, caplog: pytest.LogCaptureFixture) -> None:
+    ctx = await sdk.customer.context.fetch(customer_id=f"new-{uuid.uuid4().hex[:6]}", search_query=["refund policy"])
+    assert not ctx.facts and not ctx.preferences and not ctx.episodes
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "synap" in r.name]

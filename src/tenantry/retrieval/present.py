@@ -71,13 +71,16 @@ def _item(r: Ranked, explain: bool) -> Fact | Preference | Episode | Emotion | T
     if t == "preference":
         return Preference(content=rec.content, category=rec.category or "general", strength=rec.confidence, **common)
     if t == "episode":
-        return Episode(summary=rec.content, occurred_at=rec.event_date, significance=rec.confidence, **common)
+        return Episode(
+            summary=rec.content, content=rec.content, occurred_at=rec.event_date, significance=rec.confidence, **common
+        )
     if t == "emotion":
         return Emotion(
             emotion_type=rec.category or "neutral",
             intensity=rec.confidence,
             detected_at=rec.created_at,
             context=rec.content,
+            content=rec.content,
             **common,
         )
     if t == "temporal_event" and rec.event_date is not None:

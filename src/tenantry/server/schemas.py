@@ -420,6 +420,25 @@ class TelemetryAccepted(_Out):
     stored: Literal[False] = False
 
 
+class EventsBatch(_Body):
+    """Conversation events (``user_message``, ``assistant_message``, tool calls ...) as the Synap clients report them
+    to the hosted service's anticipation path."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+
+
+class EventResult(_Out):
+    event_id: str | None = None
+    status: Literal["accepted"] = "accepted"
+
+
+class EventsAccepted(_Out):
+    accepted: int
+    rejected: int = 0
+    results: list[EventResult] = Field(default_factory=list)
+    stored: Literal[False] = False
+
+
 # -- admin -------------------------------------------------------------------------------------------------------------
 class CreateInstanceBody(_Body):
     name: str

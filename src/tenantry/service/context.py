@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from ..contract import ContextQuery
 from ..contract import ConversationContextQuery
 from ..contract import UnifiedContextQuery
-from ..errors import ContextNotFoundError
 from ..errors import InvalidInputError
 from ..models import ContextForPromptResponse
 from ..models import ContextResponse
@@ -127,12 +126,9 @@ class Context:
         return await self.search(target.context(include_world=query.include_world), query)
 
     async def customer(self, target: Target, query: ContextQuery) -> ContextResponse:
-        """The customer's shared memories + the client's; never a user's. ``ContextNotFoundError`` for a customer
-        this instance has never seen."""
-        if target.customer_id and not await self._svc.store.customer_exists(target.instance_id, target.customer_id):
-            raise ContextNotFoundError(
-                f"customer {target.customer_id} is unknown to this instance", code="customer_not_found"
-            )
+        """The customer's shared memories + the client's; never a user's. A customer with no data is answered like
+        any other (its lists hold the client's memories that match, or nothing), not with an error: the Synap client
+        logs a warning on every 404 here."""
         return await self.search(target.context(include_world=query.include_world), query)
 
     async def client(self, target: Target, query: ContextQuery) -> ContextResponse:
