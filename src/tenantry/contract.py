@@ -21,6 +21,9 @@ from typing import Literal
 from typing import TypeAlias
 
 from .models import BatchCreateResponse
+from .models import Compaction
+from .models import CompactionStatus
+from .models import CompactionTrigger
 from .models import ContextForPromptResponse
 from .models import ContextResponse
 from .models import CreateMemoryResponse
@@ -42,6 +45,10 @@ __all__ = [
     "Addressed",
     "BatchCreate",
     "ClientContextQuery",
+    "CompactConversation",
+    "CompactedQuery",
+    "CompactionFormat",
+    "CompactionStatusQuery",
     "ContextQuery",
     "ConversationContextQuery",
     "CreateMemory",
@@ -74,6 +81,7 @@ Document: TypeAlias = str | Mapping[str, JSONValue] | Sequence[JSONValue]
 TranscriptInput: TypeAlias = str | Sequence[Mapping[str, JSONValue]]
 When: TypeAlias = datetime | str | None
 PromptStyle: TypeAlias = Literal["structured", "narrative", "bullet_points"]
+CompactionFormat: TypeAlias = Literal["structured", "narrative", "injection"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +190,32 @@ class PromptContextQuery(Addressed):
     conversation_id: str
     style: PromptStyle = "structured"
     limit: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompactConversation(Addressed):
+    """Compact a conversation's turns (SPEC §6): ``conservative`` (~70 % of the original tokens), ``balanced``
+    (~40 %), ``aggressive`` (~15 %) or ``adaptive`` (by length); ``target_tokens`` sets the size instead. Without
+    ``force``, a conversation whose every turn the latest compaction already covers is not compacted again."""
+
+    conversation_id: str
+    strategy: str | None = None
+    target_tokens: int | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompactedQuery(Addressed):
+    """A conversation's compaction: ``version`` (default the latest), rendered in ``format``."""
+
+    conversation_id: str
+    version: int | None = None
+    format: CompactionFormat = "structured"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompactionStatusQuery(Addressed):
+    conversation_id: str
 
 
 # -- context --------------------------------------------------------------------------------------------------------
@@ -317,6 +351,16 @@ class TenantryAPI:
         raise NotImplementedError
 
     async def context_for_prompt(self, request: PromptContextQuery) -> ContextForPromptResponse:
+        raise NotImplementedError
+
+    async def compact_conversation(self, request: CompactConversation) -> CompactionTrigger:
+        raise NotImplementedError
+
+    async def get_compaction(self, request: CompactedQuery) -> Compaction:
+        """``ContextNotFoundError`` when the conversation has no (such) compaction."""
+        raise NotImplementedError
+
+    async def compaction_status(self, request: CompactionStatusQuery) -> CompactionStatus:
         raise NotImplementedError
 
     # -- context ----------------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from pydantic import Field
 __all__ = [
     "ApiKey",
     "BatchCreateResponse",
+    "Compaction",
+    "CompactionStatus",
+    "CompactionTrigger",
     "ContextForPromptResponse",
     "ContextResponse",
     "ConversationContext",
@@ -162,8 +165,9 @@ class ContextResponse(_Model):
 
 
 class ContextForPromptResponse(_Model):
-    """``get_context_for_prompt``: the latest turns of a conversation (no compaction is kept yet, so
-    ``context_block`` and ``compaction_id`` stay empty and ``available`` says whether there are turns at all)."""
+    """``get_context_for_prompt``: the conversation's latest compaction (``context_block``: the framed summary of the
+    turns it covers) followed by the raw turns newer than it (``recent_messages``; all of them, up to the limit, when
+    there is no compaction). ``formatted_context`` is both, ready for a prompt."""
 
     formatted_context: str | None = None
     available: bool = False
@@ -178,6 +182,69 @@ class ContextForPromptResponse(_Model):
     total_message_count: int = 0
     context_block: str | None = None
     compaction_id: str | None = None
+
+
+CompactionStrategy = Literal["conservative", "balanced", "aggressive", "adaptive"]
+
+
+class CompactionTrigger(_Model):
+    """What ``compact`` answers: the compaction it made (``completed``), or the one that already covers every turn
+    (``already_compacted``)."""
+
+    compaction_id: str
+    conversation_id: str
+    status: Literal["completed", "already_compacted"]
+    trigger_type: str = "manual_api"
+    initiated_at: datetime
+    estimated_completion_seconds: int = 0
+    version: int
+    strategy_used: CompactionStrategy
+    compression_ratio: float | None = None
+    validation_score: float | None = None
+    previous_compaction_id: str | None = None
+
+
+class Compaction(_Model):
+    """One version of a conversation's compaction. ``formatted_context`` is rendered in the ``format`` asked
+    (``structured`` sections, ``narrative`` prose, or ``injection``: the framed block for a prompt); the sections
+    list the kept sentences (``content``, ``speaker``, ``turn``: the 1-based turn they come from)."""
+
+    conversation_id: str
+    compaction_id: str
+    version: int
+    strategy_used: CompactionStrategy
+    format: str = "structured"
+    formatted_context: str
+    original_token_count: int
+    compacted_token_count: int
+    compression_ratio: float
+    validation_score: float | None = None
+    validation_passed: bool | None = None
+    quality_warning: bool = False
+    compacted_message_count: int
+    facts: list[dict[str, Any]] = Field(default_factory=list)
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    preferences: list[dict[str, Any]] = Field(default_factory=list)
+    open_questions: list[dict[str, Any]] = Field(default_factory=list)
+    current_state: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class CompactionStatus(_Model):
+    """The state of a conversation's latest compaction (``status``: ``completed``, ``in_progress``, ``failed``, or
+    ``not_compacted`` when there is none)."""
+
+    conversation_id: str
+    status: str
+    compaction_id: str | None = None
+    completed_at: datetime | None = None
+    compression_ratio: float | None = None
+    validation_score: float | None = None
+    estimated_completion_seconds: int | None = None
+    error_message: str | None = None
+    latest_version: int | None = None
+    latest_created_at: datetime | None = None
 
 
 class UnifiedContextResponse(ContextResponse):

@@ -35,6 +35,10 @@ from typing_extensions import Unpack
 
 from .contract import BatchCreate
 from .contract import ClientContextQuery
+from .contract import CompactConversation
+from .contract import CompactedQuery
+from .contract import CompactionFormat
+from .contract import CompactionStatusQuery
 from .contract import ConversationContextQuery
 from .contract import CreateMemory
 from .contract import CustomerContextQuery
@@ -59,9 +63,13 @@ from .contract import UnifiedContextQuery
 from .contract import UpdateMemory
 from .contract import UserContextQuery
 from .errors import AuthenticationError
+from .errors import ContextNotFoundError
 from .errors import DeadlineExceededError
 from .errors import InvalidInputError
 from .models import BatchCreateResponse
+from .models import Compaction
+from .models import CompactionStatus
+from .models import CompactionTrigger
 from .models import ContextForPromptResponse
 from .models import ContextResponse
 from .models import CreateMemoryResponse
@@ -325,10 +333,51 @@ class ConversationContextNamespace(_Namespace):
     async def get_context_for_prompt(
         self, conversation_id: str, style: PromptStyle = "structured", limit: int = 20
     ) -> ContextForPromptResponse:
-        """The latest turns, formatted for a prompt (``structured``, ``narrative`` or ``bullet_points``)."""
+        """The latest compaction (``context_block``) + the turns newer than it (the latest ``limit``), formatted for
+        a prompt (``structured``, ``narrative`` or ``bullet_points``); without a compaction, the latest turns."""
         return await self._api.context_for_prompt(
             PromptContextQuery(conversation_id=conversation_id, style=style, limit=limit)
         )
+
+    async def compact(
+        self,
+        conversation_id: str,
+        strategy: str | None = None,
+        target_tokens: int | None = None,
+        force: bool = False,
+        user_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> CompactionTrigger:
+        """Compact the conversation's turns now: ``conservative`` (~70 % of the tokens), ``balanced`` (~40 %),
+        ``aggressive`` (~15 %) or ``adaptive`` (the default); ``target_tokens`` sets the size instead.
+        ``ConflictError`` while another compaction of it runs."""
+        request = CompactConversation(
+            conversation_id=conversation_id,
+            strategy=strategy,
+            target_tokens=target_tokens,
+            force=force,
+            user_id=user_id,
+            customer_id=customer_id,
+        )
+        return await self._api.compact_conversation(request)
+
+    async def get_compacted(
+        self, conversation_id: str, version: int | None = None, format: CompactionFormat = "structured"
+    ) -> Compaction | None:
+        """The latest compaction (or ``version``) in ``format`` (``structured``, ``narrative``, ``injection``);
+        ``None`` when there is none, as the Synap client answers."""
+        try:
+            return await self._api.get_compaction(
+                CompactedQuery(conversation_id=conversation_id, version=version, format=format)
+            )
+        except ContextNotFoundError as exc:
+            if exc.code != "compaction_not_found":
+                raise
+            return None
+
+    async def get_compaction_status(self, conversation_id: str) -> CompactionStatus:
+        """The latest compaction's state: ``completed``, ``in_progress``, ``failed`` or ``not_compacted``."""
+        return await self._api.compaction_status(CompactionStatusQuery(conversation_id=conversation_id))
 
 
 class ConversationNamespace(_Namespace):

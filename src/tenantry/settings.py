@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.05, gt=0)
     max_document_bytes: int = Field(default=1_000_000, ge=1)
     token_budget: int = Field(default=4096, ge=1)
+    # A conversation is compacted (``adaptive``) when its turns newer than its latest compaction pass this many
+    # tokens (≈ 4 characters each); 0 turns automatic compaction off.
+    compaction_threshold_tokens: int = Field(default=8000, ge=0)
     # Erasing a user or a customer replaces its labels in the instance's past audit entries by a hash (the entries
     # stay, and still correlate with each other, but no longer name the erased scope).
     audit_pseudonymise: bool = True

@@ -107,6 +107,9 @@ class SyncMemories(_Sync[MemoriesNamespace]):
 class SyncConversationContext(_Sync[ConversationContextNamespace]):
     fetch = blocking(ConversationContextNamespace.fetch)
     get_context_for_prompt = blocking(ConversationContextNamespace.get_context_for_prompt)
+    compact = blocking(ConversationContextNamespace.compact)
+    get_compacted = blocking(ConversationContextNamespace.get_compacted)
+    get_compaction_status = blocking(ConversationContextNamespace.get_compaction_status)
 
 
 class SyncConversation(_Sync[ConversationNamespace]):

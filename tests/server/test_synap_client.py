@@ -190,9 +190,28 @@ async def test_synap_client_end_to_end(deployment: Deployment, synap: Any) -> No
     with pytest.raises(ContextNotFoundError):
         await sdk.memories.get(mid)
 
-    # compaction is not implemented: honest answers the client understands
+    # compaction through the client: none yet, then compact, then the prompt context carries its framed block
     assert await sdk.conversation.context.get_compacted(conv) is None
-    assert (await sdk.conversation.context.get_compaction_status(conv)).status == "not_available"
+    assert (await sdk.conversation.context.get_compaction_status(conv)).status == "not_compacted"
+    for content in ("I land in Porto on Friday at 9.", "We decided on the window seat, row 12."):
+        await sdk.conversation.record_message(
+            conversation_id=conv, role="user", content=content, user_id="alice", customer_id="acme"
+        )
+    trigger = await sdk.conversation.context.compact(conv, strategy="balanced", force=True)
+    assert trigger.status == "completed" and trigger.compaction_id != "pending"
+    done = await sdk.conversation.context.get_compaction_status(conv)
+    assert done.status == "completed" and done.compaction_id == trigger.compaction_id and done.latest_version == 1
+    compacted = await sdk.conversation.context.get_compacted(conv)
+    assert compacted is not None and compacted.compaction_id == trigger.compaction_id
+    assert str(compacted.level_applied) == "balanced" and "Porto" in compacted.compacted_context
+    await sdk.conversation.record_message(
+        conversation_id=conv, role="assistant", content="Booked.", user_id="alice", customer_id="acme"
+    )
+    prompt = await sdk.conversation.context.get_context_for_prompt(conv)
+    assert prompt.compaction_id == trigger.compaction_id
+    assert prompt.context_block and "Porto" in prompt.context_block and "window seat" in prompt.context_block
+    assert [m.content for m in prompt.recent_messages] == ["Booked."]
+    assert (prompt.compacted_message_count, prompt.total_message_count) == (3, 4)
 
     # B2B: a user without its customer is refused by the server (400 -> the client's InvalidInputError)
     with pytest.raises(InvalidInputError):

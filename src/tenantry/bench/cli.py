@@ -154,6 +154,53 @@ def eval_locomo(
     _write_json(json_out, report.to_json())
 
 
+def eval_compaction(
+    files: Annotated[list[str], typer.Argument(help="LoCoMo files: dev/<n>.json or locomo10_dev.json (list format)")],
+    strategies: Annotated[str, typer.Option(help="comma-separated strategies")] = "conservative,balanced,aggressive",
+    k: Annotated[int, typer.Option("--k", help="k of the evidence recall R@k")] = 10,
+    conversations: Annotated[int | None, typer.Option(help="use only the first N conversations")] = None,
+    sessions: Annotated[int | None, typer.Option(help="use only the first N sessions of each conversation")] = None,
+    max_questions: Annotated[int | None, typer.Option(help="ask at most N questions per conversation")] = None,
+    extractor: Annotated[str, typer.Option(help="extractor (compaction and ingestion)")] = "rules+turns",
+    embedder: Annotated[str, typer.Option(help="embedder: minilm-int8 | minilm | ...")] = "minilm-int8",
+    recall: Annotated[bool, typer.Option(help="ingest each compaction and measure recall (the slow part)")] = True,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    json_out: JsonOut = None,
+) -> None:
+    """Compaction on LoCoMo: per strategy, compression ratio, validation score, and evidence recall when each
+    conversation's compaction stands in for its raw turns."""
+    from rich.console import Console
+
+    from ..service.compaction import STRATEGIES
+    from .compaction import CompactionEvalConfig
+    from .compaction import render_compaction_report
+    from .compaction import run_compaction_eval
+
+    chosen = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    unknown = sorted(set(chosen) - set(STRATEGIES))
+    if unknown or not chosen:
+        raise typer.BadParameter(f"strategies must be among {', '.join(STRATEGIES)}; got {unknown or 'none'}")
+    if not 1 <= k <= 50:
+        raise typer.BadParameter("k must be from 1 to 50")
+    cfg = CompactionEvalConfig(
+        strategies=chosen,
+        k=k,
+        conversations=conversations,
+        sessions=sessions,
+        max_questions=max_questions,
+        extractor=extractor,
+        embedder=embedder,
+        recall=recall,
+        progress=progress,
+    )
+    try:
+        rows = asyncio.run(run_compaction_eval(files, cfg))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    Console().print(render_compaction_report(rows, cfg))
+    _write_json(json_out, [r.to_json() for r in rows])
+
+
 def fuzz(
     requests: Annotated[int, typer.Option(help="requests in all")] = 10_000,
     seed: Annotated[int, typer.Option(help="seed of the hostile-text generator")] = 7,
@@ -171,11 +218,13 @@ def fuzz(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``bench``, ``bench-server``, ``bench-postgres``, ``fuzz`` and ``eval locomo`` to ``app``."""
+    """Add ``bench``, ``bench-server``, ``bench-postgres``, ``fuzz``, ``eval locomo`` and ``eval compaction`` to
+    ``app``."""
     app.command("bench")(bench)
     app.command("fuzz")(fuzz)
     app.command("bench-server")(bench_server)
     app.command("bench-postgres")(bench_postgres)
     eval_app = typer.Typer(help="Retrieval-quality evaluations", no_args_is_help=True)
     eval_app.command("locomo")(eval_locomo)
+    eval_app.command("compaction")(eval_compaction)
     app.add_typer(eval_app, name="eval")

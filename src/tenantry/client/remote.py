@@ -21,6 +21,9 @@ from pydantic_core import to_jsonable_python
 from .._version import __version__
 from ..contract import BatchCreate
 from ..contract import ClientContextQuery
+from ..contract import CompactConversation
+from ..contract import CompactedQuery
+from ..contract import CompactionStatusQuery
 from ..contract import ConversationContextQuery
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
@@ -41,6 +44,9 @@ from ..contract import UserContextQuery
 from ..errors import AuthenticationError
 from ..errors import RateLimitError
 from ..models import BatchCreateResponse
+from ..models import Compaction
+from ..models import CompactionStatus
+from ..models import CompactionTrigger
 from ..models import ContextForPromptResponse
 from ..models import ContextResponse
 from ..models import CreateMemoryResponse
@@ -228,6 +234,20 @@ class RemoteAPI(TenantryAPI):
         path = f"/v1/conversations/{_seg(request.conversation_id)}/context-for-prompt"
         data = await self._request("GET", path, params=_fields(request, skip=("conversation_id",)))
         return ContextForPromptResponse.model_validate(data)
+
+    async def compact_conversation(self, request: CompactConversation) -> CompactionTrigger:
+        data = await self._request("POST", "/v1/conversations/compact", json=_fields(request))
+        return CompactionTrigger.model_validate(data)
+
+    async def get_compaction(self, request: CompactedQuery) -> Compaction:
+        path = f"/v1/conversations/{_seg(request.conversation_id)}/compacted"
+        data = await self._request("GET", path, params=_fields(request, skip=("conversation_id",)))
+        return Compaction.model_validate(data)
+
+    async def compaction_status(self, request: CompactionStatusQuery) -> CompactionStatus:
+        path = f"/v1/conversations/{_seg(request.conversation_id)}/compaction/status"
+        data = await self._request("GET", path, params=_fields(request, skip=("conversation_id",)))
+        return CompactionStatus.model_validate(data)
 
     # -- context --------------------------------------------------------------------------------------------------
     async def _fetch(self, path: str, request: object) -> dict[str, Any]:

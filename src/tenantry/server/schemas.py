@@ -40,7 +40,7 @@ __all__ = [
     "BatchResultItem",
     "ClientFetchBody",
     "CompactBody",
-    "CompactionStatusWire",
+    "CompactedParams",
     "ContextEnvelope",
     "ContextLists",
     "ConversationFetchBody",
@@ -50,6 +50,9 @@ __all__ = [
     "CustomerFetchBody",
     "DeleteDataBody",
     "DeleteDataWire",
+    "EventResult",
+    "EventsAccepted",
+    "EventsBatch",
     "FetchBody",
     "Health",
     "IdPath",
@@ -268,15 +271,18 @@ class TurnsWire(_Out):
 
 class CompactBody(_Body):
     conversation_id: str = required_id()
-    strategy: str | None = None
-    target_tokens: int | None = None
+    strategy: Literal["conservative", "balanced", "aggressive", "adaptive"] | None = Field(
+        default=None, description="default adaptive"
+    )
+    target_tokens: int | None = Field(default=None, ge=1)
     force: bool = False
+    user_id: str | None = id_field()
+    customer_id: str | None = id_field()
 
 
-class CompactionStatusWire(_Out):
-    conversation_id: str
-    status: str
-    error_message: str | None = None
+class CompactedParams(ScopeIdsQuery):
+    format: Literal["structured", "narrative", "injection"] = "structured"
+    version: int | None = Field(default=None, ge=1, description="default: the latest")
 
 
 # -- context -----------------------------------------------------------------------------------------------------------

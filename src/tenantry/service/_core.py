@@ -26,6 +26,7 @@ from ..store.base import AsyncStore
 from ..store.base import InstanceRecord
 from .admin import Admin
 from .api import LocalAPI
+from .compaction import Compactions
 from .context import Context
 from .conversations import Conversations
 from .erasure import Erasure
@@ -60,6 +61,7 @@ class AsyncMemoryService:
         self.admin = Admin(store)
         self.memories = Memories(self)
         self.conversations = Conversations(self)
+        self.compaction = Compactions(self)
         self.context = Context(self)
         self.profiles = Profiles(self)
         self.erasure = Erasure(self)

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..contract import BatchCreate
 from ..contract import ClientContextQuery
+from ..contract import CompactConversation
+from ..contract import CompactedQuery
+from ..contract import CompactionStatusQuery
 from ..contract import ConversationContextQuery
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
@@ -31,6 +34,9 @@ from ..contract import UpdateMemory
 from ..contract import UserContextQuery
 from ..errors import AuthenticationError
 from ..models import BatchCreateResponse
+from ..models import Compaction
+from ..models import CompactionStatus
+from ..models import CompactionTrigger
 from ..models import ContextForPromptResponse
 from ..models import ContextResponse
 from ..models import CreateMemoryResponse
@@ -138,6 +144,15 @@ class LocalAPI(TenantryAPI):
 
     async def context_for_prompt(self, request: PromptContextQuery) -> ContextForPromptResponse:
         return await self.service.conversations.context_for_prompt(self.tenant, request)
+
+    async def compact_conversation(self, request: CompactConversation) -> CompactionTrigger:
+        return await self.service.compaction.compact(self.tenant, request)
+
+    async def get_compaction(self, request: CompactedQuery) -> Compaction:
+        return await self.service.compaction.get(self.tenant, request)
+
+    async def compaction_status(self, request: CompactionStatusQuery) -> CompactionStatus:
+        return await self.service.compaction.status(self.tenant, request)
 
     # -- context --------------------------------------------------------------------------------------------------
     async def fetch_user(self, request: UserContextQuery) -> ContextResponse:

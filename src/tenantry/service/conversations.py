@@ -32,6 +32,7 @@ from ..store.base import ConversationRecord
 from ..store.base import MessageRecord
 from ..validation import check_metadata
 from ..validation import utcnow
+from .compaction import context_block
 
 if TYPE_CHECKING:
     from ._core import AsyncMemoryService
@@ -137,6 +138,7 @@ class Conversations:
                     CreateMemory(document=f"{_LABEL[rec.role]}: {rec.content}", conversation_id=rec.conversation_id),
                     document_id=f"msg-{rec.message_id}",
                 )
+        await self._svc.compaction.auto(tenant, [rec.conversation_id for rec, _ in records])
         return out
 
     async def _numbered(self, tenant: Tenant, records: list[MessageRecord]) -> list[RecordedMessage]:
@@ -228,6 +230,27 @@ class Conversations:
             queued_at=resp.queued_at,
         )
 
+    async def add_document_turns(
+        self, tenant: Tenant, conversation_id: str, document: str | dict[str, Any] | list[Any], document_type: str
+    ) -> None:
+        """A document written with ``memories.create`` and a conversation id: its turns (its sentences, for prose)
+        become the conversation's turns too, so compaction and the prompt context see them."""
+        segs = split_document(document, document_type, created_at=utcnow())
+        await self._svc.store.add_messages(
+            tenant.instance_id,
+            [
+                MessageRecord(
+                    str(uuid.uuid4()),
+                    conversation_id,
+                    "assistant" if s.role == "assistant" else "user",
+                    s.text,
+                    utcnow(),
+                )
+                for s in segs
+            ],
+        )
+        await self._svc.compaction.auto(tenant, [conversation_id])
+
     @staticmethod
     def _transcript_document(transcript: object) -> tuple[str | dict[str, Any], str]:
         """The document a transcript is stored as, and the text its idempotency hash is taken over."""
@@ -281,7 +304,8 @@ class Conversations:
         ]
 
     async def context_for_prompt(self, tenant: Tenant, request: PromptContextQuery) -> ContextForPromptResponse:
-        """The latest turns, formatted (no compaction is kept yet: ``available`` says whether there are turns)."""
+        """The latest compaction (``context_block``) + the turns newer than it (the latest ``limit`` of them),
+        formatted; without a compaction, the latest turns. ``available`` says whether there is anything."""
         if request.style not in ("structured", "narrative", "bullet_points"):
             raise InvalidInputError("style must be structured, narrative or bullet_points", details={"field": "style"})
         if isinstance(request.limit, bool) or not isinstance(request.limit, int) or not 1 <= request.limit <= 200:
@@ -289,11 +313,25 @@ class Conversations:
         _, conv = await self.bound_target(
             tenant, request.conversation_id, customer_id=request.customer_id, user_id=request.user_id
         )
-        turns = await self.recent(tenant, request.conversation_id, request.limit) if conv is not None else []
+        if conv is None:
+            return ContextForPromptResponse()
+        latest = await self._svc.compaction.latest(tenant, request.conversation_id)
+        covered = min(latest.message_count, conv.message_count) if latest is not None else 0
+        newer = conv.message_count - covered
+        turns = await self.recent(tenant, request.conversation_id, min(request.limit, newer)) if newer else []
+        block = context_block(latest) if latest is not None else None
+        recent = format_turns(turns, request.style)
         return ContextForPromptResponse(
-            formatted_context=format_turns(turns, request.style),
-            available=bool(turns),
+            formatted_context="\n\n".join(p for p in (block, recent) if p) or None,
+            available=bool(turns) or block is not None,
+            compression_ratio=latest.compression_ratio if latest is not None else None,
+            validation_score=latest.validation_score if latest is not None else None,
+            compaction_age_seconds=int((utcnow() - latest.created_at).total_seconds()) if latest else None,
+            quality_warning=bool(latest and latest.validation_score is not None and latest.validation_score < 0.5),
             recent_messages=turns,
             recent_message_count=len(turns),
-            total_message_count=conv.message_count if conv is not None else 0,
+            compacted_message_count=covered,
+            total_message_count=conv.message_count,
+            context_block=block,
+            compaction_id=latest.compaction_id if latest is not None else None,
         )

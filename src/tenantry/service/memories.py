@@ -136,8 +136,10 @@ class Memories:
         digest = content_hash(
             document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
         )
-        stored, _ = await self._svc.store.enqueue(job, content_hash=digest)  # audited in the same transaction
+        stored, is_new = await self._svc.store.enqueue(job, content_hash=digest)  # audited in the same transaction
         self._svc.queued.set()
+        if is_new and conv is not None and document_id is None:  # a caller's write (not a recorded turn's)
+            await self._svc.conversations.add_document_turns(target.tenant, conv, document, request.document_type)
         return CreateMemoryResponse.model_validate(stored, from_attributes=True)
 
     async def batch(self, tenant: Tenant, request: BatchCreate) -> BatchCreateResponse:

@@ -75,6 +75,7 @@ def erase_plan(
     bound_params = [chain.instance_id, *rows_params]
     receipt["messages"] = (yield Op(f"DELETE FROM messages WHERE {bound}", bound_params)).rowcount
     yield Op(f"DELETE FROM transcripts WHERE {bound}", bound_params)
+    yield Op(f"DELETE FROM compactions WHERE {bound}", bound_params)
     receipt["conversations"] = (yield Op(f"DELETE FROM conversations AS m WHERE {rows}", rows_params)).rowcount
     if pseudonymise and conversation_id is None:
         yield from _pseudonymise(d, chain)

@@ -27,6 +27,7 @@ from ..types import Vectors
 __all__ = [
     "AsyncStore",
     "Audit",
+    "CompactionRecord",
     "ConversationRecord",
     "InstanceRecord",
     "JobRecord",
@@ -192,6 +193,29 @@ class MessageRecord:
     recorded_at: datetime
     session_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CompactionRecord:
+    """One version of a conversation's compaction: ``in_progress`` while it runs, then ``completed`` (with its
+    figures and its ``body``: the kept sentences by section) or ``failed``."""
+
+    instance_id: str
+    conversation_id: str
+    compaction_id: str
+    strategy: str
+    trigger: str
+    created_at: datetime
+    status: str = "in_progress"
+    version: int = 0
+    completed_at: datetime | None = None
+    message_count: int = 0  # turns covered: the conversation's first ``message_count`` turns
+    original_tokens: int = 0
+    compacted_tokens: int = 0
+    compression_ratio: float | None = None
+    validation_score: float | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    error_message: str | None = None
 
 
 Hits = list[tuple[int, float]]  # (rowid, score) best first
@@ -383,6 +407,23 @@ class AsyncStore:
         raise NotImplementedError
 
     async def save_transcript(self, instance_id: str, conversation_id: str, digest: str, ingestion_id: str) -> None:
+        raise NotImplementedError
+
+    # -- compactions ----------------------------------------------------------------------------------------------
+    async def begin_compaction(self, rec: CompactionRecord, *, stale_before: datetime) -> CompactionRecord | None:
+        """Record ``rec`` as the conversation's next version, ``in_progress``; ``None`` when another compaction of
+        the conversation is in progress (one begun before ``stale_before`` is abandoned: marked failed first)."""
+        raise NotImplementedError
+
+    async def finish_compaction(self, rec: CompactionRecord) -> None:
+        """Store the outcome of the compaction ``rec.compaction_id`` (status, figures, body, error)."""
+        raise NotImplementedError
+
+    async def get_compaction(
+        self, instance_id: str, conversation_id: str, *, version: int | None = None, completed: bool = True
+    ) -> CompactionRecord | None:
+        """The conversation's compaction ``version`` (default: the latest), among completed ones or, with
+        ``completed=False``, of any status."""
         raise NotImplementedError
 
     # -- deletion -------------------------------------------------------------------------------------------------

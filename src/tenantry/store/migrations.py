@@ -177,6 +177,33 @@ CREATE INDEX conversations_scope ON conversations(instance_id, customer_id, leve
 # happens, and only raised attempts count against ``max_attempts``.
 SQLITE.append((3, "ALTER TABLE ingestions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"))
 
+# Versions of a conversation's compaction (service/compaction.py). At most one ``in_progress`` row per conversation:
+# the partial unique index is the lock a second, concurrent compaction runs into. Erased with the conversation.
+_COMPACTIONS = """
+CREATE TABLE compactions (
+    instance_id {text} NOT NULL,
+    conversation_id {text} NOT NULL,
+    version {int} NOT NULL,
+    compaction_id {text} NOT NULL,
+    strategy {text} NOT NULL,
+    trigger_type {text} NOT NULL,
+    status {text} NOT NULL,
+    created_at {ts} NOT NULL,
+    completed_at {ts},
+    message_count {int} NOT NULL DEFAULT 0,
+    original_tokens {int} NOT NULL DEFAULT 0,
+    compacted_tokens {int} NOT NULL DEFAULT 0,
+    compression_ratio {real},
+    validation_score {real},
+    body {json} NOT NULL DEFAULT '{{}}',
+    error_message {text},
+    PRIMARY KEY (instance_id, conversation_id, version)
+);
+CREATE UNIQUE INDEX compactions_id ON compactions (instance_id, compaction_id);
+CREATE UNIQUE INDEX compactions_running ON compactions (instance_id, conversation_id) WHERE status = 'in_progress';
+"""
+SQLITE.append((4, _COMPACTIONS.format(text="TEXT", int="INTEGER", ts="TEXT", real="REAL", json="TEXT")))
+
 # PostgreSQL (store/postgres.py; design in docs/postgres.md). Each entry runs as ONE multi-statement transaction,
 # under an advisory lock, as the login role of the DSN (the schema owner). Roles: ``tenantry_app`` (tenant paths,
 # subject to the row-level-security policies keyed on ``tenantry.instance_id``) and ``tenantry_admin`` (instances,
@@ -194,6 +221,7 @@ POSTGRES_TENANT_TABLES = (
     "messages",
     "transcripts",
     "audit_log",
+    "compactions",
 )
 POSTGRES_ADMIN_TABLES = ("instances", "api_keys")
 POSTGRES_RLS_TABLES = (*POSTGRES_TENANT_TABLES, *POSTGRES_ADMIN_TABLES, "vector_indexes")  # every table but
@@ -458,3 +486,18 @@ ALTER TABLE conversations ADD COLUMN level text GENERATED ALWAYS AS ({_CONVERSAT
 )
 
 POSTGRES.append((4, "ALTER TABLE ingestions ADD COLUMN failures integer NOT NULL DEFAULT 0;"))
+
+POSTGRES.append(
+    (
+        5,
+        _COMPACTIONS.format(text="text", int="integer", ts="timestamptz", real="double precision", json="jsonb")
+        + """
+ALTER TABLE compactions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE compactions FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON compactions FOR ALL TO tenantry_app
+    USING (instance_id = current_setting('tenantry.instance_id', true))
+    WITH CHECK (instance_id = current_setting('tenantry.instance_id', true));
+GRANT SELECT, INSERT, UPDATE, DELETE ON compactions TO tenantry_app;
+""",
+    )
+)

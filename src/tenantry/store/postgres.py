@@ -51,6 +51,7 @@ from . import migrations
 from ._admin import _AdminMixin
 from ._audit import AuditBuffer
 from ._audit import AuditEntry
+from ._compactions import _CompactionsMixin
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
 from ._export import ExportMixin
@@ -86,11 +87,18 @@ __all__ = ["PostgresStore", "apply_migrations", "migration_status"]
 log = logging.getLogger("tenantry")
 
 
-_TEXT_TABLES = ("memories", "documents", "ingestions", "messages", "transcripts", "conversations")
+_TEXT_TABLES = ("memories", "documents", "ingestions", "messages", "transcripts", "conversations", "compactions")
 
 
 class PostgresStore(
-    _AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _ConversationsMixin, ExportMixin, _PartitionsMixin
+    _AdminMixin,
+    _QueueMixin,
+    _ClaimMixin,
+    _EditsMixin,
+    _ConversationsMixin,
+    _CompactionsMixin,
+    ExportMixin,
+    _PartitionsMixin,
 ):
     """Storage on PostgreSQL ≥ 14 with pgvector. ``dsn`` is a libpq URL or ``key=value`` string.
 

@@ -23,6 +23,7 @@ from ..scope import ReadChain
 from ..scope import Scope
 from ..types import Vectors
 from ._admin import _AdminMixin
+from ._compactions import _CompactionsMixin
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
 from ._export import ExportMixin
@@ -55,7 +56,9 @@ from .base import candidate_ids
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, ExportMixin, _SQLiteBase):
+class SQLiteStore(
+    _AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, _CompactionsMixin, ExportMixin, _SQLiteBase
+):
     """Storage in one SQLite file. ``dsn`` is ``sqlite:///path/to/file.db`` or ``sqlite:///:memory:``."""
 
     def __init__(

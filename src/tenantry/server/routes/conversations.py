@@ -1,10 +1,5 @@
-"""``/v1/conversations/...``: record turns, ingest a transcript, the prompt context of a conversation, compaction.
-
-Compaction is **not implemented** by this server (the engine keeps raw turns only). The routes answer honestly:
-``POST /v1/conversations/compact`` → 404 ``compaction_not_implemented``; ``GET .../compacted`` → 404
-``compaction_not_found`` (the Synap client returns ``None``); ``GET .../compaction/status`` → 200 with
-``status: "not_available"``. ``get_context_for_prompt`` returns the raw recent turns.
-"""
+"""``/v1/conversations/...``: record turns, ingest a transcript, the prompt context of a conversation (its latest
+compaction + the newer raw turns), compaction (``service/compaction.py``)."""
 
 from __future__ import annotations
 
@@ -15,27 +10,32 @@ from fastapi import Depends
 from fastapi import Query
 from fastapi import Response
 
+from ...contract import CompactConversation
+from ...contract import CompactedQuery
+from ...contract import CompactionStatusQuery
 from ...contract import IngestTranscript
 from ...contract import Message
 from ...contract import PromptContextQuery
 from ...contract import RecordMessages
 from ...contract import TurnsQuery
-from ...errors import ContextNotFoundError
+from ...models import Compaction
+from ...models import CompactionStatus
+from ...models import CompactionTrigger
 from ...models import ContextForPromptResponse
 from ...models import RecordedMessage
 from ...models import TranscriptIngestion
-from ...scope import validate_id
 from ..deps import Caller
 from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
 from ..schemas import CompactBody
-from ..schemas import CompactionStatusWire
+from ..schemas import CompactedParams
 from ..schemas import IdPath
 from ..schemas import IngestBody
 from ..schemas import MessageBody
 from ..schemas import MessagesBatchBody
 from ..schemas import PromptParams
 from ..schemas import RecordBatchWire
+from ..schemas import ScopeIdsQuery
 from ..schemas import TurnsParams
 from ..schemas import TurnsWire
 from ._common import json_response
@@ -101,8 +101,9 @@ async def ingest(body: IngestBody, caller: Caller = Depends(authenticate)) -> Re
 async def context_for_prompt(
     conversation_id: IdPath, params: Annotated[PromptParams, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
-    """No compaction exists, so this is the latest raw turns (``available`` is false for an unknown or empty
-    conversation). Ids, when passed, must match the conversation's binding."""
+    """The latest compaction (``context_block``, ``compaction_id``, its figures) + the raw turns newer than it (the
+    latest ``limit``); without one, the latest raw turns. ``available`` is false for an unknown or empty
+    conversation. Ids, when passed, must match the conversation's binding."""
     request = request_of(PromptContextQuery, params, conversation_id=conversation_id)
     return json_response(await caller.api.context_for_prompt(request), exclude_none=True)
 
@@ -121,46 +122,36 @@ async def conversation_messages(
     return json_response(TurnsWire(turns=turns))
 
 
-@router.post("/v1/conversations/compact", summary="Not implemented: compaction", response_model=CompactionStatusWire)
+@router.post("/v1/conversations/compact", summary="Compact a conversation", response_model=CompactionTrigger)
 async def compact(body: CompactBody, caller: Caller = Depends(authenticate)) -> Response:
-    """Always 404 ``compaction_not_implemented``: this server does not compact conversations."""
-    raise ContextNotFoundError(
-        "conversation compaction is not implemented by this tenantry server; get_context_for_prompt returns the "
-        "raw recent turns",
-        code="compaction_not_implemented",
-    )
+    """Compact the conversation's turns now (offline, extractive: it answers when it is done, ``status:
+    completed``; ``already_compacted`` when the latest compaction covers every turn and ``force`` is false). 404
+    ``conversation_empty`` for a conversation with no turns; 409 ``compaction_running`` while another compaction of
+    it runs."""
+    return json_response(await caller.api.compact_conversation(request_of(CompactConversation, body)))
 
 
 @router.get(
-    "/v1/conversations/{conversation_id}/compacted",
-    summary="Not implemented: no compaction ever exists",
-    response_model=CompactionStatusWire,
+    "/v1/conversations/{conversation_id}/compacted", summary="A compaction of a conversation", response_model=Compaction
 )
 async def compacted(
-    conversation_id: IdPath,
-    format: str = "structured",
-    version: int | None = None,
-    caller: Caller = Depends(authenticate),
+    conversation_id: IdPath, params: Annotated[CompactedParams, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
-    """Always 404 ``compaction_not_found`` (the Synap client's ``get_compacted`` then returns ``None``)."""
-    raise ContextNotFoundError(
-        f"no compaction of conversation {conversation_id[:128]}: this server does not compact conversations",
-        code="compaction_not_found",
-    )
+    """The latest completed compaction (or ``version``), in ``format``: ``structured``, ``narrative`` or
+    ``injection``. 404 ``compaction_not_found`` when there is none (the Synap client's ``get_compacted`` then
+    returns ``None``)."""
+    request = request_of(CompactedQuery, params, conversation_id=conversation_id)
+    return json_response(await caller.api.get_compaction(request))
 
 
 @router.get(
     "/v1/conversations/{conversation_id}/compaction/status",
-    response_model=CompactionStatusWire,
-    summary="Compaction status (always not_available)",
+    response_model=CompactionStatus,
+    summary="Compaction status",
 )
-async def compaction_status(conversation_id: IdPath, caller: Caller = Depends(authenticate)) -> Response:
-    """``status: not_available``: compaction is not implemented by this server."""
-    validate_id(conversation_id, "conversation_id", required=True)
-    return json_response(
-        CompactionStatusWire(
-            conversation_id=conversation_id,
-            status="not_available",
-            error_message="conversation compaction is not implemented by this tenantry server",
-        )
-    )
+async def compaction_status(
+    conversation_id: IdPath, params: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
+) -> Response:
+    """The latest compaction's state: ``completed``, ``in_progress``, ``failed``, or ``not_compacted``."""
+    request = request_of(CompactionStatusQuery, params, conversation_id=conversation_id)
+    return json_response(await caller.api.compaction_status(request))
