@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[server,postgres,bench,dev]"
+	$(PY) -m pip install --quiet --no-deps maximem-synap-mcp-server==0.1.2  # pins mcp<2; its tools do not import mcp
 	touch $@
 
 demo: setup

@@ -339,15 +339,17 @@ def test_conversation_routes(api: tuple[str, str, dict[str, Any]]) -> None:
     unknown = httpx.get(f"{url}/v1/conversations/{uuid.uuid4()}/context-for-prompt", headers=h).json()
     assert unknown["available"] is False and unknown["recent_messages"] == []
 
-    c = httpx.post(f"{url}/v1/conversations/compact", json={"conversation_id": conv, "force": False}, headers=h)
-    assert c.status_code == 404 and c.json()["code"] == "compaction_not_implemented"
     assert httpx.get(f"{url}/v1/conversations/{conv}/compacted", headers=h).json()["code"] == "compaction_not_found"
+    none_yet = httpx.get(f"{url}/v1/conversations/{conv}/compaction/status", headers=h).json()
+    assert none_yet["conversation_id"] == conv and none_yet["status"] == "not_compacted"
+    c = httpx.post(f"{url}/v1/conversations/compact", json={"conversation_id": conv, "force": False}, headers=h)
+    assert c.status_code == 200 and c.json()["status"] == "completed" and c.json()["version"] == 1
+    bad = httpx.post(f"{url}/v1/conversations/compact", json={"conversation_id": conv, "strategy": "lossy"}, headers=h)
+    assert bad.status_code in (400, 422)
+    got = httpx.get(f"{url}/v1/conversations/{conv}/compacted", params={"format": "injection"}, headers=h).json()
+    assert got["compaction_id"] == c.json()["compaction_id"] and got["formatted_context"].startswith("<earlier_")
     s = httpx.get(f"{url}/v1/conversations/{conv}/compaction/status", headers=h).json()
-    assert s == {
-        "conversation_id": conv,
-        "status": "not_available",
-        "error_message": "conversation compaction is not implemented by this tenantry server",
-    }
+    assert s["status"] == "completed" and s["latest_version"] == 1
 
     r = httpx.post(
         f"{url}/v1/context/conversation/fetch",
