@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import MakeSdk
 
+from tenantry.contract import CompactConversation
 from tenantry.errors import ConflictError
 from tenantry.errors import ContextNotFoundError
 from tenantry.errors import InvalidInputError
@@ -145,7 +146,7 @@ async def test_compaction_through_the_sdk(make_sdk: MakeSdk) -> None:
     with pytest.raises(InvalidInputError):
         await sdk.conversation.context.compact(conv, strategy="lossy")
     with pytest.raises(InvalidInputError) as mismatch:
-        await sdk.conversation.context.compact(conv, customer_id="globex", user_id="alice")
+        await sdk.api.compact_conversation(CompactConversation(conversation_id=conv, customer_id="globex", user_id="a"))
     assert mismatch.value.code == "conversation_scope_mismatch"
 
 

@@ -215,13 +215,15 @@ class Compaction(_Model):
     strategy_used: CompactionStrategy
     format: str = "structured"
     formatted_context: str
-    original_token_count: int
-    compacted_token_count: int
-    compression_ratio: float
-    validation_score: float | None = None
-    validation_passed: bool | None = None
+    original_token_count: int = Field(description="tokens of the covered turns (≈ 4 characters each)")
+    compacted_token_count: int = Field(description="tokens of the structured compacted text")
+    compression_ratio: float = Field(description="compacted / original tokens")
+    validation_score: float | None = Field(
+        default=None, description="share of the covered turns' extracted memories the kept sentences still state"
+    )
+    validation_passed: bool | None = None  # validation_score ≥ 0.5
     quality_warning: bool = False
-    compacted_message_count: int
+    compacted_message_count: int = Field(description="turns covered: the conversation's first N")
     facts: list[dict[str, Any]] = Field(default_factory=list)
     decisions: list[dict[str, Any]] = Field(default_factory=list)
     preferences: list[dict[str, Any]] = Field(default_factory=list)

@@ -345,21 +345,14 @@ class ConversationContextNamespace(_Namespace):
         strategy: str | None = None,
         target_tokens: int | None = None,
         force: bool = False,
-        user_id: str | None = None,
-        customer_id: str | None = None,
     ) -> CompactionTrigger:
         """Compact the conversation's turns now: ``conservative`` (~70 % of the tokens), ``balanced`` (~40 %),
         ``aggressive`` (~15 %) or ``adaptive`` (the default); ``target_tokens`` sets the size instead.
         ``ConflictError`` while another compaction of it runs."""
-        request = CompactConversation(
-            conversation_id=conversation_id,
-            strategy=strategy,
-            target_tokens=target_tokens,
-            force=force,
-            user_id=user_id,
-            customer_id=customer_id,
+        q = CompactConversation(
+            conversation_id=conversation_id, strategy=strategy, target_tokens=target_tokens, force=force
         )
-        return await self._api.compact_conversation(request)
+        return await self._api.compact_conversation(q)
 
     async def get_compacted(
         self, conversation_id: str, version: int | None = None, format: CompactionFormat = "structured"

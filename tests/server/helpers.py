@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +117,22 @@ def admin_create_instance(url: str, name: str, relationship: str = "b2b", token:
     r.raise_for_status()
     data: dict[str, Any] = r.json()
     return data
+
+
+@contextmanager
+def synap_server(tmp: Path, name: str, relationship: str = "b2b") -> Iterator[tuple[SubprocessServer, str]]:
+    """``tenantry serve`` on a fresh SQLite file (hashing embedder) with one instance; yields the server and the
+    instance's API key. On the way out the server must stop cleanly, without a traceback in its log."""
+    env = {
+        "TENANTRY_DSN": f"sqlite:///{tmp / 'tenantry.db'}",
+        "TENANTRY_EMBEDDER": "hashing",
+        "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TENANTRY_WORKERS": "2",
+    }
+    server = SubprocessServer(env, tmp / "server.log").start()
+    try:
+        yield server, admin_create_instance(server.url, name, relationship)["key"]["api_key"]
+    finally:
+        code, log = server.stop(), server.log()
+        assert "Traceback" not in log, log[-4000:]
+        assert code == 0, log[-2000:]

@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 from maximem_synap import MaximemSynapSDK
 from maximem_synap import SDKConfig
-from tests.server.helpers import ADMIN_TOKEN
 from tests.server.helpers import SubprocessServer
-from tests.server.helpers import admin_create_instance
+from tests.server.helpers import synap_server
 
 synap_langgraph = pytest.importorskip("synap_langgraph")
 synap_langchain = pytest.importorskip("synap_langchain")
@@ -39,21 +38,8 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    tmp = tmp_path_factory.mktemp("synap-integrations")
-    env = {
-        "TENANTRY_DSN": f"sqlite:///{tmp / 'tenantry.db'}",
-        "TENANTRY_EMBEDDER": "hashing",
-        "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TENANTRY_WORKERS": "2",
-    }
-    server = SubprocessServer(env, tmp / "server.log").start()
-    try:
-        yield Deployment(server, admin_create_instance(server.url, "integrations", "b2b")["key"]["api_key"])
-    finally:
-        code = server.stop()
-        log = server.log()
-        assert "Traceback" not in log, log[-4000:]
-        assert code == 0, log[-2000:]
+    with synap_server(tmp_path_factory.mktemp("integrations"), "integrations") as (server, api_key):
+        yield Deployment(server, api_key)
 
 
 @pytest.fixture

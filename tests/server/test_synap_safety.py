@@ -15,9 +15,8 @@ import httpx
 import pytest
 from maximem_synap import MaximemSynapSDK
 from maximem_synap import SDKConfig
-from tests.server.helpers import ADMIN_TOKEN
 from tests.server.helpers import SubprocessServer
-from tests.server.helpers import admin_create_instance
+from tests.server.helpers import synap_server
 
 
 class Deployment:
@@ -27,22 +26,8 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    tmp = tmp_path_factory.mktemp("synap-safety")
-    env = {
-        "TENANTRY_DSN": f"sqlite:///{tmp / 'tenantry.db'}",
-        "TENANTRY_EMBEDDER": "hashing",
-        "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TENANTRY_WORKERS": "2",
-    }
-    server = SubprocessServer(env, tmp / "server.log").start()
-    try:
-        made = admin_create_instance(server.url, "synap-safety", "b2b")
-        yield Deployment(server, made["key"]["api_key"])
-    finally:
-        code = server.stop()
-        log = server.log()
-        assert "Traceback" not in log, log[-4000:]
-        assert code == 0, log[-2000:]
+    with synap_server(tmp_path_factory.mktemp("synap-safety"), "synap-safety") as (server, api_key):
+        yield Deployment(server, api_key)
 
 
 @pytest.fixture

@@ -155,6 +155,7 @@ def eval_locomo(
 
 
 def eval_compaction(
+    ctx: typer.Context,
     files: Annotated[list[str], typer.Argument(help="LoCoMo files: dev/<n>.json or locomo10_dev.json (list format)")],
     strategies: Annotated[str, typer.Option(help="comma-separated strategies")] = "conservative,balanced,aggressive",
     k: Annotated[int, typer.Option("--k", help="k of the evidence recall R@k")] = 10,
@@ -182,17 +183,8 @@ def eval_compaction(
         raise typer.BadParameter(f"strategies must be among {', '.join(STRATEGIES)}; got {unknown or 'none'}")
     if not 1 <= k <= 50:
         raise typer.BadParameter("k must be from 1 to 50")
-    cfg = CompactionEvalConfig(
-        strategies=chosen,
-        k=k,
-        conversations=conversations,
-        sessions=sessions,
-        max_questions=max_questions,
-        extractor=extractor,
-        embedder=embedder,
-        recall=recall,
-        progress=progress,
-    )
+    options = _options(ctx, strategies=chosen)
+    cfg = CompactionEvalConfig(**{k: v for k, v in options.items() if k != "files"})
     try:
         rows = asyncio.run(run_compaction_eval(files, cfg))
     except ValueError as exc:

@@ -12,7 +12,6 @@ turn's id, so an item that cites a kept sentence cites its gold turn) and every 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,16 +23,13 @@ from ..service.compaction import STRATEGY_RATIOS
 from ..service.compaction import CompactionResult
 from ..service.compaction import TurnText
 from ..service.compaction import compact_turns
-from ..settings import Settings
-from ._common import embedded_sdk
 from .locomo import Conversation
 from .locomo import EvalConfig
 from .locomo import EvalReport
 from .locomo import Session
 from .locomo import Turn
-from .locomo import _ask
-from .locomo import _ingest
 from .locomo import _select
+from .locomo import evaluate
 from .locomo import load_conversations
 
 __all__ = ["CompactionEvalConfig", "StrategyRow", "render_compaction_report", "run_compaction_eval"]
@@ -104,26 +100,9 @@ def _standing_in(conv: Conversation, result: CompactionResult) -> Conversation:
     return Conversation(conv.sample_id, conv.speakers, [s for s in sessions if s.turns], conv.questions)
 
 
-async def _recall(convs: list[Conversation], cfg: CompactionEvalConfig, tmp: Path, name: str) -> EvalReport:
-    eval_cfg = EvalConfig(
-        ks=(cfg.k,), extractor=cfg.extractor, embedder=cfg.embedder, progress=cfg.progress, token_budget=100_000
-    )
-    settings = Settings(
-        dsn=f"sqlite:///{tmp / f'{name}.db'}",
-        home=tmp / "home",
-        workers=2,
-        extractor=cfg.extractor,
-        embedder=cfg.embedder,
-    )
-    sdk = embedded_sdk(settings, f"compaction-{name}", relationship="b2b")
-    await sdk.initialize()
-    try:
-        seconds = await _ingest(sdk, convs, eval_cfg)
-        results = await _ask(sdk, convs, eval_cfg)
-    finally:
-        await sdk.shutdown()
-    turns = sum(len(s.turns) for c in convs for s in c.sessions)
-    return EvalReport(eval_cfg, [], len(convs), turns, sum(len(c.sessions) for c in convs), seconds, results)
+async def _recall(convs: list[Conversation], cfg: CompactionEvalConfig) -> EvalReport:
+    eval_cfg = EvalConfig(ks=(cfg.k,), extractor=cfg.extractor, embedder=cfg.embedder, progress=cfg.progress)
+    return await evaluate(convs, eval_cfg)
 
 
 async def run_compaction_eval(paths: Sequence[str | Path], cfg: CompactionEvalConfig) -> list[StrategyRow]:
@@ -131,34 +110,29 @@ async def run_compaction_eval(paths: Sequence[str | Path], cfg: CompactionEvalCo
     selection = EvalConfig(conversations=cfg.conversations, sessions=cfg.sessions, max_questions=cfg.max_questions)
     convs = _select(load_conversations(paths), selection)
     extractor = create_extractor(cfg.extractor)
-    rows: list[StrategyRow] = []
-    with tempfile.TemporaryDirectory(prefix="tenantry-compaction-") as tmp:
-        raw = StrategyRow("none (raw turns)", 1.0)
-        raw.turns = raw.kept_turns = sum(len(s.turns) for c in convs for s in c.sessions)
-        if cfg.recall:
-            report = await _recall(convs, cfg, Path(tmp), "raw")
-            raw.recall, raw.questions = float(report.table()["ALL 1-4"][f"R@{cfg.k}"]), len(report.results)
-        rows.append(raw)
-        for strategy in cfg.strategies:
-            row = StrategyRow(strategy, STRATEGY_RATIOS.get(strategy))
-            stand_ins = []
-            for conv in convs:
-                turns = _turns(conv)
-                created = conv.sessions[-1].date if conv.sessions else None
-                result = await asyncio.to_thread(
-                    compact_turns, turns, strategy=strategy, extractor=extractor, created_at=created
-                )
-                row.ratios.append(result.ratio)
-                if result.validation_score is not None:
-                    row.validations.append(result.validation_score)
-                stand_in = _standing_in(conv, result)
-                row.turns += len(turns)
-                row.kept_turns += sum(len(s.turns) for s in stand_in.sessions)
-                stand_ins.append(stand_in)
-            if cfg.recall:
-                report = await _recall(stand_ins, cfg, Path(tmp), strategy)
-                row.recall, row.questions = float(report.table()["ALL 1-4"][f"R@{cfg.k}"]), len(report.results)
-            rows.append(row)
+    raw = StrategyRow("none (raw turns)", 1.0)
+    raw.turns = raw.kept_turns = sum(len(s.turns) for c in convs for s in c.sessions)
+    rows, stand_ins = [raw], {raw.strategy: convs}
+    for strategy in cfg.strategies:
+        row = StrategyRow(strategy, STRATEGY_RATIOS.get(strategy))
+        stand_ins[strategy] = []
+        for conv in convs:
+            turns = _turns(conv)
+            created = conv.sessions[-1].date if conv.sessions else None
+            result = await asyncio.to_thread(
+                compact_turns, turns, strategy=strategy, extractor=extractor, created_at=created
+            )
+            row.ratios.append(result.ratio)
+            if result.validation_score is not None:
+                row.validations.append(result.validation_score)
+            stand_in = _standing_in(conv, result)
+            row.turns += len(turns)
+            row.kept_turns += sum(len(s.turns) for s in stand_in.sessions)
+            stand_ins[strategy].append(stand_in)
+        rows.append(row)
+    for row in rows if cfg.recall else ():
+        report = await _recall(stand_ins[row.strategy], cfg)
+        row.recall, row.questions = float(report.table()["ALL 1-4"][f"R@{cfg.k}"]), len(report.results)
     return rows
 
 

@@ -341,12 +341,16 @@ async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[Que
 
 
 async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport:
-    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall.
+    """Ingest the conversations of ``paths`` through the embedded SDK, ask every question, score evidence recall."""
+    return await evaluate(_select(load_conversations(paths), cfg), cfg, paths)
+
+
+async def evaluate(convs: list[Conversation], cfg: EvalConfig, paths: Sequence[str | Path] = ()) -> EvalReport:
+    """Ingest ``convs`` through the embedded SDK, ask their questions, score evidence recall.
 
     The engine runs with ``Settings`` made of ``cfg`` (extractor, embedder, workers, the ablated components) and a
     fresh temporary home; what ``cfg`` does not name comes from ``TENANTRY_*`` as usual (e.g. the model cache).
     """
-    convs = _select(load_conversations(paths), cfg)
     with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp:
         settings = Settings(
             dsn=cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}",

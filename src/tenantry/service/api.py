@@ -149,6 +149,7 @@ class LocalAPI(TenantryAPI):
         return await self.service.compaction.compact(self.tenant, request)
 
     async def get_compaction(self, request: CompactedQuery) -> Compaction:
+        """``ContextNotFoundError`` (``compaction_not_found``) when there is no such version."""
         return await self.service.compaction.get(self.tenant, request)
 
     async def compaction_status(self, request: CompactionStatusQuery) -> CompactionStatus:

@@ -19,33 +19,19 @@ from ._sql import loads
 from ._sql import parse_ts
 from .base import CompactionRecord
 
-_COLS = (
-    "instance_id, conversation_id, version, compaction_id, strategy, trigger_type, status, created_at, completed_at, "
-    "message_count, original_tokens, compacted_tokens, compression_ratio, validation_score, body, error_message"
-)
+_FIELDS = (
+    "instance_id conversation_id version compaction_id strategy trigger status created_at completed_at message_count "
+    "original_tokens compacted_tokens compression_ratio validation_score body error_message"
+).split()
+_COLS = ", ".join("trigger_type" if f == "trigger" else f for f in _FIELDS)
 
 
 def _record(r: Sequence[Any]) -> CompactionRecord:
-    created = parse_ts(r[7])
-    assert created is not None
-    return CompactionRecord(
-        instance_id=r[0],
-        conversation_id=r[1],
-        version=int(r[2]),
-        compaction_id=r[3],
-        strategy=r[4],
-        trigger=r[5],
-        status=r[6],
-        created_at=created,
-        completed_at=parse_ts(r[8]),
-        message_count=int(r[9]),
-        original_tokens=int(r[10]),
-        compacted_tokens=int(r[11]),
-        compression_ratio=None if r[12] is None else float(r[12]),
-        validation_score=None if r[13] is None else float(r[13]),
-        body=loads(r[14]) or {},
-        error_message=r[15],
-    )
+    """A row of ``_COLS`` (timestamps are text on SQLite, the body is JSON text there)."""
+    values = dict(zip(_FIELDS, r, strict=True))
+    values["created_at"], values["completed_at"] = parse_ts(values["created_at"]), parse_ts(values["completed_at"])
+    values["body"] = loads(values["body"]) or {}
+    return CompactionRecord(**values)
 
 
 def _begin_plan(d: Dialect, rec: CompactionRecord, stale_before: Any) -> Plan[CompactionRecord | None]:

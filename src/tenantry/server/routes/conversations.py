@@ -144,11 +144,7 @@ async def compacted(
     return json_response(await caller.api.get_compaction(request))
 
 
-@router.get(
-    "/v1/conversations/{conversation_id}/compaction/status",
-    response_model=CompactionStatus,
-    summary="Compaction status",
-)
+@router.get("/v1/conversations/{conversation_id}/compaction/status", response_model=CompactionStatus, summary="Status")
 async def compaction_status(
     conversation_id: IdPath, params: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> Response:
