@@ -67,7 +67,8 @@ class SubprocessServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TENANTRY_", "SYNAP_"))}
-        self.env = {**inherited, "PYTHONPATH": str(REPO / "src"), **env}
+        # No gRPC stream unless a test asks: two servers would share 50051 (SO_REUSEPORT)
+        self.env = {**inherited, "PYTHONPATH": str(REPO / "src"), "TENANTRY_GRPC_PORT": "0", **env}
         self.log_path = log_path
         self.args = [sys.executable, "-m", "tenantry.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.args += extra_args or []
@@ -120,7 +121,9 @@ def admin_create_instance(url: str, name: str, relationship: str = "b2b", token:
 
 
 @contextmanager
-def synap_server(tmp: Path, name: str, relationship: str = "b2b") -> Iterator[tuple[SubprocessServer, str]]:
+def synap_server(
+    tmp: Path, name: str, relationship: str = "b2b", *, env: dict[str, str] | None = None
+) -> Iterator[tuple[SubprocessServer, str]]:
     """``tenantry serve`` on a fresh SQLite file (hashing embedder) with one instance; yields the server and the
     instance's API key. On the way out the server must stop cleanly, without a traceback in its log."""
     env = {
@@ -128,6 +131,7 @@ def synap_server(tmp: Path, name: str, relationship: str = "b2b") -> Iterator[tu
         "TENANTRY_EMBEDDER": "hashing",
         "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN,
         "TENANTRY_WORKERS": "2",
+        **(env or {}),
     }
     server = SubprocessServer(env, tmp / "server.log").start()
     try:

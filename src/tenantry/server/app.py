@@ -73,10 +73,18 @@ def create_app(
             raise
         state.service = service
         service.workers.start()
-        await _log_startup(service, settings)
+        stream = None
+        if server_settings.grpc_port:
+            from .stream import StreamServer
+
+            stream = StreamServer(state, server_settings.grpc_host, server_settings.grpc_port)
+            await stream.start()
+        await _log_startup(service, settings, grpc=f"{stream.host}:{stream.port}" if stream else None)
         try:
             yield
         finally:
+            if stream is not None:
+                await stream.stop()
             await service.close(drain=True, timeout=drain_timeout)
             state.service = None
 
@@ -123,14 +131,14 @@ def _offline_docs(app: FastAPI) -> None:
         )
 
 
-async def _log_startup(service: AsyncMemoryService, settings: Settings) -> None:
-    """Say what this process serves: the database (no password), its instances, workers and embedder."""
+async def _log_startup(service: AsyncMemoryService, settings: Settings, *, grpc: str | None = None) -> None:
+    """Say what this process serves: the database (no password), its instances, workers, embedder, gRPC stream."""
     from ..db_cli import redact_dsn
 
     instances = await service.store.list_instances()
     names = ", ".join(i.name for i in instances[:10]) + (" ..." if len(instances) > 10 else "")
     logging.getLogger("uvicorn.error").info(
-        "tenantry %s: %s; %d instance(s)%s; %d ingestion worker(s); embedder %s; extractor %s",
+        "tenantry %s: %s; %d instance(s)%s; %d ingestion worker(s); embedder %s; extractor %s; gRPC stream %s",
         __version__,
         redact_dsn(settings.resolved_dsn()),
         len(instances),
@@ -138,4 +146,5 @@ async def _log_startup(service: AsyncMemoryService, settings: Settings) -> None:
         settings.workers,
         service.embedder.name,
         settings.extractor,
+        grpc or "off",
     )

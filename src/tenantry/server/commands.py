@@ -213,6 +213,13 @@ def register(app: typer.Typer) -> None:
                 "the database; each runs its own ingestion workers"
             ),
         ] = 1,
+        grpc_port: Annotated[
+            int | None,
+            typer.Option(
+                help="port of the Synap client's gRPC stream (Listen), on --host; 0: not served "
+                "[default: TENANTRY_GRPC_PORT, else 50051]"
+            ),
+        ] = None,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database of --dsn or TENANTRY_DSN."""
         from ..settings import Settings
@@ -226,10 +233,12 @@ def register(app: typer.Typer) -> None:
         # rate limits and metrics are per process. See tenantry/server/processes.py for why not uvicorn's workers.
         overrides: dict[str, Any] = {"workers": workers_ingest, "dsn": dsn}
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        server_settings = ServerSettings()
+        chosen = grpc_port if grpc_port is not None else server_settings.grpc_port
+        server_settings = server_settings.model_copy(update={"grpc_port": 50051 if chosen is None else chosen})
+        server_settings.grpc_host = host
         try:
-            code = serve_http(
-                settings, ServerSettings(), host=host, port=port, log_level=log_level, processes=processes
-            )
+            code = serve_http(settings, server_settings, host=host, port=port, log_level=log_level, processes=processes)
         except (OSError, ValueError) as exc:  # the port is checked before the app (and its model) starts
             typer.echo(f"error: cannot serve on {host}:{port}: {getattr(exc, 'strerror', None) or exc}", err=True)
             raise typer.Exit(1) from None

@@ -20,6 +20,9 @@ class ServerSettings(BaseSettings):
         rate_limit_burst: bucket size (requests a key may send at once after being idle).
         key_cache_seconds: how long a verified API key is remembered in process (revocations through this server's
             admin API take effect at once; revocations by another process within this many seconds).
+        grpc_port: port of the Synap client's gRPC stream (``synap.v1.SynapService/Listen``; ``server/stream.py``);
+            ``None`` or 0: not served. ``tenantry serve`` serves it on 50051 unless told otherwise.
+        grpc_host: interface the gRPC stream binds (``tenantry serve``: its ``--host``).
     """
 
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
@@ -29,3 +32,5 @@ class ServerSettings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     key_cache_seconds: float = Field(default=2.0, ge=0)
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    grpc_host: str = "127.0.0.1"
