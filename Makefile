@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup demo test lint typecheck bench eval serve clean
+.PHONY: setup demo test lint typecheck bench eval serve clean integrations
 
 setup: $(VENV)/.installed
 
@@ -35,5 +35,14 @@ bench: setup
 eval: setup
 	$(VENV)/bin/tenantry eval locomo ../shared/data/locomo/dev/*.json
 
+# crewai 1.x needs mcp<2 and pydantic<2.13: its Synap integration is tested from an environment of its own
+# (tests/server/test_synap_crewai.py runs there when it exists; about 1 GB and 5 minutes to build).
+integrations: .venv-crewai/.installed
+
+.venv-crewai/.installed:
+	$(PYTHON) -m venv .venv-crewai
+	.venv-crewai/bin/python -m pip install --quiet maximem-synap==0.6.9 maximem-synap-crewai==0.2.3 crewai==1.15.30
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-crewai .pytest_cache .mypy_cache .ruff_cache
