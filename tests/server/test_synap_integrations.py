@@ -1,12 +1,13 @@
 """The public Synap framework integrations, each with its own package from PyPI and the unmodified ``maximem-synap``
 client, against ``tenantry serve`` (a real subprocess on 127.0.0.1; no LLM): LangGraph's store, LangChain's
-retriever and chat history, Agno's user-memory database, and the MCP server's tools. Each also checks that the same
-user id under a second customer sees nothing of the first's.
+retriever, Agno's user-memory database, and the MCP server's tools. Each also checks that the same user id under a
+second customer sees nothing of the first's.
 
 crewai (``maximem-synap-crewai``) is in ``test_synap_crewai.py``: crewai 1.x requires ``mcp<2`` and ``pydantic<2.13``,
-which cannot be installed beside this project's ``mcp==2.3``, so it runs from an environment of its own. ``maximem-synap-mcp-server`` also pins ``mcp<2``; its
-tools (``tools.py``, ``client.py``, ``stream.py``) do not import ``mcp``, so the package is installed without its
-dependencies (Makefile) and its tools are registered on this project's MCP server.
+which cannot be installed beside this project's ``mcp==2.3``, so it runs from an environment of its own.
+``maximem-synap-mcp-server`` also pins ``mcp<2``; its tools (``tools.py``, ``client.py``, ``stream.py``) do not import
+``mcp``, so the package is installed without its dependencies (Makefile) and its tools are registered on this
+project's MCP server.
 """
 
 from __future__ import annotations
