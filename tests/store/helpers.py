@@ -135,13 +135,10 @@ AUDIT_OFF = {
     "sqlite": [
         "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END"
     ],
-    "postgres": [
-        "CREATE FUNCTION audit_off() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'audit_log is read-only' USING ERRCODE = 'check_violation'; END $$",
-        "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_off()",
-    ],
+    # A constraint no new row meets (Citus has no triggers on distributed tables; it propagates constraints).
+    "postgres": ["ALTER TABLE audit_log ADD CONSTRAINT audit_off CHECK (false) NOT VALID"],
 }
-AUDIT_ON = {"sqlite": ["DROP TRIGGER audit_off"], "postgres": ["DROP TRIGGER audit_off ON audit_log"]}
+AUDIT_ON = {"sqlite": ["DROP TRIGGER audit_off"], "postgres": ["ALTER TABLE audit_log DROP CONSTRAINT audit_off"]}
 
 
 def dialect_of(dsn: str) -> str:
@@ -173,9 +170,10 @@ async def audit_actions(dsn: str, instance_id: str) -> list[str]:
 
     async with await psycopg.AsyncConnection.connect(dsn) as pg, pg.transaction():
         # Row-level security is forced on the owner too: read as the app role bound to the instance.
-        await pg.execute(
-            "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-            (migrations.POSTGRES_APP_ROLE, instance_id),
-        )
+        from tenantry.store._pg_base import PROPAGATE
+        from tenantry.store._pg_base import bind
+        from tenantry.store._pg_base import run_settings
+
+        await run_settings(pg, [PROPAGATE, *bind(migrations.POSTGRES_APP_ROLE, instance_id)])
         cur = await pg.execute(query.format(p="%s"), (instance_id,))
         return [r[0] for r in await cur.fetchall()]

@@ -11,9 +11,10 @@ Design (details and the Citus plan in ``docs/postgres.md``):
   ranked with ``ts_rank_cd``.
 * **Tenancy**: every memory query is built by ``_sql.scope_filter(dialect="postgres")`` plus an explicit
   ``instance_id`` predicate (routes the query to one shard on Citus). Row-level security is the second guard:
-  each transaction runs ``SET LOCAL ROLE tenantry_app`` and ``set_config('tenantry.instance_id', <id>, true)``;
-  the policies show that role only the rows of that instance (and WORLD for reads). Admin paths (instances, keys,
-  queue claiming across instances) run as ``tenantry_admin``, which cannot read memories.
+  each transaction begins with ``SET LOCAL ROLE tenantry_app`` and ``SET LOCAL tenantry.instance_id = '<id>'``
+  (after ``citus.propagate_set_commands = 'local'`` and the timeouts, so that on Citus the workers get them too:
+  ``_pg_base``); the policies show that role only the rows of that instance (and WORLD for reads). Admin paths
+  (instances, keys, queue claiming across instances) run as ``tenantry_admin``, which cannot read memories.
 * **Queue**: ``FOR UPDATE SKIP LOCKED`` claiming with a lease (database clock) and a claim token; completion checks
   the token under a row lock and writes everything in one transaction.
 
@@ -54,6 +55,15 @@ from ._audit import AuditEntry
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
 from ._pg_base import PG_DIALECT
+from ._pg_base import bind
+from ._pg_base import drive
+from ._pg_base import run_settings
+from ._pg_base import set_local
+from ._pg_base import transaction_settings
+from ._pg_citus import citus_version
+from ._pg_citus import is_distributed
+from ._pg_citus import nologin_advice
+from ._pg_citus import nologin_roles
 from ._pg_partitions import _PartitionsMixin
 from ._pg_queue import _ClaimMixin
 from ._pg_rows import Conn
@@ -68,6 +78,7 @@ from ._pg_schema import Finding as Finding  # re-exported: ``tenantry db check``
 from ._pg_schema import apply_migrations
 from ._pg_schema import diagnose as diagnose
 from ._pg_schema import migration_status
+from ._plan import bump
 from ._plan import scope_key
 from ._queue import _QueueMixin
 from ._rows import MEMORY_COLS
@@ -94,15 +105,29 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
         min_size: connections the pool keeps open.
         max_size: upper bound of the pool.
         cache_bytes: budget of the per-scope vector cache used by ingestion reconciliation.
+        lock_timeout: seconds a statement may wait for a lock before it fails (``StoreUnavailableError``; 0 = no
+            limit). ``None``: the login session's own setting (server, database or role default, or the DSN's
+            ``options=-c lock_timeout=...``) when it has one, else 30 s.
+        statement_timeout: seconds a statement may run (0 = no limit). ``None``: the session's own setting, else none.
+            Both are set in every transaction with ``SET LOCAL``, so on Citus they bound the work on the workers too.
     """
 
     app_role = migrations.POSTGRES_APP_ROLE
     admin_role = migrations.POSTGRES_ADMIN_ROLE
 
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 10, cache_bytes: int = 256 * 1024 * 1024
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        cache_bytes: int = 256 * 1024 * 1024,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
     ) -> None:
         self.dsn = dsn
+        self._timeouts = (lock_timeout, statement_timeout)
+        self._settings = transaction_settings(lock_timeout_ms=0, statement_timeout_ms=0)
         self._min_size = min_size
         self._max_size = max_size
         self._pool: AsyncConnectionPool[Conn] | None = None
@@ -136,6 +161,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
                     f"postgres: the pgvector extension is not installed on the server: {exc}"
                 ) from exc
             await self._check_roles(conn)
+            await self._resolve_timeouts(conn)
             self._vector_info = await TypeInfo.fetch(conn, "vector")
         finally:
             await conn.close()
@@ -171,6 +197,27 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
                     f"postgres: this login role cannot SET ROLE {role} ({exc}). As a superuser run: "
                     f"GRANT {role} TO <login role> WITH INHERIT FALSE, SET TRUE;"
                 ) from exc
+        if await citus_version(conn) is not None:
+            nologin = await nologin_roles(conn)
+            if nologin:
+                raise ConfigurationError(f"postgres: this is a Citus database: {nologin_advice(nologin)}")
+
+    async def _resolve_timeouts(self, conn: Conn) -> None:
+        """The timeouts of every transaction: the store's arguments, else the login session's (milliseconds in
+        ``pg_settings``), else 30 s to wait for a lock and no statement limit."""
+        cur = await conn.execute(
+            "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'), "
+            "(SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout')"
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        session_ms = (int(row[0]), int(row[1]))
+        defaults_ms = (30_000, 0)
+        resolved = [
+            int(round(mine * 1000)) if mine is not None else (session or default)
+            for mine, session, default in zip(self._timeouts, session_ms, defaults_ms, strict=True)
+        ]
+        self._settings = transaction_settings(lock_timeout_ms=resolved[0], statement_timeout_ms=resolved[1])
 
     async def _configure(self, conn: Conn) -> None:
         from pgvector.psycopg.vector import register_vector_info
@@ -194,13 +241,8 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
             raise StoreUnavailableError("the store is closed")
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                if instance_id is None:
-                    await conn.execute("SELECT set_config('role', %s, true)", (self.admin_role,))
-                else:
-                    await conn.execute(
-                        "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                        (self.app_role, instance_id),
-                    )
+                role = self.admin_role if instance_id is None else self.app_role
+                await run_settings(conn, [*self._settings, *bind(role, instance_id)])
                 yield conn
         except psycopg.errors.IntegrityError as exc:
             raise ConflictError(f"postgres integrity error: {exc.diag.message_primary or exc}") from exc
@@ -208,17 +250,16 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
             raise StoreUnavailableError(f"postgres: {exc}") from exc
 
     async def _write_audit(self, rows: list[AuditEntry]) -> None:
-        """One transaction as ``tenantry_admin``; each instance's rows under that instance's setting (the policies
-        let ``tenantry_app`` write only the rows of the instance it is bound to)."""
+        """One transaction as ``tenantry_app``; each instance's rows under that instance's setting (the policies
+        let ``tenantry_app`` write only the rows of the instance it is bound to). Only the setting changes between
+        instances, never the role: on Citus a worker connection opened as one role replays the transaction's
+        ``SET LOCAL ROLE`` commands, and neither role may switch to the other."""
         by_instance: dict[str, list[AuditEntry]] = {}
         for r in rows:
             by_instance.setdefault(r[0], []).append(r)
-        async with self._tx(None) as conn:
+        async with self._tx(rows[0][0]) as conn:
             for instance_id, group in by_instance.items():
-                await conn.execute(
-                    "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                    (self.app_role, instance_id),
-                )
+                await run_settings(conn, [set_local("tenantry.instance_id", instance_id)])
                 async with conn.cursor() as cur:
                     await cur.executemany(
                         "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (%s, %s, %s, %s)",
@@ -386,45 +427,43 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
     async def bulk_insert_memories(self, instance_id: str, rows: Sequence[tuple[Scope, NewMemory]]) -> int:
         """Insert many memories of one instance at once (imports, benchmarks); returns the number inserted.
 
-        ``COPY`` cannot write into a table with row-level security, so the rows are COPYed (binary) into a
-        temporary table of this session, then moved with one ``INSERT ... SELECT`` under ``tenantry_app`` bound to
-        ``instance_id`` — the policies still check every row. Scope versions are bumped as for a normal write.
-        No reconciliation (deduplication, supersession) is done: the caller brings final memories.
+        One transaction as ``tenantry_app`` bound to ``instance_id``, so the policies check every row. ``COPY``
+        cannot write into a table with row-level security: on plain PostgreSQL the rows are COPYed (binary) into a
+        temporary table, then moved with one ``INSERT ... SELECT``; on Citus that ``INSERT ... SELECT`` would reach
+        the shards as a ``COPY`` (refused for the same reason), so the rows go as pipelined ``INSERT`` statements.
+        Scope versions are bumped as for a normal write. No reconciliation (deduplication, supersession) is done:
+        the caller brings final memories.
         """
         if not rows:
             return 0
         if any(s.instance_id != instance_id for s, _ in rows):
             raise ValueError("bulk_insert_memories: every row must belong to instance_id")
-        if self._pool is None:
-            raise StoreUnavailableError("the store is closed")
         cols = f"{NEW_MEMORY_COLS}, dims, embedding, fts_text"
-        types = [*["text"] * 9, "float8", *["timestamptz"] * 2, "text", *["jsonb"] * 2, *["text"] * 2, "jsonb"]
-        types += [*["text"] * 3, "timestamptz", "int2", "vector", "text"]  # document_id ... created_at; search cols
         now, d = _now(), PG_DIALECT
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                f"CREATE TEMP TABLE tenantry_bulk ON COMMIT DROP AS SELECT {cols} FROM memories WITH NO DATA"
+        none: dict[str, Any] = {"document_id": None, "conversation_id": None, "ingestion_id": None}
+        values = [
+            (
+                *memory_values(d, scope, mem, **none, created_at=now),
+                *d.search_values(mem.vector, mem.fts_text or mem.draft.content),
             )
-            await conn.execute(sql.SQL("GRANT SELECT ON tenantry_bulk TO {}").format(sql.Identifier(self.app_role)))
-            cur = conn.cursor()
-            async with cur.copy(f"COPY tenantry_bulk ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(types)
-                for scope, mem in rows:
-                    values = memory_values(
-                        d, scope, mem, document_id=None, conversation_id=None, ingestion_id=None, created_at=now
-                    )
-                    await copy.write_row((*values, *d.search_values(mem.vector, mem.fts_text or mem.draft.content)))
-            await conn.execute(
-                "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                (self.app_role, instance_id),
-            )
-            cur = await conn.execute(f"INSERT INTO memories ({cols}) SELECT {cols} FROM tenantry_bulk")
+            for scope, mem in rows
+        ]
+        async with self._tx(instance_id) as conn, conn.cursor() as cur:
+            if await is_distributed(conn, "memories"):
+                await cur.executemany(f"INSERT INTO memories ({cols}) VALUES ({d.marks(len(values[0]))})", values)
+            else:
+                types = [*["text"] * 9, "float8", *["timestamptz"] * 2, "text", *["jsonb"] * 2, *["text"] * 2]
+                types += ["jsonb", *["text"] * 3, "timestamptz", "int2", "vector", "text"]
+                await cur.execute(
+                    f"CREATE TEMP TABLE tenantry_bulk ON COMMIT DROP AS SELECT {cols} FROM memories WITH NO DATA"
+                )
+                async with cur.copy(f"COPY tenantry_bulk ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
+                    for row in values:
+                        await copy.write_row(row)
+                await cur.execute(f"INSERT INTO memories ({cols}) SELECT {cols} FROM tenantry_bulk")
             inserted = cur.rowcount
-            await conn.execute(
-                "INSERT INTO scopes (instance_id, customer_id, level, user_id, version) "
-                "SELECT DISTINCT instance_id, customer_id, level, user_id, 1 FROM tenantry_bulk "
-                "ON CONFLICT (instance_id, customer_id, level, user_id) DO UPDATE SET version = scopes.version + 1"
-            )
+            await drive(conn, bump(d, [scope_key(s) for s, _ in rows], create=True))
         return inserted
 
     # -- retrieval helpers (tenantry.retrieval) ------------------------------------------------------------------
