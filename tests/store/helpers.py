@@ -177,3 +177,16 @@ async def audit_actions(dsn: str, instance_id: str) -> list[str]:
         await run_settings(pg, [PROPAGATE, *bind(migrations.POSTGRES_APP_ROLE, instance_id)])
         cur = await pg.execute(query.format(p="%s"), (instance_id,))
         return [r[0] for r in await cur.fetchall()]
+
+
+async def unmatched_jobs(conn: Any) -> int:
+    """Jobs whose recorded memory ids are not exactly the memories stored for their document, on a PostgreSQL
+    transaction of the jobs' instance. Compared here rather than joined in SQL: on Citus the queue is a local table
+    of the coordinator, which Citus does not join with the distributed ``memories``."""
+    cur = await conn.execute("SELECT document_id, memory_ids FROM ingestions")
+    recorded = {str(d): sorted(ids) for d, ids in await cur.fetchall()}
+    stored: dict[str, list[str]] = {}
+    cur = await conn.execute("SELECT document_id, memory_id FROM memories")
+    for doc, memory_id in await cur.fetchall():
+        stored.setdefault(str(doc), []).append(str(memory_id))
+    return sum(1 for doc, ids in recorded.items() if sorted(stored.get(doc, [])) != ids)

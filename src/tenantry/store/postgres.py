@@ -1,6 +1,6 @@
 """PostgreSQL backend: psycopg 3 (async) + psycopg_pool + pgvector; the same semantics as ``sqlite.py``.
 
-Design (details and the Citus plan in ``docs/postgres.md``):
+Design (details, and how it runs on Citus, in ``docs/postgres.md``):
 
 * **Vectors**: one untyped ``vector`` column plus ``dims``; the dimension is the instance's (known only when its
   first memory is stored), so one schema serves instances with different embedders. Search is exact inside the
@@ -94,6 +94,48 @@ from .base import SearchFilters
 __all__ = ["PostgresStore", "apply_migrations", "migration_status"]
 
 log = logging.getLogger("tenantry")
+
+
+def _lexical_query(chain: ReadChain, query: str, limit: int, filters: SearchFilters) -> tuple[str, list[Any]] | None:
+    """The lexical search of ``chain`` (``None`` when ``query`` has no searchable term)."""
+    terms = fts_terms(query)
+    if not terms:
+        return None
+    route, rparams = _route(chain)
+    where, params = scope_filter(chain, dialect="postgres")
+    extra, extra_params = search_filter(filters, dialect="postgres")
+    return (
+        "SELECT m.rowid, ts_rank_cd(m.fts, q.q) AS r FROM memories m, to_tsquery('english', %s) AS q(q) "
+        f"WHERE {route} AND {where} AND m.fts @@ q.q{extra} ORDER BY r DESC, m.rowid LIMIT %s",
+        [" | ".join(terms), *rparams, *params, *extra_params, limit],
+    )
+
+
+def _live_filter(filters: SearchFilters, dims: int) -> tuple[str, list[Any]]:
+    """The vector search's row filter, with the SQLite backend's semantics: live (not superseded, valid at
+    as_of/now) rows of the query's dimension; the other filters only when one of them is set."""
+    conds = ["m.superseded_by IS NULL", "(m.valid_until IS NULL OR m.valid_until > %s)", "m.dims = %s::integer"]
+    cparams: list[Any] = [_aware(filters.as_of) or _now(), dims]
+    if filters.types:
+        conds.append("m.memory_type = ANY(%s)")
+        cparams.append(list(filters.types))
+    extra, extra_params = "", list[Any]()
+    if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
+        extra, extra_params = search_filter(filters, dialect="postgres")
+    return " AND ".join(conds) + extra, [*cparams, *extra_params]
+
+
+def _exact_vector_query(
+    chain: ReadChain, q: Vectors, live: str, live_params: list[Any], limit: int
+) -> tuple[str, list[Any]]:
+    """Exact (no index) vector search of ``chain``'s partitions."""
+    route, rparams = _route(chain)
+    where, params = scope_filter(chain, dialect="postgres")
+    return (
+        "SELECT m.rowid, -(m.embedding <#> %s) AS s FROM memories m "
+        f"WHERE {route} AND {where} AND {live} ORDER BY s DESC, m.rowid LIMIT %s",
+        [q, *rparams, *params, *live_params, limit],
+    )
 
 
 class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _ConversationsMixin, _PartitionsMixin):
@@ -327,18 +369,11 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        terms = fts_terms(query)
-        if not terms:
+        built = _lexical_query(chain, query, limit, filters)
+        if built is None:
             return []
-        route, rparams = _route(chain)
-        where, params = scope_filter(chain, dialect="postgres")
-        extra, extra_params = search_filter(filters, dialect="postgres")
         async with self._tx(chain.instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT m.rowid, ts_rank_cd(m.fts, q.q) AS r FROM memories m, to_tsquery('english', %s) AS q(q) "
-                f"WHERE {route} AND {where} AND m.fts @@ q.q{extra} ORDER BY r DESC, m.rowid LIMIT %s",
-                [" | ".join(terms), *rparams, *params, *extra_params, limit],
-            )
+            cur = await conn.execute(*built)
             rows = await cur.fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -347,18 +382,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
     ) -> list[tuple[int, float]]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         dims = int(q.size)
-        # Same semantics as the SQLite backend: live (not superseded, valid at as_of/now) rows of the chain, of the
-        # query's dimension; the other filters only when one of them is set.
-        conds = ["m.superseded_by IS NULL", "(m.valid_until IS NULL OR m.valid_until > %s)", "m.dims = %s::integer"]
-        cparams: list[Any] = [_aware(filters.as_of) or _now(), dims]
-        if filters.types:
-            conds.append("m.memory_type = ANY(%s)")
-            cparams.append(list(filters.types))
-        extra, extra_params = "", list[Any]()
-        if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
-            extra, extra_params = search_filter(filters, dialect="postgres")
-        live = " AND ".join(conds) + extra
-        live_params = [*cparams, *extra_params]
+        live, live_params = _live_filter(filters, dims)
         indexed: list[Scope] = []
         if not chain.whole_instance:
             known = await self._indexed_partitions(chain.instance_id)
@@ -368,18 +392,31 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
         async with self._tx(chain.instance_id) as conn:
             if exact_scopes or chain.whole_instance:
                 sub = chain if chain.whole_instance else ReadChain(chain.instance_id, exact_scopes)
-                route, rparams = _route(sub)
-                where, params = scope_filter(sub, dialect="postgres")
-                cur = await conn.execute(
-                    "SELECT m.rowid, -(m.embedding <#> %s) AS s FROM memories m "
-                    f"WHERE {route} AND {where} AND {live} ORDER BY s DESC, m.rowid LIMIT %s",
-                    [q, *rparams, *params, *live_params, limit],
-                )
+                cur = await conn.execute(*_exact_vector_query(sub, q, live, live_params, limit))
                 out.extend((int(r[0]), float(r[1])) for r in await cur.fetchall())
             for scope in indexed:
                 out.extend(await self._hnsw(conn, scope, q, limit=limit, live=live, live_params=live_params))
         out.sort(key=lambda r: (-r[1], r[0]))
         return out[:limit]
+
+    async def explain_search(
+        self, chain: ReadChain, query: str, vector: Vectors, *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[str]:
+        """The plans (``EXPLAIN``, nothing run) of the statements a search of ``chain`` runs: the lexical query
+        and the exact vector query, built as ``search_lexical`` and ``search_vector`` build them. On Citus,
+        ``Task Count: 1`` in a plan means the statement is routed to one shard."""
+        f = filters or SearchFilters()
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        statements = [_exact_vector_query(chain, q, *_live_filter(f, int(q.size)), limit)]
+        lexical = _lexical_query(chain, query, limit, f)
+        if lexical is not None:
+            statements.insert(0, lexical)
+        plans: list[str] = []
+        async with self._tx(chain.instance_id) as conn:
+            for text, params in statements:
+                cur = await conn.execute("EXPLAIN " + text, params)
+                plans.append("\n".join(str(r[0]) for r in await cur.fetchall()))
+        return plans
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         if not rowids:
