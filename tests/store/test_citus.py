@@ -27,6 +27,8 @@ from tests.store.helpers import write
 from tenantry.errors import StoreUnavailableError
 from tenantry.scope import ReadChain
 from tenantry.scope import Relationship
+from tenantry.scope import Scope
+from tenantry.scope import ScopeLevel
 from tenantry.scope import user_chain
 from tenantry.store import migrations
 from tenantry.store._pg_citus import LAYOUTS
@@ -35,6 +37,7 @@ from tenantry.store._pg_citus import current_layout
 from tenantry.store._pg_citus import key_violations
 from tenantry.store._pg_citus import schema_keys
 from tenantry.store._pg_citus import wanted_layout
+from tenantry.store.base import SearchFilters
 from tenantry.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -172,7 +175,9 @@ async def test_a_lock_wait_is_bounded_by_the_lock_timeout(pg_store: PostgresStor
     x = U("inst_x", "acme", "alice")
     await write(pg_store, [(x, [new_memory("a contended memory")])])
     async with pg_store._tx("inst_x") as holder:
-        cur = await holder.execute("SELECT memory_id FROM memories WHERE instance_id = 'inst_x' FOR UPDATE")
+        cur = await holder.execute(
+            "SELECT memory_id FROM memories WHERE instance_id = 'inst_x' AND customer_id = 'acme' FOR UPDATE"
+        )
         (memory_id,) = await cur.fetchone() or ("",)
         start = time.monotonic()
         with pytest.raises(StoreUnavailableError, match="lock timeout"):
@@ -193,6 +198,17 @@ async def test_the_roles_can_log_in_and_the_owner_only_switches_to_them(pg_dsn: 
 
 
 # -- on a Citus cluster -------------------------------------------------------------------------------------------
+async def _shards(dsn: str, values: list[str]) -> int:
+    """How many shards of ``memories`` hold the rows of these distribution column values."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT count(DISTINCT get_shard_id_for_distribution_column('memories', v)) FROM unnest(%s::text[]) v",
+            (values,),
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
 def _tasks(plan: str) -> int:
     found = re.findall(r"Task Count: (\d+)", plan)
     assert found, plan
@@ -214,8 +230,10 @@ async def test_a_scoped_search_is_routed_to_one_shard(citus_cluster: Any) -> Non
             assert [_tasks(p) for p in one] == [1, 1], one
             chain = user_chain(inst.instance_id, Relationship.B2B, user_id="alice", customer_id="acme")
             plans = await store.explain_search(chain, "tea morning", vector)
-            # user -> customer -> client: one instance (one shard); by customer, the customer's and the client's
-            want = 1 if citus_cluster.citus == "instance" else 2
+            # user -> customer -> client: one instance (one shard); by customer, the shards of 'acme' and '' (the
+            # client's rows), which may be one
+            values = [inst.instance_id] if citus_cluster.citus == "instance" else ["acme", ""]
+            want = await _shards(dsn, values)
             assert [_tasks(p) for p in plans] == [want, want], plans
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                 layout = await current_layout(conn)
@@ -224,3 +242,24 @@ async def test_a_scoped_search_is_routed_to_one_shard(citus_cluster: Any) -> Non
             await store.close()
     finally:
         citus_cluster.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0])
+
+
+async def test_an_update_through_a_chain_locks_one_partition(
+    pg_store: PostgresStore, pg_dsn: str, pg_server: Any
+) -> None:
+    """``update_memory`` takes the caller's whole chain (user -> customer -> client). Its locking read is made
+    within the memory's own partition: distributed by customer, the chain spans shards, and Citus refuses a locking
+    read over several shards."""
+    customer = "acme"
+    if pg_server.citus == "customer":  # a customer whose shard is not the client rows' (customer_id '')
+        for customer in (f"c{i}" for i in range(100)):
+            if await _shards(pg_dsn, [customer, ""]) == 2:
+                break
+    scope = Scope("inst_x", ScopeLevel.CUSTOMER, customer)
+    await write(pg_store, [(scope, [new_memory("The team prefers email")])])
+    chain = user_chain("inst_x", Relationship.B2B, user_id="alice", customer_id=customer)
+    [memory] = (await pg_store.list_memories(chain, offset=0, limit=5, filters=SearchFilters()))[0]
+    updated = await pg_store.update_memory(
+        chain, memory.memory_id, content="The team prefers chat", vector=new_memory("chat").vector, metadata={"k": 1}
+    )
+    assert updated is not None and updated.content == "The team prefers chat" and updated.metadata == {"k": 1}

@@ -21,6 +21,7 @@ from typing import Any
 from typing import TypeVar
 from typing import cast
 
+from psycopg import AsyncClientCursor
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -47,6 +48,7 @@ __all__ = [
     "Statement",
     "bind",
     "drive",
+    "explain",
     "run_settings",
     "set_local",
     "transaction_settings",
@@ -81,6 +83,15 @@ def bind(role: str, instance_id: str | None) -> list[Statement]:
     if instance_id is not None:
         out.append(set_local("tenantry.instance_id", instance_id))
     return out
+
+
+async def explain(conn: Conn, query: str, params: Sequence[Any]) -> str:
+    """The plan of ``query`` (``EXPLAIN``, nothing run), its parameters bound as literals on the client: Citus does
+    not always explain a distributed statement sent with server-side parameters ("could not determine data type of
+    parameter")."""
+    async with AsyncClientCursor(conn) as cur:
+        await cur.execute("EXPLAIN " + query, params)
+        return "\n".join(str(r[0]) for r in await cur.fetchall())
 
 
 async def run_settings(conn: Conn, statements: Sequence[Statement]) -> None:

@@ -17,6 +17,7 @@ from ..scope import ScopeLevel
 from ..types import Vectors
 from ._pg_base import Statement
 from ._pg_base import _PgBase
+from ._pg_base import explain
 from ._pg_base import run_settings
 from ._pg_base import set_local
 from ._pg_rows import Conn
@@ -98,13 +99,13 @@ class _PartitionsMixin(_PgBase):
         where, params = scope_filter(ReadChain.single(scope), dialect="postgres")
         async with self._tx(scope.instance_id) as conn:
             await run_settings(conn, _hnsw_settings(100))
-            cur = await conn.execute(
-                f"EXPLAIN SELECT m.rowid FROM memories m WHERE m.instance_id = %s AND {where} "
+            plan = await explain(
+                conn,
+                f"SELECT m.rowid FROM memories m WHERE m.instance_id = %s AND {where} "
                 f"AND m.superseded_by IS NULL AND m.dims = %s::integer "
                 f"ORDER BY m.embedding::vector({dims}) <#> %s::vector({dims}) LIMIT 10",
                 [scope.instance_id, *params, dims, q],
             )
-            plan = "\n".join(str(r[0]) for r in await cur.fetchall())
         return "memories_hnsw_" in plan
 
     async def partition_sizes(self, instance_id: str) -> list[tuple[Scope, int]]:

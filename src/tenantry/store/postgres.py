@@ -57,6 +57,7 @@ from ._edits import _EditsMixin
 from ._pg_base import PG_DIALECT
 from ._pg_base import bind
 from ._pg_base import drive
+from ._pg_base import explain
 from ._pg_base import run_settings
 from ._pg_base import set_local
 from ._pg_base import transaction_settings
@@ -414,8 +415,7 @@ class PostgresStore(_AdminMixin, _QueueMixin, _ClaimMixin, _EditsMixin, _Convers
         plans: list[str] = []
         async with self._tx(chain.instance_id) as conn:
             for text, params in statements:
-                cur = await conn.execute("EXPLAIN " + text, params)
-                plans.append("\n".join(str(r[0]) for r in await cur.fetchall()))
+                plans.append(await explain(conn, text, params))
         return plans
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
