@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +12,15 @@ from typing import NamedTuple
 
 import pytest
 from tests.fakes import EchoExtractor
+from tests.server.helpers import ADMIN_TOKEN
+from tests.server.helpers import ThreadServer
+from tests.server.helpers import admin_create_instance
 
 from tenantry.pipeline.base import Extractor
 from tenantry.pipeline.embedders.hashing import HashingEmbedder
 from tenantry.scope import Relationship
 from tenantry.sdk import Tenantry
+from tenantry.server.config import ServerSettings
 from tenantry.service import AsyncMemoryService
 from tenantry.service import LocalAPI
 from tenantry.settings import Settings
@@ -78,3 +84,47 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
     yield create
     for svc in made:
         await svc.close(drain=False)
+
+
+MakeSdk = Callable[..., Awaitable[Tenantry]]
+
+
+@pytest.fixture(scope="module")
+def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    """``create_app`` on an SQLite file, served by uvicorn on a loopback port for the module's tests."""
+    db = tmp_path_factory.mktemp("remote") / "server.db"
+    server = ThreadServer(
+        Settings(dsn=f"sqlite:///{db}", embedder="hashing", extractor="rules"),
+        ServerSettings(admin_token=ADMIN_TOKEN, rate_limit_per_second=0),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "remote"])
+async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeSdk]:
+    """``await make_sdk(relationship)`` → an initialised SDK on a fresh instance, in the parametrised mode (the
+    in-process engine, or our SDK over HTTP against ``remote_server``): one behavioural suite runs on both."""
+    made: list[Tenantry] = []
+
+    async def factory(relationship: str = "b2b") -> Tenantry:
+        name = f"t{uuid.uuid4().hex[:12]}"
+        if request.param == "embedded":
+            sdk = Tenantry(
+                instance_id=name,
+                dsn=f"sqlite:///{tmp_path / name}.db",
+                embedder="hashing",
+                extractor="rules",
+                relationship=relationship,
+            )
+        else:
+            server: ThreadServer = request.getfixturevalue("remote_server")
+            created = admin_create_instance(server.url, name, relationship)
+            sdk = Tenantry(url=server.url, api_key=created["key"]["api_key"])
+        await sdk.initialize()
+        made.append(sdk)
+        return sdk
+
+    yield factory
+    for sdk in made:
+        await sdk.shutdown()

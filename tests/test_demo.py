@@ -12,11 +12,13 @@ from tenantry.demo import run_demo
 
 @pytest.mark.model
 async def test_seed_recipe_demo_runs_and_isolates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    await run_demo(customers=2, users=2, dsn=f"sqlite:///{tmp_path / 'demo.db'}")
+    await run_demo(customers=5, users=5, dsn=f"sqlite:///{tmp_path / 'demo.db'}")
     out = capsys.readouterr().out
     assert "Acme refunds are accepted within 30 days" in out
+    assert "running 3 × 2" in out  # the scripts' limits are said, not silently applied
+    assert "globex's users searching for acme's users' words: none" in out  # the negative isolation check
     lines = re.findall(r"user (\w+) of (\w+): (\d+) items from \[(.*)\]", out)
-    assert len(lines) == 4
+    assert len(lines) == 6
     for user, customer, n, sources in lines:
         assert int(n) > 0
         assert set(re.findall(r"'([^']+)'", sources)) <= {f"user:{user}", f"customer:{customer}", "client"}

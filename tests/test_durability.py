@@ -33,7 +33,7 @@ WRITER = textwrap.dedent(
             ids.append(r.ingestion_id)
         svc = sdk.api.service  # the embedded engine (EmbeddedAPI)
         if variant == "claimed":  # a worker took the jobs and died holding them
-            claimed = await svc.store.claim_jobs("doomed", limit=n, lease_seconds=1.0, max_attempts=3)
+            claimed = await svc.store.claim_jobs("doomed", limit=n, lease_seconds=1.0)
             assert len(claimed) == n
         print(json.dumps(ids), flush=True)
         await asyncio.sleep(3600)
@@ -79,10 +79,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", ["queued", "claimed", "live"])
-def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> None:
-    env = _env(tmp_path)
+def _write_and_die(env: dict[str, str], variant: str) -> list[str]:
+    """Run the writer until it printed its ingestion ids, then SIGKILL it."""
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, variant, str(N_DOCS)],
         env=env,
@@ -94,13 +92,26 @@ def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> Non
         assert writer.stdout is not None
         line = writer.stdout.readline()
         assert line, writer.stderr.read() if writer.stderr else "writer died"
-        ids = json.loads(line)
+        ids: list[str] = json.loads(line)
         if variant == "live":
             time.sleep(0.3)  # let the workers get some jobs in flight
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=10)
     assert writer.returncode == -signal.SIGKILL
+    return ids
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["queued", "claimed", "live", "claimed-thrice"])
+def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> None:
+    """``claimed-thrice``: three processes in a row take the jobs and are killed holding them (more deaths than
+    ``max_attempts``): a lost worker is not a failed attempt, so every job still completes."""
+    env = _env(tmp_path)
+    ids = _write_and_die(env, "claimed" if variant == "claimed-thrice" else variant)
+    for _ in range(2 if variant == "claimed-thrice" else 0):
+        time.sleep(1.2)  # the dead worker's lease runs out
+        assert _write_and_die(env, "claimed") == ids  # the same documents: the same jobs, claimed again
     assert len(ids) == N_DOCS and len(set(ids)) == N_DOCS
 
     done = subprocess.run(
@@ -117,5 +128,6 @@ def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> Non
     assert len(result["memories"]) == len(set(result["memories"]))
     for i in range(N_DOCS):  # every document's content made it in
         assert any(f"city number {i} " in c or f"city number {i}." in c for c in result["contents"]), i
-    if variant == "claimed":
-        assert all(j["attempts"] == 2 for j in result["jobs"].values())  # retried after the dead worker's lease
+    if variant.startswith("claimed"):  # claimed again after each dead worker's lease
+        deaths = 3 if variant == "claimed-thrice" else 1
+        assert all(j["attempts"] == deaths + 1 for j in result["jobs"].values())

@@ -34,7 +34,7 @@ async def test_ingestion_embeds_serially_while_queries_are_served() -> None:
     try:
         idle = await runner.documents(["a turn", "another turn"])
         assert emb.calls == ["parallel"]  # no reads yet: the parallel path finishes a batch sooner
-        await runner.queries(["what did they say?"])
+        await runner.queries(["what did they say?"], partition="inst_t")
         busy = await runner.documents(["a turn", "another turn"])
         assert emb.calls == ["parallel", "parallel", "serial"]  # (the query itself went through embed)
         np.testing.assert_array_equal(idle, busy)
@@ -49,7 +49,7 @@ async def test_embedders_without_a_serial_path_are_used_as_they_are() -> None:
     emb = HashingEmbedder()
     runner = EmbeddingRunner(emb)
     try:
-        await runner.queries(["what did they say?"])
+        await runner.queries(["what did they say?"], partition="inst_t")
         out = await runner.documents(["a turn"])
         np.testing.assert_array_equal(out, emb.embed(["a turn"]))
     finally:

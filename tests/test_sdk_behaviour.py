@@ -4,16 +4,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from collections.abc import Awaitable
-from collections.abc import Callable
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.server.helpers import ADMIN_TOKEN
+from tests.conftest import MakeSdk
 from tests.server.helpers import ThreadServer
 from tests.server.helpers import admin_create_instance
 
@@ -25,49 +20,6 @@ from tenantry import Tenantry
 from tenantry import TranscriptConflictError
 from tenantry.models import ContextResponse
 from tenantry.models import Memory
-from tenantry.server.config import ServerSettings
-from tenantry.settings import Settings
-
-MakeSdk = Callable[..., Awaitable[Tenantry]]
-
-
-@pytest.fixture(scope="module")
-def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    db = tmp_path_factory.mktemp("remote") / "server.db"
-    server = ThreadServer(
-        Settings(dsn=f"sqlite:///{db}", embedder="hashing", extractor="rules"),
-        ServerSettings(admin_token=ADMIN_TOKEN, rate_limit_per_second=0),
-    ).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["embedded", "remote"])
-async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeSdk]:
-    """``await make_sdk(relationship)`` → an initialised SDK on a fresh instance, in the parametrised mode."""
-    made: list[Tenantry] = []
-
-    async def factory(relationship: str = "b2b") -> Tenantry:
-        name = f"t{uuid.uuid4().hex[:12]}"
-        if request.param == "embedded":
-            sdk = Tenantry(
-                instance_id=name,
-                dsn=f"sqlite:///{tmp_path / name}.db",
-                embedder="hashing",
-                extractor="rules",
-                relationship=relationship,
-            )
-        else:
-            server: ThreadServer = request.getfixturevalue("remote_server")
-            created = admin_create_instance(server.url, name, relationship)
-            sdk = Tenantry(url=server.url, api_key=created["key"]["api_key"])
-        await sdk.initialize()
-        made.append(sdk)
-        return sdk
-
-    yield factory
-    for sdk in made:
-        await sdk.shutdown()
 
 
 async def _ingest(sdk: Tenantry, text: str, **kw: Any) -> list[str]:

@@ -258,7 +258,7 @@ async def test_narrower_scope_wins_on_conflict(make_service: Any) -> None:
         (Scope(inst.instance_id, ScopeLevel.USER, "acme", "alice"), "reply language: French", "m-user"),
     ):
         draft = MemoryDraft("preference", text, subject="user", attribute="reply_language")
-        vec = (await svc.embed([text]))[0]
+        vec = (await svc.embed_documents([text]))[0]
         await svc.store.complete_job(
             ProcessedJob(f"op-{mid}", None, scope, f"doc-{mid}", None, [NewMemory(mid, draft, vec, mid)], [], [])
         )

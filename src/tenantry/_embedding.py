@@ -32,7 +32,7 @@ class EmbeddingRunner:
         self._ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tenantry-embed-i")
         self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
         self._busy = False
-        self._cache: dict[str, Vectors] = {}
+        self._cache: dict[tuple[str, str], Vectors] = {}
         self._cache_size = cache_size
         self._read_active = read_active_seconds
         self._last_query = float("-inf")  # time.monotonic() of the last query embedding asked for
@@ -52,12 +52,16 @@ class EmbeddingRunner:
             return serial
         return self.embedder.embed
 
-    async def queries(self, texts: Sequence[str]) -> Vectors:
+    async def queries(self, texts: Sequence[str], *, partition: str) -> Vectors:
+        """Embed query ``texts`` of one tenant (``partition``: its instance id). Requests of every tenant share the
+        model calls, but not the cache (a cached answer is faster, so a shared cache would tell one tenant what
+        another just asked) nor each other's failures (a batch that fails is retried request by request)."""
         if not texts:
             return self._empty()
         self._last_query = time.monotonic()
-        if len(texts) == 1 and texts[0] in self._cache:
-            return self._cache[texts[0]]
+        key = (partition, texts[0]) if len(texts) == 1 else None
+        if key is not None and key in self._cache:
+            return self._cache[key]
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Vectors] = loop.create_future()
         self._pending.append((list(texts), fut))
@@ -65,10 +69,10 @@ class EmbeddingRunner:
             self._busy = True
             loop.create_task(self._drain())
         out = await fut
-        if len(texts) == 1 and len(texts[0]) < 512:
+        if key is not None and len(texts[0]) < 512:
             if len(self._cache) > self._cache_size:
                 self._cache.clear()
-            self._cache[texts[0]] = out
+            self._cache[key] = out
         return out
 
     async def _drain(self) -> None:
@@ -79,17 +83,34 @@ class EmbeddingRunner:
                 unique = list(dict.fromkeys(t for texts, _ in batch for t in texts))
                 try:
                     vectors = await loop.run_in_executor(self._query_executor, self.embedder.embed, unique)
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                except Exception:
+                    if len(batch) == 1:
+                        raise
+                    # One request's input broke the shared call: each request is embedded alone, so only the
+                    # request whose input fails sees the error.
+                    for texts, fut in batch:
+                        await self._alone(texts, fut)
                     continue
                 where = {t: i for i, t in enumerate(unique)}
                 for texts, fut in batch:
                     if not fut.done():
                         fut.set_result(vectors[[where[t] for t in texts]])
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
         finally:
             self._busy = False
+
+    async def _alone(self, texts: list[str], fut: asyncio.Future[Vectors]) -> None:
+        try:
+            vectors = await asyncio.get_running_loop().run_in_executor(self._query_executor, self.embedder.embed, texts)
+        except Exception as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+        else:
+            if not fut.done():
+                fut.set_result(vectors)
 
     def close(self) -> None:
         self._query_executor.shutdown(wait=False)

@@ -9,10 +9,16 @@ from typing import Any
 import typer
 
 from .bench.cli import register as register_bench_commands
+from .data_cli import register as register_data_commands
 from .db_cli import register as register_db_commands
 from .server.commands import register as register_server_commands
 
-app = typer.Typer(help="tenantry: multi-tenant memory for AI agents", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="tenantry: multi-tenant memory for AI agents",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help: flags read `--json`, not `--json <bool>`
+)
 
 
 def _run(coro: Any) -> Any:
@@ -32,9 +38,11 @@ def demo(
 
 
 # The other commands live beside the code they drive: db (tenantry.db_cli); instance, key, serve
-# (tenantry.server.commands); bench, bench-server, bench-postgres, eval locomo (tenantry.bench.cli). The CLI is the
-# only product module that imports tenantry.bench (tests/test_layering.py).
-for _register in (register_db_commands, register_server_commands, register_bench_commands):
+# (tenantry.server.commands); memories, export, import (tenantry.data_cli); bench, bench-server, bench-postgres,
+# eval locomo (tenantry.bench.cli). The CLI is the only product module that imports tenantry.bench
+# (tests/test_layering.py).
+_COMMANDS = (register_db_commands, register_server_commands, register_data_commands, register_bench_commands)
+for _register in _COMMANDS:
     _register(app)
 
 

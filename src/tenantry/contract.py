@@ -26,7 +26,9 @@ from .models import ContextResponse
 from .models import CreateMemoryResponse
 from .models import DeletedMemory
 from .models import DeletionReceipt
+from .models import ExportPage
 from .models import Identity
+from .models import ImportReport
 from .models import Memory
 from .models import MemoryPage
 from .models import MemoryStatusResponse
@@ -46,6 +48,8 @@ __all__ = [
     "CustomerContextQuery",
     "DeleteData",
     "Document",
+    "ExportData",
+    "ImportData",
     "IngestTranscript",
     "JSONValue",
     "ListMemories",
@@ -242,9 +246,29 @@ class ProfileQuery:
 # -- data -----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteData(Addressed):
-    """Erase a user's, a customer's (with its users') or a conversation's data."""
+    """Erase a user's, a customer's (with its users') or a conversation's data; ``dry_run`` only counts it."""
 
     conversation_id: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportData(Addressed):
+    """One page of the export (:mod:`tenantry.dataformat`) of a user's data, a customer's (with its users'), or
+    with no ids the whole instance's: documents, then memories, then messages. ``cursor`` is the previous page's
+    ``next_cursor``; ``limit`` is 1-1000 records."""
+
+    cursor: str | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportData:
+    """Up to 1000 exported records (decoded JSON lines) to write into the instance, each in its own scope.
+    ``lines``: their line numbers in the file, for the report. Idempotent: what is already there is skipped."""
+
+    records: Sequence[Mapping[str, JSONValue]]
+    lines: Sequence[int] | None = None
 
 
 class TenantryAPI:
@@ -316,4 +340,10 @@ class TenantryAPI:
         raise NotImplementedError
 
     async def delete_data(self, request: DeleteData) -> DeletionReceipt:
+        raise NotImplementedError
+
+    async def export_data(self, request: ExportData) -> ExportPage:
+        raise NotImplementedError
+
+    async def import_data(self, request: ImportData) -> ImportReport:
         raise NotImplementedError

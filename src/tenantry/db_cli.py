@@ -8,12 +8,13 @@ Registered on the main CLI with ``register(app)``; every command reads its DSN f
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 from typing import Any
 
 import typer
 
-__all__ = ["db_app", "register"]
+__all__ = ["db_app", "redact_dsn", "register"]
 
 db_app = typer.Typer(
     help="Database schema: upgrade, check, partition indexes, Citus distribution.", no_args_is_help=True
@@ -35,7 +36,8 @@ def _is_pg(dsn: str) -> bool:
     return dsn.startswith(("postgresql:", "postgres:"))
 
 
-def _redact(dsn: str) -> str:
+def redact_dsn(dsn: str) -> str:
+    """``dsn`` without its password (for logs and messages)."""
     if "@" in dsn and "://" in dsn:
         scheme, rest = dsn.split("://", 1)
         creds, host = rest.rsplit("@", 1)
@@ -51,7 +53,7 @@ def upgrade(dsn: DsnOption = None) -> None:
         applied, versions = asyncio.run(_pg_upgrade(target))
     else:
         applied, versions = asyncio.run(_sqlite_upgrade(target))
-    typer.echo(f"{_redact(target)}: " + (f"applied migrations {applied}" if applied else "already up to date"))
+    typer.echo(f"{redact_dsn(target)}: " + (f"applied migrations {applied}" if applied else "already up to date"))
     typer.echo(f"schema versions: {versions}")
 
 
@@ -74,9 +76,10 @@ async def _pg_upgrade(dsn: str) -> tuple[list[int], list[int]]:
 async def _sqlite_upgrade(dsn: str) -> tuple[list[int], list[int]]:
     import sqlite3
 
+    from .store import sqlite_path
     from .store.sqlite import SQLiteStore
 
-    path = dsn.removeprefix("sqlite:///")
+    path = sqlite_path(dsn)
 
     def versions() -> list[int]:
         try:
@@ -97,13 +100,16 @@ async def _sqlite_upgrade(dsn: str) -> tuple[list[int], list[int]]:
 def check(dsn: DsnOption = None) -> None:
     """Say in plain words what the database is missing (server version, pgvector, roles, privileges, schema)."""
     target = _dsn(dsn)
-    typer.echo(f"checking {_redact(target)}")
+    typer.echo(f"checking {redact_dsn(target)}")
     if _is_pg(target):
         from .store.postgres import diagnose
 
         findings = [(f.status, f.topic, f.text) for f in asyncio.run(diagnose(target))]
-    else:
+    elif target.startswith("sqlite:"):
         findings = _sqlite_findings(target)
+    else:
+        scheme = target.split(":", 1)[0]
+        findings = [("fail", "dsn", f"unsupported scheme {scheme!r}: use sqlite:///path or postgresql://...")]
     for status, topic, text in findings:
         typer.echo(f"[{_MARK[status]}] {topic}: {text}")
     failed = sum(1 for f in findings if f[0] == "fail")
@@ -118,8 +124,9 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
     from pathlib import Path
 
     from .store import migrations
+    from .store import sqlite_path
 
-    path = Path(dsn.removeprefix("sqlite:///"))
+    path = Path(sqlite_path(dsn))
     out: list[tuple[str, str, str]] = [("ok", "sqlite", f"SQLite {sqlite3.sqlite_version}")]
     try:
         with sqlite3.connect(":memory:") as conn:
@@ -128,7 +135,9 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
     except sqlite3.OperationalError:
         out.append(("fail", "fts5", "this Python's SQLite has no FTS5 module (lexical search needs it)"))
     parent = path.parent if str(path) not in ("", ":memory:") else Path(".")
-    if path.exists():
+    if path.is_dir():
+        out.append(("fail", "file", f"{path} is a directory, not a database file"))
+    elif path.exists():
         writable = os.access(path, os.W_OK)
         out.append(("ok" if writable else "fail", "file", f"{path} ({'writable' if writable else 'not writable'})"))
         with sqlite3.connect(path) as conn:
@@ -143,16 +152,35 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
             else ("ok", "schema", f"up to date (migrations {sorted(done)})")
         )
     else:
-        ok = os.access(parent if parent.exists() else Path("."), os.W_OK)
+        problem = _cannot_create(parent)
         out.append(
             (
-                "ok" if ok else "fail",
+                "fail" if problem else "ok",
                 "file",
-                f"{path} does not exist yet; it is created on first use"
-                + ("" if ok else f", but {parent} is not writable"),
+                f"{path} does not exist yet; "
+                + (f"it cannot be created: {problem}" if problem else "it is created on first use"),
             )
         )
     return out
+
+
+def _cannot_create(directory: Path) -> str | None:
+    """Why the store could not create its file in ``directory`` (made with its parents, as the store does), or
+    ``None``. Tried for real in the nearest existing ancestor: a permission bit is not the whole story (root, a
+    read-only mount, a file where a directory should be)."""
+    import tempfile
+
+    ancestor = directory
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    try:
+        with tempfile.NamedTemporaryFile(dir=ancestor, prefix=".tenantry-check-"):
+            pass
+    except OSError as exc:
+        return f"{ancestor} is not writable ({exc.strerror or exc})"
+    return None
 
 
 @db_app.command("index-partitions")
@@ -206,7 +234,7 @@ def distribute(
     try:
         changed = asyncio.run(_pg_distribute(target, by, shard_count))
     except ConfigurationError as exc:
-        typer.echo(f"{_redact(target)}: {exc}", err=True)
+        typer.echo(f"{redact_dsn(target)}: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"distributed {', '.join(changed)}" if changed else f"already laid out --by {by}: nothing to do")
 

@@ -107,6 +107,11 @@ async def run_demo(*, customers: int = 2, users: int = 2, dsn: str | None = None
             await onboard_customer(cid, PLAYBOOKS[cid])
         names = [name for name, _ in TURNS]
         people = list(dict.fromkeys(names))[: max(1, users)]
+        if len(chosen) < customers or len(people) < users:
+            console.print(
+                f"[yellow]the demo has scripts for {len(PLAYBOOKS)} customers and {len(set(names))} users: "
+                f"running {len(chosen)} × {len(people)}[/yellow]"
+            )
         conversations = {(c, u): str(uuid.uuid4()) for c in chosen for u in people}
         for c in chosen:
             for user, message in TURNS:
@@ -123,10 +128,29 @@ async def run_demo(*, customers: int = 2, users: int = 2, dsn: str | None = None
                 )
                 sources = sorted({i.source for i in ctx.items()})
                 console.print(f"user {u} of {c}: {len(ctx.items())} items from {sources}")
+        leaks = await isolation_leaks(chosen, people)
+        if len(chosen) > 1:
+            verdict = "[red]LEAK[/red] " + "; ".join(leaks) if leaks else "[green]none[/green]"
+            console.print(f"{chosen[1]}'s users searching for {chosen[0]}'s users' words: {verdict}")
     finally:
         await sdk.shutdown()
         if tmp is not None:
             tmp.cleanup()
+
+
+async def isolation_leaks(chosen: list[str], people: list[str]) -> list[str]:
+    """The negative check: each user of the second customer searches for what the same-named user of the first
+    customer said (same user id, another customer: another person). Returns what they could see of it."""
+    if len(chosen) < 2:
+        return []
+    leaks = []
+    for u in people:
+        theirs = [m for user, m in TURNS if user == u]
+        ctx = await sdk.user.context.fetch(user_id=u, customer_id=chosen[1], search_query=theirs, max_results=50)
+        foreign = await sdk.memories.list(user_id=u, customer_id=chosen[0], page_size=100)
+        foreign_ids = {m.memory_id for m in foreign.data if m.source.startswith("user")}
+        leaks += [f"{u}@{chosen[1]} sees {i.id}" for i in ctx.items() if i.id in foreign_ids]
+    return leaks
 
 
 async def _settle() -> None:

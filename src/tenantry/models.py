@@ -22,8 +22,11 @@ __all__ = [
     "DeletionReceipt",
     "Emotion",
     "Episode",
+    "ExportPage",
     "Fact",
     "Identity",
+    "ImportReport",
+    "ImportSkip",
     "IngestStatus",
     "Instance",
     "InstanceCreated",
@@ -250,6 +253,30 @@ class DeletionReceipt(_Model):
     receipt_id: str
     deleted_at: datetime
     deleted: dict[str, int]
+    dry_run: bool = False  # counted only: what the erasure would delete
+
+
+class ExportPage(_Model):
+    """One page of an export: JSON-ready records of :mod:`tenantry.dataformat` (the first page starts with the
+    ``header`` record) and the cursor of the next page (``None``: this was the last)."""
+
+    records: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+class ImportSkip(_Model):
+    """A record an import did not write: its line in the file (when known), its kind and why."""
+
+    line: int | None = None
+    kind: str | None = None
+    reason: str
+
+
+class ImportReport(_Model):
+    """What an import wrote, per kind (``documents``, ``memories``, ``messages``), and what it skipped."""
+
+    imported: dict[str, int]
+    skipped: list[ImportSkip] = Field(default_factory=list)
 
 
 class RecordedMessage(_Model):

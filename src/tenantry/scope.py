@@ -87,6 +87,14 @@ class Scope:
             return f"customer:{self.customer_id}"
         return self.level.value
 
+    @property
+    def path(self) -> str:
+        """The scope's unambiguous label in the audit log: ``customer:<c>/user:<u>`` for a b2b user (``user:<id>``
+        alone names users of several customers), ``user:<u>`` (b2c), ``customer:<c>``, ``client``, ``world``."""
+        if self.level is ScopeLevel.USER and self.customer_id:
+            return f"customer:{self.customer_id}/user:{self.user_id}"
+        return self.source
+
     @classmethod
     def world(cls) -> Scope:
         return cls(WORLD_INSTANCE, ScopeLevel.WORLD)
@@ -144,7 +152,8 @@ def validate_id(value: object, name: str, *, required: bool = False) -> str | No
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}", details={"field": name})
     if not ID_PATTERN.fullmatch(value):
         raise InvalidInputError(
-            f"{name} must be 1-128 characters of letters, digits and . _ : @ - (got {value[:40]!r})",
+            f"{name} must be 1-128 characters of letters, digits and . _ : @ - (got {len(value)} characters: "
+            f"{value[:40]!r}{'...' if len(value) > 40 else ''})",
             details={"field": name},
         )
     return value
@@ -203,6 +212,14 @@ class Target:
         """What a by-id read or a listing with these ids may reach: the context chain, or the whole instance when
         no ids are named (the instance's key alone)."""
         return self.context() if self.scope is not None else ReadChain.instance(self.instance_id)
+
+    @property
+    def edits(self) -> ReadChain:
+        """What a by-id update or delete with these ids may change: exactly the named scope (a user's ids reach that
+        user's USER memories only, a customer's ids its CUSTOMER memories only), or, with no ids, any memory of the
+        instance (the instance's key alone, as the Synap client's ``memories.update/delete(memory_id)`` send it).
+        Reading along the chain is right; writing along it is not: a user's ids never rewrite a shared memory."""
+        return ReadChain.single(self.scope) if self.scope is not None else ReadChain.instance(self.instance_id)
 
     @property
     def erasure(self) -> ReadChain:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import fields
@@ -38,6 +40,8 @@ from .contract import CreateMemory
 from .contract import CustomerContextQuery
 from .contract import DeleteData
 from .contract import Document
+from .contract import ExportData
+from .contract import ImportData
 from .contract import IngestTranscript
 from .contract import JSONValue
 from .contract import ListMemories
@@ -62,6 +66,8 @@ from .models import ContextForPromptResponse
 from .models import ContextResponse
 from .models import CreateMemoryResponse
 from .models import DeletionReceipt
+from .models import ExportPage
+from .models import ImportReport
 from .models import Memory
 from .models import MemoryPage
 from .models import MemoryStatusResponse
@@ -620,11 +626,44 @@ class Tenantry:
         return await self.api.fetch(request)
 
     async def delete_data(
-        self, customer_id: str | None = None, user_id: str | None = None, conversation_id: str | None = None
+        self,
+        customer_id: str | None = None,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
     ) -> DeletionReceipt:
-        """Delete every trace of a user, a customer (with its users) or a conversation; returns a receipt."""
-        request = DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+        """Delete every trace of a user, a customer (with its users) or a conversation; returns a receipt.
+        ``dry_run=True`` returns the counts the deletion would give and deletes nothing."""
+        request = DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id, dry_run=dry_run)
         return await self.api.delete_data(request)
+
+    async def export_page(
+        self, customer_id: str | None = None, user_id: str | None = None, cursor: str | None = None, limit: int = 500
+    ) -> ExportPage:
+        """One page of the export (``tenantry.dataformat``) of a user's, a customer's (with its users') or, with no
+        ids, the whole instance's data; pass the page's ``next_cursor`` to get the next one."""
+        request = ExportData(customer_id=customer_id, user_id=user_id, cursor=cursor, limit=limit)
+        return await self.api.export_data(request)
+
+    async def export_data(
+        self, customer_id: str | None = None, user_id: str | None = None
+    ) -> AsyncIterator[dict[str, JSONValue]]:
+        """Every record of the export, one JSON-ready dict per line of the file (``tenantry export`` writes them)."""
+        cursor: str | None = None
+        while True:
+            page = await self.export_page(customer_id=customer_id, user_id=user_id, cursor=cursor)
+            for record in page.records:
+                yield record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def import_data(
+        self, records: Iterable[Mapping[str, JSONValue]], lines: Sequence[int] | None = None
+    ) -> ImportReport:
+        """Write up to 1000 exported records into this instance (what is already there is skipped); the report says
+        what was written and, with the line numbers given in ``lines``, what was skipped and why."""
+        return await self.api.import_data(ImportData(records=list(records), lines=lines))
 
 
 MaximemSynapSDK = Tenantry

@@ -23,7 +23,8 @@ __all__ = ["Settings", "default_dsn", "default_model_cache"]
 
 
 def default_dsn(home: Path) -> str:
-    return f"sqlite:///{home / 'tenantry.db'}"
+    """``sqlite:////<absolute home>/tenantry.db`` (four slashes: an absolute path)."""
+    return f"sqlite:///{home.expanduser().absolute() / 'tenantry.db'}"
 
 
 def default_model_cache() -> Path:
@@ -33,7 +34,11 @@ def default_model_cache() -> Path:
 
 
 class Settings(BaseSettings):
-    """Engine settings. ``dsn`` picks the backend: ``sqlite:///path`` (default) or ``postgresql://...``."""
+    """Engine settings. ``dsn`` picks the backend: ``sqlite:///path`` (default) or ``postgresql://...``.
+
+    SQLite paths follow the usual convention (:func:`tenantry.store.sqlite_path`): ``sqlite:///mem.db`` (three
+    slashes) is ``mem.db`` in the working directory, ``sqlite:////srv/mem.db`` (four) is the absolute
+    ``/srv/mem.db``. The default, ``$TENANTRY_HOME/tenantry.db``, is absolute."""
 
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="forbid")
 
@@ -49,9 +54,13 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.05, gt=0)
     max_document_bytes: int = Field(default=1_000_000, ge=1)
     token_budget: int = Field(default=4096, ge=1)
+    # Erasing a user or a customer replaces its labels in the instance's past audit entries by a hash (the entries
+    # stay, and still correlate with each other, but no longer name the erased scope).
+    audit_pseudonymise: bool = True
     dedup_threshold: float = Field(default=0.95, gt=0, le=1)
     url: str | None = None  # remote mode: base URL of a tenantry server
     api_key: str | None = None
+    mcp_token: str | None = None  # `tenantry mcp --transport http`: the bearer token its clients must send
     # Retrieval components turned off (ablation, see tenantry/retrieval/features.py); TENANTRY_ABLATE=a,b
     ablate: Annotated[frozenset[str], NoDecode] = frozenset()
     model_cache: Path = Field(default_factory=default_model_cache)  # TENANTRY_MODEL_CACHE

@@ -166,6 +166,8 @@ class SyncTenantry(_Sync[Tenantry]):
 
     fetch = blocking(Tenantry.fetch)
     delete_data = blocking(Tenantry.delete_data)
+    export_page = blocking(Tenantry.export_page)
+    import_data = blocking(Tenantry.import_data)
 
     @_init_of(Tenantry.__init__)
     def __init__(self, *args: Any, **kwargs: Any) -> None:

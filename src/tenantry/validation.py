@@ -4,6 +4,7 @@ caller metadata. Pure functions; they raise :class:`~tenantry.errors.InvalidInpu
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
@@ -12,7 +13,19 @@ from typing import Any
 from .errors import InvalidInputError
 from .errors import PayloadTooLargeError
 
-__all__ = ["DOCUMENT_TYPES", "MAX_RESULTS", "check_metadata", "normalise_types", "parse_when", "utcnow"]
+__all__ = [
+    "DOCUMENT_TYPES",
+    "MAX_FILTER_KEYS",
+    "MAX_FILTER_VALUES",
+    "MAX_RESULTS",
+    "check_filters",
+    "check_json",
+    "check_metadata",
+    "check_text",
+    "normalise_types",
+    "parse_when",
+    "utcnow",
+]
 
 DOCUMENT_TYPES = frozenset(
     {
@@ -44,6 +57,13 @@ _TYPE_ALIASES = {
 }
 _RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "scope_level"})
 MAX_RESULTS = 50
+MAX_FILTER_KEYS = 32  # metadata filter keys per fetch
+MAX_FILTER_VALUES = 1000  # values of one ``in`` / ``nin`` list
+_MAX_DEPTH = 32  # nesting of a JSON value (metadata, structured documents, filters)
+# Dates a caller may give (document times, ``as_of``): wide enough for any real document, narrow enough that every
+# backend stores and reads them back in any time zone.
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 12, 31, tzinfo=UTC)
 
 
 def normalise_types(types: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -72,35 +92,112 @@ def utcnow() -> datetime:
 
 
 def parse_when(value: Any, name: str) -> datetime | None:
+    """A caller's date/time as an aware datetime (``None`` when absent; UTC when it names no zone), within
+    ``EARLIEST`` … ``LATEST``."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
+        dt = value
+    elif isinstance(value, str):
+        check_text(value, name)
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             from .pipeline.dates import parse_datetime_loose
 
-            dt2 = parse_datetime_loose(value)
-            if dt2 is None:
-                raise InvalidInputError(f"{name} is not a date/time: {value[:40]!r}") from None
-            dt = dt2
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    raise InvalidInputError(f"{name} must be an ISO 8601 string or a datetime")
+            loose = parse_datetime_loose(value)
+            if loose is None:
+                raise InvalidInputError(f"{name} is not a date/time: {value[:40]!r}", details={"field": name}) from None
+            dt = loose
+    else:
+        raise InvalidInputError(f"{name} must be an ISO 8601 string or a datetime", details={"field": name})
+    out_of_range = InvalidInputError(
+        f"{name} must be between {EARLIEST.year:04d}-01-01 and {LATEST.year}-12-31 (UTC)", details={"field": name}
+    )
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:  # the caller's time zone is kept (relative dates resolve in it); the range is checked in UTC
+        in_range = EARLIEST <= dt.astimezone(UTC) <= LATEST
+    except (OverflowError, ValueError):
+        in_range = False
+    if not in_range:
+        raise out_of_range
+    return dt
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` unchanged when it is valid Unicode text (it can be stored, indexed and sent back as UTF-8).
+
+    Raises:
+        InvalidInputError: a lone surrogate (``"\\ud800"``), which no UTF-8 store or JSON answer can carry.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{field} is not valid Unicode text (it holds a lone surrogate)",
+            code="invalid_text",
+            details={"field": field},
+        ) from None
+    return value
+
+
+def check_json(value: Any, field: str, *, _depth: int = 0) -> None:
+    """``value`` is a JSON value every backend stores and reads back: text without lone surrogates, finite numbers,
+    objects with text keys, at most 32 levels deep. Other Python values (dates, UUIDs, ...) are stored as their text.
+
+    Raises:
+        InvalidInputError: ``NaN``/``Infinity``, a lone surrogate, a non-text key, or too deep a value.
+    """
+    if _depth > _MAX_DEPTH:
+        raise InvalidInputError(f"{field} is nested more than {_MAX_DEPTH} levels deep", details={"field": field})
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{field} holds a number that is not finite ({value})", details={"field": field})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{field} has a key that is not text: {key!r}", details={"field": field})
+            check_text(key, field)
+            check_json(item, field, _depth=_depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_json(item, field, _depth=_depth + 1)
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
+    """Caller metadata: an object of JSON values (:func:`check_json`), at most 64 KB, without scope keys."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise InvalidInputError("metadata must be an object")
+        raise InvalidInputError("metadata must be an object", details={"field": "metadata"})
     bad = sorted(k for k in metadata if k in _RESERVED_METADATA)
     if bad:
         raise InvalidInputError(
             f"metadata may not carry scope keys ({', '.join(bad)}): pass them as parameters",
             code="scope_in_metadata",
         )
+    check_json(metadata, "metadata")
     if len(json.dumps(metadata, default=str)) > 64_000:
         raise PayloadTooLargeError("metadata is larger than 64 KB")
     return metadata
+
+
+def check_filters(filters: Any) -> dict[str, Any] | None:
+    """Metadata filters of a fetch: an object of at most 32 keys, JSON values, ``in``/``nin`` lists of at most 1000
+    values (the operators themselves are checked where the query is built)."""
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise InvalidInputError("filters must be an object of {key: value | {op: value}}", details={"field": "filters"})
+    if len(filters) > MAX_FILTER_KEYS:
+        raise InvalidInputError(f"filters: at most {MAX_FILTER_KEYS} keys", details={"field": "filters"})
+    check_json(filters, "filters")
+    for spec in filters.values():
+        for listed in (spec.get("in"), spec.get("nin")) if isinstance(spec, dict) else ():
+            if isinstance(listed, list) and len(listed) > MAX_FILTER_VALUES:
+                raise InvalidInputError(
+                    f"filters: an in/nin list holds at most {MAX_FILTER_VALUES} values", details={"field": "filters"}
+                )
+    return filters

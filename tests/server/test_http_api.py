@@ -298,7 +298,8 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
         json={"scope": "user", "user_id": "u1", "customer_id": "acme", "dry_run": True},
         headers=h,
     )
-    assert dry.status_code == 400 and dry.json()["code"] == "dry_run_not_supported"
+    assert dry.status_code == 200 and dry.json()["dry_run"] and dry.json()["status"] == "dry_run"
+    assert httpx.get(f"{url}/api/v1/memories/{st['memory_ids'][0]}", headers=h).status_code == 200  # still there
     wrong = httpx.post(
         f"{url}/v1/data/delete",
         json={"scope": "user", "user_id": "u1", "customer_id": "acme", "confirm": "u2"},
@@ -311,6 +312,7 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
         headers=h,
     ).json()
     assert done["status"] == "complete" and done["fully_removed"] and done["counts"]["memories"] >= 1
+    assert done["counts"] == dry.json()["counts"]  # the dry run counted exactly what the erasure removed
     assert httpx.get(f"{url}/api/v1/memories/{st['memory_ids'][0]}", headers=h).status_code == 404
 
 

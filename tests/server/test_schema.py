@@ -34,7 +34,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}
+EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 10}
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,36 @@ def test_api_conforms_to_its_schema(live: tuple[ThreadServer, str]) -> None:
                 failures.append(f"{op.method.upper()} {op.path} [{mode.value}]: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)
     assert len(succeeded) >= len(operations) // 2, sorted(succeeded)  # the generator reached the success paths
+
+
+def test_stateful_sequences_follow_the_openapi_links(live: tuple[ThreadServer, str]) -> None:
+    """schemathesis' state machine over the links (create → status → get / delete the memory; record a turn →
+    read the conversation's turns): sequences of calls with real ids never get a 5xx or an off-schema answer."""
+    server, key = live
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json").include(
+        path_regex="^/(api/v1/memories|v1/conversations)"
+    )
+    calls: list[tuple[str, int]] = []
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": server.url, "headers": {"Authorization": f"Bearer {key}"}, "timeout": 30}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            calls.append((f"{case.method} {case.path}", response.status_code))
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)  # the stateless test's checks (value checks → 400)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=5,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    followed = {route for route, status in calls if status == 200 and "{" in route}
+    assert any("status" in r for r in followed), sorted(set(calls))  # a real ingestion id from a create's answer

@@ -110,6 +110,13 @@ def backend_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def backend_server(request: pytest.FixtureRequest, backend_dsn: str) -> Any:
+    """The PostgreSQL server (or the Citus cluster) behind ``backend_dsn``; ``None`` on SQLite."""
+    kind = request.node.callspec.params["backend_dsn"]
+    return None if kind == "sqlite" else _server(request, kind)
+
+
+@pytest.fixture
 async def store(backend_dsn: str) -> AsyncIterator[AsyncStore]:
     s = open_store(backend_dsn)
     await s.open()

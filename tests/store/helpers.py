@@ -123,7 +123,7 @@ async def write(store: AsyncStore, batches: Sequence[tuple[Scope, Sequence[NewMe
     jobs = [job_for(scope) for scope, _ in batches]
     for job in jobs:
         await store.enqueue(job, content_hash=job.document_id)
-    claimed = {j.ingestion_id: j for j in await store.claim_jobs("t", limit=10_000, lease_seconds=60, max_attempts=3)}
+    claimed = {j.ingestion_id: j for j in await store.claim_jobs("t", limit=10_000, lease_seconds=60)}
     for job, (scope, mems) in zip(jobs, batches, strict=True):
         c = claimed[job.ingestion_id]
         await store.complete_job(ProcessedJob(c.ingestion_id, c.claim, scope, c.document_id, None, list(mems), [], []))
@@ -162,10 +162,16 @@ async def run_sql(dsn: str, statements: Sequence[str]) -> None:
 
 async def audit_actions(dsn: str, instance_id: str) -> list[str]:
     """The actions of ``instance_id``'s audit rows, oldest first, read over a connection of the test's own."""
-    query = "SELECT action FROM audit_log WHERE instance_id = {p} ORDER BY id"
+    return [action for action, _ in await audit_rows(dsn, instance_id)]
+
+
+async def audit_rows(dsn: str, instance_id: str) -> list[tuple[str, str]]:
+    """(action, detail as JSON text) of ``instance_id``'s audit rows, oldest first, over a connection of the
+    test's own."""
+    query = "SELECT action, CAST(detail AS TEXT) FROM audit_log WHERE instance_id = {p} ORDER BY id"
     if dialect_of(dsn) == "sqlite":
         with contextlib.closing(sqlite3.connect(dsn.removeprefix("sqlite:///"))) as conn:
-            return [r[0] for r in conn.execute(query.format(p="?"), (instance_id,))]
+            return [(r[0], r[1]) for r in conn.execute(query.format(p="?"), (instance_id,))]
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(dsn) as pg, pg.transaction():
@@ -176,7 +182,7 @@ async def audit_actions(dsn: str, instance_id: str) -> list[str]:
 
         await run_settings(pg, [PROPAGATE, *bind(migrations.POSTGRES_APP_ROLE, instance_id)])
         cur = await pg.execute(query.format(p="%s"), (instance_id,))
-        return [r[0] for r in await cur.fetchall()]
+        return [(r[0], r[1]) for r in await cur.fetchall()]
 
 
 async def unmatched_jobs(conn: Any) -> int:

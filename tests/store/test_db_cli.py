@@ -26,10 +26,10 @@ def test_pg_check_then_upgrade_then_check(pg_server: PgServer) -> None:
     dsn = pg_server.create_database(migrated=False)
     res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
     assert res.exit_code == 0, res.output
-    assert "migrations pending: [1, 2, 3, 4]" in res.output and "[ok  ] pgvector: installed" in res.output
+    assert "migrations pending: [1, 2, 3, 4, 5]" in res.output and "[ok  ] pgvector: installed" in res.output
     res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
     assert res.exit_code == 0, res.output
-    assert "applied migrations [1, 2, 3, 4]" in res.output
+    assert "applied migrations [1, 2, 3, 4, 5]" in res.output
     res = runner.invoke(_app(), ["db", "upgrade", "--dsn", dsn])
     assert "already up to date" in res.output
     res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])

@@ -108,7 +108,7 @@ async def prefill(
     pool = list(dict.fromkeys(sentence(rng) for _ in range(pool_size * 2)))[:pool_size]
     vectors = np.zeros((len(pool), svc.embedder.dimensions), dtype=np.float32)
     for i in tqdm(range(0, len(pool), 512), desc="embedding sentence pool", unit="batch"):
-        vectors[i : i + 512] = await svc.embed(pool[i : i + 512])
+        vectors[i : i + 512] = await svc.embed_documents(pool[i : i + 512])
     by_scope: dict[Scope, list[int]] = {}
     for k in range(start, total):
         c = k % customers

@@ -154,9 +154,26 @@ def eval_locomo(
     _write_json(json_out, report.to_json())
 
 
+def fuzz(
+    requests: Annotated[int, typer.Option(help="requests in all")] = 10_000,
+    seed: Annotated[int, typer.Option(help="seed of the hostile-text generator")] = 7,
+    schemathesis_share: Annotated[float, typer.Option(help="share of the requests made by schemathesis")] = 0.5,
+    json_out: JsonOut = None,
+) -> None:
+    """Send random and hostile requests over every route of a live server; count 5xx, time /health (not a test)."""
+    from .fuzz import run_fuzz
+
+    figures = run_fuzz(requests=requests, seed=seed, schemathesis_share=schemathesis_share, log=typer.echo)
+    typer.echo(json.dumps(figures, indent=2))
+    _write_json(json_out, figures)
+    if figures["server_errors"] or figures["health_failures"]:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``bench``, ``bench-server``, ``bench-postgres`` and ``eval locomo`` to ``app``."""
+    """Add ``bench``, ``bench-server``, ``bench-postgres``, ``fuzz`` and ``eval locomo`` to ``app``."""
     app.command("bench")(bench)
+    app.command("fuzz")(fuzz)
     app.command("bench-server")(bench_server)
     app.command("bench-postgres")(bench_postgres)
     eval_app = typer.Typer(help="Retrieval-quality evaluations", no_args_is_help=True)

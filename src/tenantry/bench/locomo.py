@@ -391,7 +391,9 @@ def render_report(report: EvalReport) -> Any:
     for k in cfg.ks:
         table.add_column(f"R@{k}", justify="right")
     for name, row in report.table().items():
-        table.add_row(name, str(row["n"]), *(f"{float(row[f'R@{k}']):.3f}" for k in cfg.ks))
+        # A category with no question has no recall: "—", not a 0.000 that reads as a total miss.
+        cells = (f"{float(row[f'R@{k}']):.3f}" if row["n"] else "—" for k in cfg.ks)
+        table.add_row(name, str(row["n"]), *cells)
     allk = report.all_at_k()
     fetch = report.fetch_ms()
     tps = report.turns / report.ingest_seconds if report.ingest_seconds > 0 else float("nan")

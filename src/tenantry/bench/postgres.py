@@ -289,7 +289,7 @@ async def _load_sqlite(store: AsyncStore, rows: list[tuple[Scope, NewMemory]]) -
                 datetime.now(UTC),
             )
             await store.enqueue(job, content_hash="bench")
-        claimed = await store.claim_jobs("bench", limit=len(chunk), lease_seconds=600, max_attempts=3)
+        claimed = await store.claim_jobs("bench", limit=len(chunk), lease_seconds=600)
         mems = dict(chunk)
         for job in claimed:
             await store.complete_job(

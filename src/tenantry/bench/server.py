@@ -107,10 +107,19 @@ def _serve(settings: Settings, server_settings: ServerSettings, port: int, proce
 
 
 class _Server:
-    def __init__(self, settings: Settings, port: int, log_path: Path, processes: int = 1) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        port: int,
+        log_path: Path,
+        processes: int = 1,
+        *,
+        server_settings: ServerSettings | None = None,
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
-        args = (settings, ServerSettings(rate_limit_per_second=0), port, processes, str(log_path))
+        server_settings = server_settings or ServerSettings(rate_limit_per_second=0)
+        args = (settings, server_settings, port, processes, str(log_path))
         # spawn, not fork: the parent runs an event loop and threads (the embedder's, the SDK's)
         self.proc = multiprocessing.get_context("spawn").Process(target=_serve, args=args, name="tenantry-bench-serve")
         self.proc.start()

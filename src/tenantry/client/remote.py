@@ -25,6 +25,8 @@ from ..contract import ConversationContextQuery
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
 from ..contract import DeleteData
+from ..contract import ExportData
+from ..contract import ImportData
 from ..contract import IngestTranscript
 from ..contract import ListMemories
 from ..contract import MemoryRef
@@ -44,7 +46,9 @@ from ..models import ContextResponse
 from ..models import CreateMemoryResponse
 from ..models import DeletedMemory
 from ..models import DeletionReceipt
+from ..models import ExportPage
 from ..models import Identity
+from ..models import ImportReport
 from ..models import Memory
 from ..models import MemoryPage
 from ..models import MemoryStatusResponse
@@ -256,3 +260,9 @@ class RemoteAPI(TenantryAPI):
     async def delete_data(self, request: DeleteData) -> DeletionReceipt:
         data = await self._request("POST", "/v1/data/delete", json=_fields(request))
         return DeletionReceipt.model_validate(data)
+
+    async def export_data(self, request: ExportData) -> ExportPage:
+        return ExportPage.model_validate(await self._request("POST", "/v1/data/export", json=_fields(request)))
+
+    async def import_data(self, request: ImportData) -> ImportReport:
+        return ImportReport.model_validate(await self._request("POST", "/v1/data/import", json=_fields(request)))

@@ -53,7 +53,8 @@ from .scoring import score_factors
 
 __all__ = ["Ranked", "RetrievalEngine"]
 
-EmbedFn = Callable[[Sequence[str]], Awaitable[Vectors]]
+# Embeds query texts for one instance (the query cache is per instance: no timing tells one tenant another's queries).
+EmbedFn = Callable[[Sequence[str], str], Awaitable[Vectors]]
 
 
 @dataclass(slots=True)
@@ -124,7 +125,7 @@ class RetrievalEngine:
             asyncio.ensure_future(self.store.search_lexical(chain, a[0], limit=pool, filters=filters)) for a in asks
         ]
         try:
-            vectors = await self.embed([a[1] for a in asks])
+            vectors = await self.embed([a[1] for a in asks], chain.instance_id)
         except BaseException:
             for t in lex_tasks:
                 t.cancel()

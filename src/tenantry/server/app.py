@@ -7,6 +7,7 @@ level: every app owns its service, rate limiter and metrics registry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,8 @@ from .ratelimit import TokenBucketLimiter
 from .routes import ROUTERS
 
 __all__ = ["create_app"]
+
+_DOCS_ASSETS = "/docs/assets"
 
 _DESCRIPTION = """\
 tenantry: multi-tenant memory for AI agents. Speaks the HTTP API of the `maximem-synap` client
@@ -70,6 +73,7 @@ def create_app(
             raise
         state.service = service
         service.workers.start()
+        await _log_startup(service, settings)
         try:
             yield
         finally:
@@ -83,12 +87,55 @@ def create_app(
         lifespan=lifespan,
         redirect_slashes=False,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from packaged assets: the default page loads them from a CDN
         redoc_url=None,
     )
+    _offline_docs(app)
     app.state.tenantry = state
     app.add_middleware(RequestContextMiddleware, max_body=server_settings.max_request_bytes, metrics=metrics)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI with its JavaScript and CSS served by this app from the ``fastapi-offline`` package, so
+    the page works on a host with no Internet access."""
+    from pathlib import Path
+
+    import fastapi_offline  # type: ignore[import-untyped,unused-ignore]
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(_DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="tenantry API",
+            swagger_js_url=f"{_DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{_DOCS_ASSETS}/favicon.png",
+        )
+
+
+async def _log_startup(service: AsyncMemoryService, settings: Settings) -> None:
+    """Say what this process serves: the database (no password), its instances, workers and embedder."""
+    from ..db_cli import redact_dsn
+
+    instances = await service.store.list_instances()
+    names = ", ".join(i.name for i in instances[:10]) + (" ..." if len(instances) > 10 else "")
+    logging.getLogger("uvicorn.error").info(
+        "tenantry %s: %s; %d instance(s)%s; %d ingestion worker(s); embedder %s; extractor %s",
+        __version__,
+        redact_dsn(settings.resolved_dsn()),
+        len(instances),
+        f" ({names})" if names else "",
+        settings.workers,
+        service.embedder.name,
+        settings.extractor,
+    )

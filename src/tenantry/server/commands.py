@@ -205,6 +205,7 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option("--workers-ingest", help="ingestion workers in this process (TENANTRY_WORKERS)")
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        dsn: DsnOption = None,
         processes: Annotated[
             int,
             typer.Option(
@@ -213,7 +214,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = 1,
     ) -> None:
-        """Run the HTTP server (the maximem-synap wire API + admin API) on the database named by TENANTRY_DSN."""
+        """Run the HTTP server (the maximem-synap wire API + admin API) on the database of --dsn or TENANTRY_DSN."""
         from ..settings import Settings
         from .config import ServerSettings
         from .processes import serve as serve_http
@@ -223,13 +224,13 @@ def register(app: typer.Typer) -> None:
         # Read once here and handed to every server process. With --processes N, each process binds the port itself
         # (SO_REUSEPORT) and runs its own ingestion workers; the queue and the vector cache are multi-process safe;
         # rate limits and metrics are per process. See tenantry/server/processes.py for why not uvicorn's workers.
-        settings = Settings() if workers_ingest is None else Settings(workers=workers_ingest)
+        overrides: dict[str, Any] = {"workers": workers_ingest, "dsn": dsn}
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
         try:
             code = serve_http(
                 settings, ServerSettings(), host=host, port=port, log_level=log_level, processes=processes
             )
-        except (OSError, ValueError) as exc:  # the multi-process path checks the port before any process starts
-            if processes == 1:
-                raise
-            raise typer.BadParameter(f"cannot serve on {host}:{port} with {processes} processes: {exc}") from exc
+        except (OSError, ValueError) as exc:  # the port is checked before the app (and its model) starts
+            typer.echo(f"error: cannot serve on {host}:{port}: {getattr(exc, 'strerror', None) or exc}", err=True)
+            raise typer.Exit(1) from None
         raise typer.Exit(code)

@@ -85,7 +85,22 @@ def serve(
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings, server_settings), **uvicorn_options(host, port, log_level))
+    # Bind before the app starts: a busy port is reported at once, not after the model has loaded (~10 s).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    config = uvicorn.Config(create_app(settings, server_settings), **uvicorn_options(host, port, log_level))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
     return 0
 
 

@@ -10,6 +10,7 @@ The package is split by concern; each part's public methods take what a call add
 - :mod:`.conversations` — recorded turns, transcripts, conversation bindings, prompt context;
 - :mod:`.profiles` — user profiles built from a user's own memories;
 - :mod:`.admin` — instances, API keys, erasure, operator (WORLD) knowledge;
+- :mod:`.export` — export and import of a user's, a customer's or the instance's data (JSON Lines);
 - :mod:`.workers` — the ingestion workers that drain the queue.
 """
 

@@ -4,6 +4,7 @@ the parts themselves, one attribute each."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,11 +29,14 @@ from .api import LocalAPI
 from .context import Context
 from .conversations import Conversations
 from .erasure import Erasure
+from .export import DataTransfer
 from .memories import Memories
 from .profiles import Profiles
 from .workers import Workers
 
 __all__ = ["AsyncMemoryService"]
+
+log = logging.getLogger("tenantry")
 
 
 class AsyncMemoryService:
@@ -59,6 +63,7 @@ class AsyncMemoryService:
         self.context = Context(self)
         self.profiles = Profiles(self)
         self.erasure = Erasure(self)
+        self.data = DataTransfer(self)
         self.workers = Workers(self)
 
     @classmethod
@@ -90,9 +95,10 @@ class AsyncMemoryService:
         """Embed ingestion text (large batches) on the ingestion thread."""
         return await self._embedding.documents(texts)
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed query text (micro-batched across concurrent fetches, cached for repeated queries)."""
-        return await self._embedding.queries(texts)
+    async def embed(self, texts: Sequence[str], instance_id: str) -> Vectors:
+        """Embed query text of one instance (micro-batched across concurrent fetches; repeated queries of the same
+        instance are served from its cache)."""
+        return await self._embedding.queries(texts, partition=instance_id)
 
     async def warm_up(self) -> None:
         """Load the embedder now (for ``minilm-int8`` on a new machine: build its model file, ~2 s), so the first
@@ -112,10 +118,17 @@ class AsyncMemoryService:
                 raise ContextNotFoundError(f"no instance {ref}", code="instance_not_found")
             try:
                 inst = await self.store.create_instance(ref, create)
+                # A typo in TENANTRY_INSTANCE would otherwise start an empty instance without a word.
+                log.warning("tenantry: created instance %r (%s): no instance had that name", ref, create.value)
             except Exception:
                 inst = await self.store.get_instance(ref)  # created concurrently by another process
         if inst is None:
-            raise ContextNotFoundError(f"no instance named or numbered {ref!r}", code="instance_not_found")
+            names = sorted(i.name for i in await self.store.list_instances())
+            known = f"; instances here: {', '.join(names[:20])}" if names else "; this database has none yet"
+            raise ContextNotFoundError(
+                f"no instance named or numbered {ref!r}{known} (create one with `tenantry instance create`)",
+                code="instance_not_found",
+            )
         if inst.embedder is None:
             await self.store.set_instance_embedder(inst.instance_id, self.embedder.name, self.embedder.dimensions)
             inst.embedder, inst.dimensions = self.embedder.name, self.embedder.dimensions

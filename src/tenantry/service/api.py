@@ -16,6 +16,8 @@ from ..contract import ConversationContextQuery
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
 from ..contract import DeleteData
+from ..contract import ExportData
+from ..contract import ImportData
 from ..contract import IngestTranscript
 from ..contract import ListMemories
 from ..contract import MemoryRef
@@ -34,7 +36,9 @@ from ..models import ContextResponse
 from ..models import CreateMemoryResponse
 from ..models import DeletedMemory
 from ..models import DeletionReceipt
+from ..models import ExportPage
 from ..models import Identity
+from ..models import ImportReport
 from ..models import Memory
 from ..models import MemoryPage
 from ..models import MemoryStatusResponse
@@ -161,16 +165,26 @@ class LocalAPI(TenantryAPI):
     async def delete_data(self, request: DeleteData) -> DeletionReceipt:
         return await self.service.erasure.erase(self.tenant, request)
 
+    async def export_data(self, request: ExportData) -> ExportPage:
+        target = self._target(request.customer_id, request.user_id)
+        return await self.service.data.export(target, request, instance_name=self.instance.name)
+
+    async def import_data(self, request: ImportData) -> ImportReport:
+        return await self.service.data.import_(self.tenant, request)
+
 
 class EmbeddedAPI(LocalAPI):
-    """An engine of its own over ``settings.resolved_dsn()``: :meth:`open` opens the store, looks up (or creates, as
-    ``relationship``) the instance ``settings.instance`` and starts the ingestion workers; :meth:`close` lets them
-    finish the jobs they hold, then closes the store."""
+    """An engine of its own over ``settings.resolved_dsn()``: :meth:`open` opens the store, looks up (or, with
+    ``create``, creates as ``relationship``, saying so in the log) the instance ``settings.instance`` and starts the
+    ingestion workers; :meth:`close` lets them finish the jobs they hold, then closes the store."""
 
-    def __init__(self, settings: Settings, *, relationship: Relationship = Relationship.B2B) -> None:
+    def __init__(
+        self, settings: Settings, *, relationship: Relationship = Relationship.B2B, create: bool = True
+    ) -> None:
         super().__init__(None, None)
         self.settings = settings
         self.relationship = relationship
+        self.create = create
 
     async def open(self) -> Identity:
         if self._service is None:
@@ -178,7 +192,8 @@ class EmbeddedAPI(LocalAPI):
 
             service = await AsyncMemoryService.open(self.settings)
             try:
-                self._instance = await service.instance(self.settings.instance, create=self.relationship)
+                create = self.relationship if self.create else None
+                self._instance = await service.instance(self.settings.instance, create=create)
             except BaseException:
                 await service.close(drain=False)
                 raise

@@ -33,6 +33,8 @@ from ..scope import resolve_target
 from ..scope import validate_id
 from ..store.base import SearchFilters
 from ..validation import MAX_RESULTS
+from ..validation import check_filters
+from ..validation import check_text
 from ..validation import normalise_types
 from ..validation import parse_when
 from ..validation import utcnow
@@ -44,6 +46,7 @@ __all__ = ["Context"]
 
 _LISTS = ("facts", "preferences", "episodes", "emotions", "temporal_events")
 _SCOPES = ("conversation", "user", "customer", "client")
+MAX_RECENT_TURNS = 5000
 
 
 def _queries(search_query: object) -> list[str]:
@@ -57,7 +60,7 @@ def _queries(search_query: object) -> list[str]:
         raise InvalidInputError("search_query must be a list of strings", details={"field": "search_query"})
     if len(queries) > 16 or any(len(q) > 4000 for q in queries):
         raise InvalidInputError("search_query: at most 16 queries of 4000 characters")
-    return queries
+    return [check_text(q, "search_query") for q in queries]
 
 
 def _check_query(query: ContextQuery) -> list[str]:
@@ -72,6 +75,7 @@ def _check_query(query: ContextQuery) -> list[str]:
     budget = query.token_budget
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
         raise InvalidInputError("token_budget must be a positive integer")
+    check_filters(query.filters)
     return queries
 
 
@@ -111,7 +115,7 @@ class Context:
             chain.instance_id,
             "context.fetch",
             detail={
-                "scopes": resp.metadata.scopes,
+                "scopes": [s.path for s in chain.scopes] or ["instance"],
                 "items": len(resp.items()),
                 "ms": round(resp.metadata.timing_ms["total_ms"], 2),
             },
@@ -136,12 +140,15 @@ class Context:
 
     async def conversation(self, tenant: Tenant, query: ConversationContextQuery) -> ContextResponse:
         """The conversation's recent turns + the context of the (customer, user) it is bound to."""
-        if isinstance(query.recent_turns, bool) or not isinstance(query.recent_turns, int) or query.recent_turns < 0:
-            raise InvalidInputError("recent_turns must be an integer ≥ 0", details={"field": "recent_turns"})
+        n = query.recent_turns
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_RECENT_TURNS:
+            raise InvalidInputError(
+                f"recent_turns must be an integer from 0 to {MAX_RECENT_TURNS}", details={"field": "recent_turns"}
+            )
         target, _ = await self._svc.conversations.bound_target(
             tenant, query.conversation_id, customer_id=query.customer_id, user_id=query.user_id
         )
-        turns = await self._svc.conversations.recent(tenant, query.conversation_id, min(query.recent_turns, 5000))
+        turns = await self._svc.conversations.recent(tenant, query.conversation_id, n)
         cc = ConversationContext(
             conversation_id=query.conversation_id,
             recent_turns=[t.model_dump(mode="json", exclude={"message_id"}) for t in turns],

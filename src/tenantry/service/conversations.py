@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Conversations", "format_turns"]
 
 MAX_ADDRESSABLE_TURNS = 5000
+MAX_MESSAGES = 500  # turns recorded in one call
 _LABEL = {"user": "User", "assistant": "Assistant"}
 
 
@@ -112,6 +113,8 @@ class Conversations:
     async def record(self, tenant: Tenant, request: RecordMessages) -> list[RecordedMessage]:
         """Store turns (short-term context) and, with ``extract``, queue each for extraction into the long-term
         memory of the conversation's scope. All or nothing: an invalid message fails the whole call."""
+        if len(request.messages) > MAX_MESSAGES:
+            raise InvalidInputError(f"at most {MAX_MESSAGES} messages per call", details={"field": "messages"})
         records: list[tuple[MessageRecord, Target]] = []
         for m in request.messages:
             conversation_id = validate_id(m.conversation_id, "conversation_id", required=True) or ""

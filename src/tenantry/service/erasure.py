@@ -42,6 +42,17 @@ class Erasure:
             if target.scope is None:
                 raise InvalidInputError("name a customer_id, user_id or conversation_id to delete")
             chain = target.erasure
-        counts = await self._svc.store.delete_scope_data(chain, conversation_id=conversation_id)
-        await self._svc.store.audit(tenant.instance_id, "data.delete", detail={"counts": counts})
-        return DeletionReceipt(receipt_id=str(uuid.uuid4()), deleted_at=utcnow(), deleted=counts)
+        counts = await self._svc.store.delete_scope_data(  # audited in its own transaction
+            chain,
+            conversation_id=conversation_id,
+            dry_run=request.dry_run,
+            pseudonymise=self._svc.settings.audit_pseudonymise,
+        )
+        receipt_id = str(uuid.uuid4())
+        return DeletionReceipt(receipt_id=receipt_id, deleted_at=utcnow(), deleted=counts, dry_run=request.dry_run)
+
+    async def erase_instance(self, tenant: Tenant, *, dry_run: bool = False) -> DeletionReceipt:
+        """Operator-only: erase every row of an instance (its keys and its record stay, archived by the caller),
+        then release the bytes like any erasure."""
+        counts = await self._svc.store.delete_scope_data(ReadChain.instance(tenant.instance_id), dry_run=dry_run)
+        return DeletionReceipt(receipt_id=str(uuid.uuid4()), deleted_at=utcnow(), deleted=counts, dry_run=dry_run)

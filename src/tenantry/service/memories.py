@@ -30,11 +30,14 @@ from ..scope import Target
 from ..scope import Tenant
 from ..scope import resolve_target
 from ..scope import validate_id
+from ..store.base import Audit
 from ..store.base import JobRecord
 from ..store.base import SearchFilters
 from ..types import content_hash
 from ..validation import DOCUMENT_TYPES
+from ..validation import check_json
 from ..validation import check_metadata
+from ..validation import check_text
 from ..validation import normalise_types
 from ..validation import parse_when
 from ..validation import utcnow
@@ -45,6 +48,10 @@ if TYPE_CHECKING:
 __all__ = ["Memories", "check_document"]
 
 MAX_BATCH = 1000
+# Metadata the extractor derives from a memory's text (the value of its attribute, the attributes it read): a
+# ``replace`` update drops it with the old text.
+_DERIVED_FROM_TEXT = ("value", "attributes")
+MAX_PAGE = 1_000_000  # page × page_size stays far inside every backend's integer range
 
 
 def check_document(document: object, limit: int) -> str | dict[str, Any] | list[Any]:
@@ -57,11 +64,12 @@ def check_document(document: object, limit: int) -> str | dict[str, Any] | list[
     if isinstance(document, str):
         if not document.strip():
             raise InvalidInputError("document is empty", details={"field": "document"})
-        size = len(document.encode("utf-8"))
+        size = len(check_text(document, "document").encode("utf-8"))
     elif isinstance(document, Mapping | list | tuple):
         if not document:
             raise InvalidInputError("document is empty", details={"field": "document"})
         document = dict(document) if isinstance(document, Mapping) else list(document)
+        check_json(document, "document")
         size = len(json.dumps(document, default=str).encode("utf-8"))
     else:
         raise InvalidInputError(
@@ -128,13 +136,8 @@ class Memories:
         digest = content_hash(
             document if isinstance(document, str) else json.dumps(document, sort_keys=True, default=str)
         )
-        stored, is_new = await self._svc.store.enqueue(job, content_hash=digest)
+        stored, _ = await self._svc.store.enqueue(job, content_hash=digest)  # audited in the same transaction
         self._svc.queued.set()
-        await self._svc.store.audit(
-            target.instance_id,
-            "memory.create",
-            detail={"ingestion_id": stored.ingestion_id, "scope": scope.source, "new": is_new},
-        )
         return CreateMemoryResponse.model_validate(stored, from_attributes=True)
 
     async def batch(self, tenant: Tenant, request: BatchCreate) -> BatchCreateResponse:
@@ -180,10 +183,10 @@ class Memories:
 
     async def delete(self, target: Target, memory_id: str) -> DeletedMemory:
         validate_id(memory_id, "memory_id", required=True)
-        n = await self._svc.store.delete_memories(target.lookup, [memory_id])
+        audit = Audit("memory.delete", {"memory_id": memory_id})
+        n = await self._svc.store.delete_memories(target.edits, [memory_id], audit=audit)
         if n == 0:
             raise MemoryNotFoundError(f"no memory {memory_id} in this scope")
-        await self._svc.store.audit(target.instance_id, "memory.delete", detail={"memory_id": memory_id})
         return DeletedMemory(memory_id=memory_id, deleted_at=utcnow())
 
     async def update(self, target: Target, request: UpdateMemory) -> Memory:
@@ -197,7 +200,7 @@ class Memories:
             raise InvalidInputError("document must be a non-empty string")
         self.check_document(document)
         metadata = check_metadata(request.metadata)
-        chain = target.lookup
+        chain = target.edits
         current = await self._svc.store.get_memory(chain, request.memory_id)
         if current is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")
@@ -209,9 +212,14 @@ class Memories:
             new_words = set(document.lower().split())
             old_parts = [s for s in current.content.split(". ") if len(set(s.lower().split()) - new_words) > 2]
             content = ". ".join([document.strip().rstrip("."), *old_parts]) if old_parts else document.strip()
-        vec = (await self._svc.embed([content]))[0]
+        vec = (await self._svc.embed_documents([content]))[0]
+        meta = {**current.metadata, **metadata}
+        if request.merge_strategy == "replace":  # what extraction read from the old text must not outlive it
+            for derived in _DERIVED_FROM_TEXT:
+                meta.pop(derived, None)
+        audit = Audit("memory.update", {"memory_id": request.memory_id, "merge_strategy": request.merge_strategy})
         rec = await self._svc.store.update_memory(
-            chain, request.memory_id, content=content, vector=vec, metadata=metadata
+            chain, request.memory_id, content=content, vector=vec, metadata=meta, audit=audit
         )
         if rec is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")
@@ -219,8 +227,8 @@ class Memories:
 
     async def page(self, target: Target, request: ListMemories) -> MemoryPage:
         page, page_size = request.page, request.page_size
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise InvalidInputError("page must be an integer ≥ 1")
+        if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+            raise InvalidInputError(f"page must be an integer from 1 to {MAX_PAGE:,}", details={"field": "page"})
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
             raise InvalidInputError("page_size must be between 1 and 100")
         filters = SearchFilters(types=normalise_types(request.types), include_superseded=request.include_superseded)
@@ -254,6 +262,5 @@ class Memories:
         (result,) = await self._svc.pipeline.process([job])
         if result.status == "failed":
             raise InvalidInputError(result.error_message or "extraction failed")
-        await self._svc.store.complete_job(result)
-        await self._svc.store.audit(WORLD_INSTANCE, "world.write", detail={"memories": len(result.new)})
+        await self._svc.store.complete_job(result, audit=Audit("world.write", {"memories": len(result.new)}))
         return result.memory_ids

@@ -62,12 +62,7 @@ class Workers:
     async def _work_once(self, worker_id: str) -> int:
         svc, settings = self._svc, self._svc.settings
         store = svc.store
-        jobs = await store.claim_jobs(
-            worker_id,
-            limit=settings.worker_batch,
-            lease_seconds=settings.lease_seconds,
-            max_attempts=settings.max_attempts,
-        )
+        jobs = await store.claim_jobs(worker_id, limit=settings.worker_batch, lease_seconds=settings.lease_seconds)
         if not jobs:
             return 0
         try:
@@ -75,7 +70,7 @@ class Workers:
         except Exception as exc:
             log.exception("ingestion batch failed")
             for job in jobs:
-                final = job.attempts >= settings.max_attempts
+                final = job.failures + 1 >= settings.max_attempts  # a worker that died is not a failure
                 await store.fail_job(job.ingestion_id, f"{type(exc).__name__}: {exc}", final=final, claim=job.claim)
             return len(jobs)
         for res in results:
@@ -83,11 +78,11 @@ class Workers:
                 await store.fail_job(res.ingestion_id, res.error_message or "failed", final=True, claim=res.claim)
         # The batch's results in one store call (one write transaction on SQLite); a job whose writes fail is
         # retried like a job whose processing failed, until its attempts run out.
-        attempts = {job.ingestion_id: job.attempts for job in jobs}
+        failures = {job.ingestion_id: job.failures + 1 for job in jobs}
         stored = await store.complete_jobs([res for res in results if res.status != "failed"])
         for res, error in stored:
             log.error("ingestion %s: storing its result failed: %s", res.ingestion_id, error)
-            final = attempts.get(res.ingestion_id, 0) >= settings.max_attempts
+            final = failures.get(res.ingestion_id, 1) >= settings.max_attempts
             await store.fail_job(res.ingestion_id, error, final=final, claim=res.claim)
         return len(jobs)
 

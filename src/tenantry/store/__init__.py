@@ -1,11 +1,26 @@
-"""Storage backends, chosen by DSN scheme: ``sqlite:///path`` or ``postgresql://...``."""
+"""Storage backends, chosen by DSN scheme: ``sqlite:///path`` or ``postgresql://...``.
+
+SQLite DSNs follow the usual convention: three slashes and a relative path (``sqlite:///data/mem.db``) name a file
+relative to the working directory; four slashes (``sqlite:////var/lib/tenantry/mem.db``) an absolute path;
+``sqlite:///:memory:`` (or ``sqlite://``) a private in-memory database."""
 
 from __future__ import annotations
 
 from ..errors import ConfigurationError
 from .base import AsyncStore
 
-__all__ = ["AsyncStore", "open_store"]
+__all__ = ["AsyncStore", "open_store", "sqlite_path"]
+
+
+def sqlite_path(dsn: str) -> str:
+    """The file a ``sqlite:`` DSN names (see the module docstring), or ``":memory:"``.
+
+    >>> sqlite_path("sqlite:///relative.db"), sqlite_path("sqlite:////abs/x.db"), sqlite_path("sqlite://")
+    ('relative.db', '/abs/x.db', ':memory:')
+    """
+    rest = dsn.removeprefix("sqlite:")
+    path = rest[3:] if rest.startswith("///") else rest.removeprefix("//")
+    return path or ":memory:"
 
 
 def open_store(dsn: str) -> AsyncStore:

@@ -8,6 +8,7 @@ reads, on every table.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
@@ -22,10 +23,14 @@ from ._plan import Dialect
 from ._plan import Op
 from ._plan import Plan
 from ._plan import PlanStore
+from ._plan import RolledBack
 from ._plan import ScopeKey
+from ._plan import audit
 from ._plan import bump
+from ._plan import rolled_back
 from ._plan import scope_key
 from ._sql import loads
+from .base import Audit
 from .base import MemoryRecord
 
 __all__ = ["RECEIPT_KEYS", "delete_memory_rows", "erase_plan"]
@@ -45,7 +50,9 @@ def delete_memory_rows(d: Dialect, where: str, params: Sequence[Any]) -> Plan[in
     return len(gone.rows)
 
 
-def erase_plan(d: Dialect, chain: ReadChain, conversation_id: str | None) -> Plan[dict[str, int]]:
+def erase_plan(
+    d: Dialect, chain: ReadChain, conversation_id: str | None, *, audited: bool = True, pseudonymise: bool = False
+) -> Plan[dict[str, int]]:
     """Delete every row ``chain`` reads: memories (and their search rows), documents, ingestions (their payloads
     hold the documents), conversations with their messages and transcripts. With ``conversation_id``, only the rows
     of that conversation inside the chain. Returns the receipt: rows deleted per kind (:data:`RECEIPT_KEYS`).
@@ -69,17 +76,86 @@ def erase_plan(d: Dialect, chain: ReadChain, conversation_id: str | None) -> Pla
     receipt["messages"] = (yield Op(f"DELETE FROM messages WHERE {bound}", bound_params)).rowcount
     yield Op(f"DELETE FROM transcripts WHERE {bound}", bound_params)
     receipt["conversations"] = (yield Op(f"DELETE FROM conversations AS m WHERE {rows}", rows_params)).rowcount
+    if pseudonymise and conversation_id is None:
+        yield from _pseudonymise(d, chain)
+    if audited:
+        yield from audit(d, chain.instance_id, "data.delete", {"counts": receipt})
     return receipt
 
 
-def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str]) -> Plan[int]:
+def pseudonym(instance_id: str, label: str) -> str:
+    """What an erased scope's label becomes in the audit log: the same for every entry (they still correlate),
+    not reversible to the id."""
+    return "erased:" + hashlib.sha256(f"{instance_id}|{label}".encode()).hexdigest()[:16]
+
+
+def _pseudonymise(d: Dialect, chain: ReadChain) -> Plan[None]:
+    """Replace the erased scopes' labels in the instance's past audit entries by their :func:`pseudonym` (a
+    customer's erasure covers its users, each ``customer:<c>/user:<u>`` label by its own pseudonym). Ids are of a
+    restricted charset, so a label is matched exactly, as the JSON string it is stored as."""
+    p, text = d.p, d.json_as_text.format(column="detail")
+    labels: list[Scope] = []
+    for s in chain.scopes:
+        labels.append(s)
+        if chain.descendants and s.level is ScopeLevel.CUSTOMER:
+            users = yield Op(  # the scope rows stay after an erasure (they carry the cache versions)
+                f"SELECT user_id FROM scopes WHERE instance_id = {p} AND customer_id = {p} AND level = 'user'",
+                (s.instance_id, s.customer_id),
+            )
+            labels += [Scope(s.instance_id, ScopeLevel.USER, s.customer_id, str(r[0])) for r in users.rows]
+    for s in labels:
+        old, new = f'"{s.path}"', f'"{pseudonym(s.instance_id, s.path)}"'
+        yield Op(
+            f"UPDATE audit_log SET detail = {d.text_as_json.format(expr=f'replace({text}, {p}, {p})')} "
+            f"WHERE instance_id = {p} AND {_contains(d, text)}",
+            (old, new, s.instance_id, old),
+        )
+
+
+def _contains(d: Dialect, text: str) -> str:
+    return f"instr({text}, {d.p}) > 0" if d.name == "sqlite" else f"strpos({text}, {d.p}) > 0"
+
+
+def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str], record: Audit | None) -> Plan[int]:
+    """Delete memories by id, and the text they came from: their source documents, the document in their jobs'
+    payloads, the recorded message a turn memory was made of; the memories left from those documents get their
+    own text back as lexical text (it quoted the turns around them)."""
+    p = d.p
     where, params = d.scoped(chain)
     among, ids = d.any_of("m.memory_id", memory_ids)
-    return (yield from delete_memory_rows(d, f"{among} AND {where}", [*ids, *params]))
+    found = yield Op(
+        f"SELECT m.instance_id, m.customer_id, m.level, m.user_id, m.document_id FROM memories m "
+        f"WHERE {among} AND {where}",
+        [*ids, *params],
+    )
+    n = yield from delete_memory_rows(d, f"{among} AND {where}", [*ids, *params])
+    sources = {(Scope(r[0], ScopeLevel(r[2]), r[1], r[3]), r[4]) for r in found.rows if r[4]}
+    for scope, document_id in sorted(sources, key=lambda x: (scope_key(x[0]), x[1])):
+        one, one_params = d.scoped(ReadChain.single(scope))
+        of_doc = [*one_params, document_id]
+        yield Op(f"DELETE FROM documents AS m WHERE {one} AND m.document_id = {p}", of_doc)
+        yield Op(f"UPDATE ingestions AS m SET payload = {p} WHERE {one} AND m.document_id = {p}", [d.js({}), *of_doc])
+        if document_id.startswith("msg-"):
+            yield Op(
+                f"DELETE FROM messages WHERE instance_id = {p} AND message_id = {p}",
+                (scope.instance_id, document_id.removeprefix("msg-")),
+            )
+        left = yield Op(f"SELECT m.rowid, m.content FROM memories m WHERE {one} AND m.document_id = {p}", of_doc)
+        for rowid, content in left.rows:
+            yield from d.relabel_memory(int(rowid), one, one_params, f"{content} {content}")
+    if record is not None and n:
+        yield from audit(d, chain.instance_id, record.action, {**record.detail, "deleted": n})
+    return n
 
 
 def _update_plan(
-    d: Dialect, chain: ReadChain, memory_id: str, content: str, vector: Vectors, metadata: dict[str, Any] | None
+    d: Dialect,
+    chain: ReadChain,
+    memory_id: str,
+    content: str,
+    vector: Vectors,
+    metadata: dict[str, Any] | None,
+    record: Audit | None,
 ) -> Plan[bool]:
     p = d.p
     where, params = d.scoped(chain)
@@ -99,7 +175,7 @@ def _update_plan(
     )
     if locked.first is None:
         return False  # deleted in between
-    meta = {**loads(locked.first[0]), **(metadata or {})}
+    meta = loads(locked.first[0]) if metadata is None else metadata  # the caller gives the whole new metadata
     yield Op(
         f"UPDATE memories AS m SET content = {p}, content_hash = {p}, metadata = {p}, updated_at = {p} "
         f"WHERE {one} AND m.rowid = {p}",
@@ -107,24 +183,57 @@ def _update_plan(
     )
     yield from d.rewrite_memory(rowid, one, one_params, content, vector)
     yield from bump(d, [scope_key(scope)])
+    if record is not None:
+        yield from audit(d, chain.instance_id, record.action, record.detail)
     return True
 
 
 class _EditsMixin(PlanStore):
     """Memory updates and deletions every SQL backend shares."""
 
-    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
+    async def delete_memories(self, chain: ReadChain, memory_ids: list[str], *, audit: Audit | None = None) -> int:
         if not memory_ids:
             return 0
-        return await self._run(_delete_plan(self.dialect, chain, memory_ids), instance_id=chain.instance_id)
+        plan = _delete_plan(self.dialect, chain, memory_ids, audit)
+        n = await self._run(plan, instance_id=chain.instance_id)
+        if n:
+            await self._scrub(full=False)
+        return n
 
     async def update_memory(
-        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
+        self,
+        chain: ReadChain,
+        memory_id: str,
+        *,
+        content: str,
+        vector: Vectors,
+        metadata: dict[str, Any] | None,
+        audit: Audit | None = None,
     ) -> MemoryRecord | None:
-        plan = _update_plan(self.dialect, chain, memory_id, content, vector, metadata)
+        plan = _update_plan(self.dialect, chain, memory_id, content, vector, metadata, audit)
         if not await self._run(plan, instance_id=chain.instance_id):
             return None
         return await self.get_memory(chain, memory_id)
 
-    async def delete_scope_data(self, chain: ReadChain, *, conversation_id: str | None = None) -> dict[str, int]:
-        return await self._run(erase_plan(self.dialect, chain, conversation_id), instance_id=chain.instance_id)
+    async def delete_scope_data(
+        self,
+        chain: ReadChain,
+        *,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
+        pseudonymise: bool = False,
+    ) -> dict[str, int]:
+        if not dry_run:
+            plan = erase_plan(self.dialect, chain, conversation_id, pseudonymise=pseudonymise)
+            receipt = await self._run(plan, instance_id=chain.instance_id)
+            await self._scrub(full=True)
+            return receipt
+        try:  # the same plan, in a transaction that is rolled back: the counts of the real erasure, nothing erased
+            await self._run(
+                rolled_back(erase_plan(self.dialect, chain, conversation_id, audited=False)),
+                instance_id=chain.instance_id,
+            )
+        except RolledBack as done:
+            counted: dict[str, int] = done.value
+            return counted
+        raise AssertionError("unreachable: a rolled-back plan always raises")  # pragma: no cover

@@ -106,6 +106,8 @@ class PgDialect(Dialect):
     p = "%s"
     for_update = " FOR UPDATE"
     json_key = "({column} ->> '{key}')"
+    json_as_text = "{column}::text"
+    text_as_json = "({expr})::jsonb"
     ts = staticmethod(_aware)
     js = staticmethod(_json)
 
@@ -137,6 +139,9 @@ class PgDialect(Dialect):
 
     def forget_memories(self, rowids: list[int]) -> Plan[None]:
         yield from ()  # nothing is stored beside the row
+
+    def relabel_memory(self, rowid: int, where: str, params: list[Any], text: str) -> Plan[None]:
+        yield Op(f"UPDATE memories AS m SET fts_text = %s WHERE {where} AND m.rowid = %s", [text, *params, rowid])
 
     @staticmethod
     def search_values(vector: Vectors, text: str) -> tuple[int, Vectors, str]:

@@ -18,31 +18,19 @@ from .base import JobRecord
 class _ClaimMixin(_PgBase):
     """Claiming spans instances (admin role)."""
 
-    async def claim_jobs(
-        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
-    ) -> list[JobRecord]:
+    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[JobRecord]:
         claim = f"{worker_id}:{uuid.uuid4().hex[:12]}"
         async with self._tx(None) as conn:
-            # Jobs whose worker died too often are given up on, with the reason.
-            await conn.execute(
-                "UPDATE ingestions i SET status = 'failed', completed_at = now(), claim = NULL, error_message = "
-                "COALESCE(i.error_message, '') || 'gave up after ' || i.attempts || ' attempts (worker lost)' "
-                "FROM (SELECT instance_id, ingestion_id FROM ingestions WHERE status = 'processing' "
-                "AND lease_until < now() AND attempts >= %s FOR UPDATE SKIP LOCKED) x "
-                "WHERE i.instance_id = x.instance_id AND i.ingestion_id = x.ingestion_id",
-                (max_attempts,),
-            )
+            # A job whose worker died (its lease ran out) is claimed again, however often that happened: only the
+            # attempts that raised (``failures``, counted by ``fail_job``) count against ``max_attempts``.
             rows: list[tuple[Any, ...]] = []
             for ready, order in (
-                ("status = 'processing' AND lease_until < now() AND attempts < %s", "lease_until"),
+                ("status = 'processing' AND lease_until < now()", "lease_until"),
                 ("status = 'queued'", "queued_at"),
             ):
                 want = limit - len(rows)
                 if want <= 0:
                     break
-                params: list[Any] = [claim, lease_seconds]
-                if "%s" in ready:
-                    params.append(max_attempts)
                 cur = await conn.execute(
                     "UPDATE ingestions i SET status = 'processing', claim = %s, "
                     "lease_until = now() + make_interval(secs => %s), attempts = i.attempts + 1, "
@@ -51,7 +39,7 @@ class _ClaimMixin(_PgBase):
                     "LIMIT %s FOR UPDATE SKIP LOCKED) x "
                     "WHERE i.instance_id = x.instance_id AND i.ingestion_id = x.ingestion_id "
                     f"RETURNING {', '.join('i.' + c for c in JOB_COLS.split(', '))}",
-                    [*params, want],
+                    [claim, lease_seconds, want],
                 )
                 rows.extend(await cur.fetchall())
         return sorted((job(r) for r in rows), key=lambda j: j.queued_at)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 from typing import TypeVar
@@ -32,7 +33,19 @@ from ._sql import scope_filter
 from .base import AsyncStore
 from .base import NewMemory
 
-__all__ = ["Dialect", "Op", "Plan", "PlanStore", "Result", "ScopeKey", "bump", "scope_key"]
+__all__ = [
+    "Dialect",
+    "Op",
+    "Plan",
+    "PlanStore",
+    "Result",
+    "RolledBack",
+    "ScopeKey",
+    "audit",
+    "bump",
+    "rolled_back",
+    "scope_key",
+]
 
 T = TypeVar("T")
 ScopeKey = tuple[str, str, str, str]  # (instance_id, customer_id, level, user_id): a scope as the tables key it
@@ -75,6 +88,8 @@ class Dialect:
     p: str  # the parameter placeholder
     for_update: str = ""  # row lock suffix for a read that is followed by a write of the same rows
     json_key: str  # SQL template: the text of top-level ``{key}`` of the JSON ``{column}``
+    json_as_text: str  # SQL template: the JSON ``{column}`` as text
+    text_as_json: str  # SQL template: the text ``{expr}`` as this backend's JSON column value
 
     def ts(self, value: datetime | None) -> Any:
         """A timestamp as this backend stores it."""
@@ -115,6 +130,34 @@ class Dialect:
         """Drop what is stored beside the deleted memory rows ``rowids``."""
         raise NotImplementedError
 
+    def relabel_memory(self, rowid: int, where: str, params: list[Any], text: str) -> Plan[None]:
+        """Replace the searchable (lexical) text of memory ``rowid`` only; its vector stays."""
+        raise NotImplementedError
+
+
+def audit(d: Dialect, instance_id: str, action: str, detail: dict[str, Any]) -> Plan[None]:
+    """The audit row of a write, in the write's own transaction (a write that happened always has its row)."""
+    yield Op(
+        f"INSERT INTO audit_log (instance_id, at, action, detail) VALUES ({d.marks(4)})",
+        (instance_id, d.ts(datetime.now(UTC)), action, d.js(detail)),
+    )
+
+
+class RolledBack(Exception):
+    """Raised by :func:`rolled_back` once its plan ran: the transaction is rolled back, ``value`` is what the plan
+    returned."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("rolled back on purpose")
+        self.value = value
+
+
+def rolled_back(plan: Plan[T]) -> Plan[T]:
+    """``plan``, then a rollback of everything it did: what it would do, counted and never done (dry runs). The
+    runner sees :class:`RolledBack` and returns its ``value``."""
+    value = yield from plan
+    raise RolledBack(value)
+
 
 def bump(d: Dialect, keys: Sequence[ScopeKey], *, create: bool = False) -> Plan[None]:
     """Increment the version of each scope (creating it with ``create``), in a fixed order (no deadlock): every
@@ -152,6 +195,16 @@ class PlanStore(AsyncStore):
     async def _write_audit(self, rows: list[AuditEntry]) -> None:
         """Insert buffered audit entries (called by the :class:`~._audit.AuditBuffer`)."""
         raise NotImplementedError
+
+    async def _scrub(self, *, full: bool) -> None:
+        """Make the bytes of deleted rows go, after a deletion committed: what a backend keeps of deleted text in
+        its files (index segments, freed pages, write-ahead log, dead tuples) is rewritten or released. ``full``:
+        whatever it costs (an erasure); otherwise only what is cheap on this backend (a by-id deletion)."""
+        raise NotImplementedError
+
+    async def scrub(self) -> None:
+        """Release now the bytes every deletion so far left in the files (``tenantry db scrub``)."""
+        await self._scrub(full=True)
 
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
         """Record an audit entry (ids, counts, timings; never content). Entries are buffered and written in batches

@@ -14,10 +14,12 @@ from ._plan import Dialect
 from ._plan import Op
 from ._plan import Plan
 from ._plan import PlanStore
+from ._plan import audit
 from ._plan import bump
 from ._plan import scope_key
 from ._sql import loads
 from ._sql import parse_ts
+from .base import Audit
 from .base import JobRecord
 from .base import ProcessedJob
 
@@ -37,6 +39,9 @@ def enqueue_plan(d: Dialect, job: JobRecord, content_hash: str) -> Plan[tuple[Jo
         ),
     )
     if inserted.rows:
+        yield from audit(
+            d, s.instance_id, "memory.create", {"ingestion_id": job.ingestion_id, "scope": s.path, "new": True}
+        )
         return job, True
     p = d.p
     existing = yield Op(
@@ -46,13 +51,17 @@ def enqueue_plan(d: Dialect, job: JobRecord, content_hash: str) -> Plan[tuple[Jo
     )
     if existing.first is None:  # pragma: no cover - the conflicting row was deleted in between
         raise ConflictError("the ingestion was deleted concurrently; retry")
-    return _rows.job(existing.first), False
+    found = _rows.job(existing.first)
+    yield from audit(
+        d, s.instance_id, "memory.create", {"ingestion_id": found.ingestion_id, "scope": s.path, "new": False}
+    )
+    return found, False
 
 
-def complete_plan(d: Dialect, result: ProcessedJob) -> Plan[None]:
+def complete_plan(d: Dialect, result: ProcessedJob, record: Audit | None = None) -> Plan[None]:
     """Store what a worker produced for one job and mark the job done, if ``result.claim`` still owns it.
 
-    ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
+    ``claim=None`` is a direct write with no job row (operator writes to WORLD), audited with ``record``."""
     s, p = result.scope, d.p
     now = datetime.now(UTC)
     if result.claim is not None:
@@ -116,6 +125,8 @@ def complete_plan(d: Dialect, result: ProcessedJob) -> Plan[None]:
             ),
         )
     yield from bump(d, [scope_key(s)], create=True)
+    if record is not None:
+        yield from audit(d, s.instance_id, record.action, record.detail)
     if result.claim is None:
         return  # a direct (operator) write: no job row to complete
     yield Op(
@@ -128,8 +139,8 @@ def complete_plan(d: Dialect, result: ProcessedJob) -> Plan[None]:
 def _fail_plan(d: Dialect, ingestion_id: str, error: str, *, final: bool, claim: str | None) -> Plan[None]:
     p = d.p
     done = f"status = 'failed', completed_at = {p}" if final else "status = 'queued'"
-    yield Op(
-        f"UPDATE ingestions SET {done}, error_message = {p}, claim = NULL, lease_until = NULL "
+    yield Op(  # an attempt that raised: the one thing that counts against ``max_attempts``
+        f"UPDATE ingestions SET {done}, failures = failures + 1, error_message = {p}, claim = NULL, lease_until = NULL "
         f"WHERE ingestion_id = {p} AND (claim = {p} OR CAST({p} AS TEXT) IS NULL)",
         (*((d.ts(datetime.now(UTC)),) if final else ()), error[:2000], ingestion_id, claim, claim),
     )
@@ -155,8 +166,8 @@ class _QueueMixin(PlanStore):
     async def enqueue(self, job: JobRecord, *, content_hash: str) -> tuple[JobRecord, bool]:
         return await self._run(enqueue_plan(self.dialect, job, content_hash), instance_id=job.instance_id)
 
-    async def complete_job(self, result: ProcessedJob) -> None:
-        await self._run(complete_plan(self.dialect, result), instance_id=result.scope.instance_id)
+    async def complete_job(self, result: ProcessedJob, *, audit: Audit | None = None) -> None:
+        await self._run(complete_plan(self.dialect, result, audit), instance_id=result.scope.instance_id)
 
     async def fail_job(self, ingestion_id: str, error: str, *, final: bool, claim: str | None = None) -> None:
         await self._run(_fail_plan(self.dialect, ingestion_id, error, final=final, claim=claim), instance_id=None)

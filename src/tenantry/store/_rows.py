@@ -51,7 +51,7 @@ INSTANCE_COLS = "instance_id, name, relationship, client_id, created_at, archive
 KEY_COLS = "key_id, instance_id, name, prefix, created_at, revoked_at, last_used_at"
 JOB_COLS = (
     "ingestion_id, instance_id, customer_id, level, user_id, document_id, kind, status, payload, attempts, "
-    "queued_at, started_at, completed_at, memory_ids, error_message, claim"
+    "queued_at, started_at, completed_at, memory_ids, error_message, claim, failures"
 )
 # A conversation with its message count and last message time (alias ``c``).
 CONVERSATION_COLS = (
@@ -96,7 +96,9 @@ def job(r: Sequence[Any]) -> JobRecord:
     scope = Scope(r[1], ScopeLevel(r[3]), r[2], r[4])
     payload, memory_ids = dict(loads(r[8])), list(loads(r[13]))
     times = _at(r[10]), parse_ts(r[11]), parse_ts(r[12])
-    return JobRecord(r[0], r[1], scope, r[5], r[6], r[7], payload, int(r[9]), *times, memory_ids, r[14], r[15])
+    return JobRecord(
+        r[0], r[1], scope, r[5], r[6], r[7], payload, int(r[9]), *times, memory_ids, r[14], r[15], int(r[16])
+    )
 
 
 def conversation(r: Sequence[Any]) -> ConversationRecord:

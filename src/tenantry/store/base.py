@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dataformat import Record
 from ..scope import ReadChain
 from ..scope import Relationship
 from ..scope import Scope
@@ -25,6 +26,7 @@ from ..types import Vectors
 
 __all__ = [
     "AsyncStore",
+    "Audit",
     "ConversationRecord",
     "InstanceRecord",
     "JobRecord",
@@ -63,6 +65,15 @@ class InstanceRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """What a write records in the audit log (ids, counts; never content), committed in the write's transaction:
+    a write that happened always has its row, one that did not never has."""
+
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class KeyRecord:
     key_id: str
@@ -90,6 +101,7 @@ class JobRecord:
     memory_ids: list[str] = field(default_factory=list)
     error_message: str | None = None
     claim: str | None = None  # token of the worker claim that owns a processing job
+    failures: int = 0  # attempts that raised (a worker that died is not one): what ``max_attempts`` counts
 
 
 @dataclass(slots=True)
@@ -243,15 +255,14 @@ class AsyncStore:
 
     # -- ingestion queue ------------------------------------------------------------------------------------------
     async def enqueue(self, job: JobRecord, *, content_hash: str) -> tuple[JobRecord, bool]:
-        """Insert a job, or return the existing one for the same (scope, document_id); bool = created."""
+        """Insert a job, or return the existing one for the same (scope, document_id); bool = created. Audited
+        (``memory.create``) in the same transaction."""
         raise NotImplementedError
 
-    async def claim_jobs(
-        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
-    ) -> list[JobRecord]:
+    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[JobRecord]:
         raise NotImplementedError
 
-    async def complete_job(self, result: ProcessedJob) -> None:
+    async def complete_job(self, result: ProcessedJob, *, audit: Audit | None = None) -> None:
         """Store a job's result and mark it done, in one transaction, if ``result.claim`` still owns the job.
 
         ``claim=None`` is a direct write with no job row (operator writes to WORLD)."""
@@ -331,11 +342,20 @@ class AsyncStore:
     ) -> tuple[list[MemoryRecord], int]:
         raise NotImplementedError
 
-    async def delete_memories(self, chain: ReadChain, memory_ids: list[str]) -> int:
+    async def delete_memories(self, chain: ReadChain, memory_ids: list[str], *, audit: Audit | None = None) -> int:
+        """Delete the memories of ``chain`` with those ids (and what is stored beside them); ``audit`` is recorded
+        with the deletion, its detail completed with ``deleted`` (the count)."""
         raise NotImplementedError
 
     async def update_memory(
-        self, chain: ReadChain, memory_id: str, *, content: str, vector: Vectors, metadata: dict[str, Any] | None
+        self,
+        chain: ReadChain,
+        memory_id: str,
+        *,
+        content: str,
+        vector: Vectors,
+        metadata: dict[str, Any] | None,
+        audit: Audit | None = None,
     ) -> MemoryRecord | None:
         raise NotImplementedError
 
@@ -366,11 +386,23 @@ class AsyncStore:
         raise NotImplementedError
 
     # -- deletion -------------------------------------------------------------------------------------------------
-    async def delete_scope_data(self, chain: ReadChain, *, conversation_id: str | None = None) -> dict[str, int]:
+    async def delete_scope_data(
+        self,
+        chain: ReadChain,
+        *,
+        conversation_id: str | None = None,
+        dry_run: bool = False,
+        pseudonymise: bool = False,
+    ) -> dict[str, int]:
         """Erase every row ``chain`` reads, on every table: memories (with their search rows and caches), documents,
         ingestions, conversations with their messages and transcripts. ``chain`` comes from
         :meth:`ReadChain.subtree <tenantry.scope.ReadChain.subtree>` (a user; a customer with its users; a CLIENT
         scope: the whole instance). With ``conversation_id``, only that conversation's rows inside ``chain``.
+
+        The erasure is audited (``data.delete`` with the counts) in its own transaction; with ``pseudonymise``, the
+        erased scopes' labels in the instance's past audit entries are replaced by a hash in that transaction too.
+        ``dry_run``: the same statements in a transaction that is rolled back, so the counts are those the erasure
+        would give.
 
         Returns:
             The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,
@@ -378,7 +410,24 @@ class AsyncStore:
         """
         raise NotImplementedError
 
+    # -- export and import (tenantry.dataformat records) ---------------------------------------------------------
+    async def export_page(
+        self, chain: ReadChain, kind: str, *, after: Sequence[Any] | None, limit: int
+    ) -> tuple[list[Record], list[Any] | None]:
+        """Up to ``limit`` rows of one kind (``document``, ``memory``, ``message``) that ``chain`` reads, in key
+        order after the key ``after`` (``None``: from the first); returns them and the key of the last one."""
+        raise NotImplementedError
+
+    async def restore(self, instance_id: str, records: Sequence[tuple[Record, Vectors | None]]) -> list[str | None]:
+        """Write exported records into ``instance_id`` in one transaction (a memory with its vector), each unless
+        it is there already; returns, per record, ``None`` (written) or why it was skipped."""
+        raise NotImplementedError
+
     async def audit(self, instance_id: str, action: str, *, detail: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def scrub(self) -> None:
+        """Release now the bytes every deletion so far left in the database's files."""
         raise NotImplementedError
 
     async def flush_audit(self) -> None:

@@ -173,6 +173,10 @@ CREATE INDEX conversations_scope ON conversations(instance_id, customer_id, leve
     )
 )
 
+# Attempts that raised, apart from claims (``attempts``): a job whose worker died is claimed again however often that
+# happens, and only raised attempts count against ``max_attempts``.
+SQLITE.append((3, "ALTER TABLE ingestions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"))
+
 # PostgreSQL (store/postgres.py; design in docs/postgres.md). Each entry runs as ONE multi-statement transaction,
 # under an advisory lock, as the login role of the DSN (the schema owner). Roles: ``tenantry_app`` (tenant paths,
 # subject to the row-level-security policies keyed on ``tenantry.instance_id``) and ``tenantry_admin`` (instances,
@@ -460,9 +464,11 @@ ALTER TABLE conversations ADD COLUMN level text GENERATED ALWAYS AS ({_CONVERSAT
     )
 )
 
+POSTGRES.append((4, "ALTER TABLE ingestions ADD COLUMN failures integer NOT NULL DEFAULT 0;"))
+
 POSTGRES.append(
     (
-        4,
+        5,
         """
 -- Ready for Citus (docs/postgres.md, "Citus"). The two roles may log in: Citus opens its connections to the workers
 -- as the current role, so a NOLOGIN role cannot run a distributed query. They still have no password: how they

@@ -25,6 +25,7 @@ from ..types import Vectors
 from ._admin import _AdminMixin
 from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
+from ._export import ExportMixin
 from ._queue import _QueueMixin
 from ._queue import complete_plan
 from ._rows import JOB_COLS
@@ -54,7 +55,7 @@ from .base import candidate_ids
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, _SQLiteBase):
+class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, ExportMixin, _SQLiteBase):
     """Storage in one SQLite file. ``dsn`` is ``sqlite:///path/to/file.db`` or ``sqlite:///:memory:``."""
 
     def __init__(
@@ -69,20 +70,13 @@ class SQLiteStore(_AdminMixin, _QueueMixin, _EditsMixin, _ConversationsMixin, _S
         self._cache = PartitionCache(cache_bytes, vocabulary_tokens=vocabulary_tokens)
 
     # -- ingestion queue ------------------------------------------------------------------------------------------
-    async def claim_jobs(
-        self, worker_id: str, *, limit: int, lease_seconds: float, max_attempts: int
-    ) -> list[JobRecord]:
+    async def claim_jobs(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[JobRecord]:
         claim = f"{worker_id}:{uuid.uuid4().hex[:12]}"
 
         def run(conn: sqlite3.Connection) -> list[JobRecord]:
             now = time.time()
-            # Jobs whose worker died too often are given up on, with the reason.
-            conn.execute(
-                "UPDATE ingestions SET status = 'failed', completed_at = ?, claim = NULL, error_message = "
-                "COALESCE(error_message, '') || 'gave up after ' || attempts || ' attempts (worker lost)' "
-                "WHERE status = 'processing' AND lease_until < ? AND attempts >= ?",
-                (to_ts(_now()), now, max_attempts),
-            )
+            # A job whose worker died (its lease ran out) is claimed again, however often that happened: only the
+            # attempts that raised (``failures``, counted by ``fail_job``) count against ``max_attempts``.
             rows = conn.execute(
                 "UPDATE ingestions SET status = 'processing', claim = ?, lease_until = ?, attempts = attempts + 1, "
                 "started_at = COALESCE(started_at, ?) WHERE ingestion_id IN (SELECT ingestion_id FROM ingestions "

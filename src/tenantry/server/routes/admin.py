@@ -1,8 +1,8 @@
 """The admin API (``/admin/v1``), guarded by ``Authorization: Bearer <TENANTRY_ADMIN_TOKEN>``; with no token
 configured every admin route answers 403 ``admin_disabled``.
 
-Instances (create with their first key, list, show, archive), API keys (issue, list, revoke), deletion of a
-user's/customer's/conversation's data in any instance, and operator writes to the WORLD scope.
+Instances (create with their first key, list, show, archive), API keys (issue, list, revoke), deletion, export and
+import of a user's/customer's/conversation's data in any instance, and operator writes to the WORLD scope.
 """
 
 from __future__ import annotations
@@ -10,14 +10,21 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi import Depends
 from fastapi import Response
+from fastapi.responses import StreamingResponse
 
 from ...contract import DeleteData
+from ...contract import ExportData
+from ...contract import ImportData
 from ...models import ApiKey
 from ...models import DeletionReceipt
+from ...models import ExportPage
+from ...models import ImportReport
 from ...models import Instance
 from ...models import InstanceCreated
 from ...models import IssuedApiKey
+from ...scope import Tenant
 from ...service.admin import IssuedKey
+from ...service.api import LocalAPI
 from ...store.base import InstanceRecord
 from ...store.base import KeyRecord
 from ..deps import ServerState
@@ -32,6 +39,10 @@ from ..schemas import WorldBody
 from ..schemas import WorldWritten
 from ._common import json_response
 from ._common import request_of
+from .data import NDJSON
+from .data import ExportBody
+from .data import ImportBody
+from .data import export_lines
 
 __all__ = ["router"]
 
@@ -105,9 +116,54 @@ async def revoke_key(key_id: IdPath, state: ServerState = Depends(get_state)) ->
 )
 async def delete_data(ref: IdPath, body: AdminDeleteDataBody, state: ServerState = Depends(get_state)) -> Response:
     """Same as ``POST /v1/data/delete`` with that instance's key; returns the deletion receipt."""
-    inst = await state.svc.instance((await state.svc.admin.get_instance(ref)).instance_id)
-    receipt = await state.svc.api(inst).delete_data(request_of(DeleteData, body))
+    receipt = await (await _api(state, ref)).delete_data(request_of(DeleteData, body))
     return json_response(receipt)
+
+
+@router.post("/instances/{ref}/erase", response_model=DeletionReceipt, summary="Erase an instance's data")
+async def erase_instance(ref: IdPath, dry_run: bool = False, state: ServerState = Depends(get_state)) -> Response:
+    """Every memory, document, job, conversation and message of the instance, with the bytes they left in the
+    database's files; the instance is archived and its keys revoked (``dry_run``: the counts only, nothing
+    changed)."""
+    inst = await state.svc.admin.get_instance(ref)
+    receipt = await state.svc.erasure.erase_instance(Tenant(inst.instance_id, inst.relationship), dry_run=dry_run)
+    if not dry_run:
+        await state.svc.admin.archive_instance(ref)
+        state.forget_keys()
+    return json_response(receipt)
+
+
+async def _api(state: ServerState, ref: str) -> LocalAPI:
+    """The contract's operations for the instance ``ref`` (id or name)."""
+    return state.svc.api(await state.svc.instance((await state.svc.admin.get_instance(ref)).instance_id))
+
+
+@router.post("/instances/{ref}/data/export", response_model=ExportPage, summary="One page of an instance's export")
+async def export_page(ref: IdPath, body: ExportBody, state: ServerState = Depends(get_state)) -> Response:
+    """Same as ``POST /v1/data/export`` with that instance's key (a user, a customer or the whole instance)."""
+    return json_response(await (await _api(state, ref)).export_data(request_of(ExportData, body)))
+
+
+@router.get(
+    "/instances/{ref}/data/export.jsonl",
+    summary="An instance's whole export",
+    response_class=StreamingResponse,
+    responses={200: NDJSON},
+)
+async def export_file(
+    ref: IdPath, customer_id: str | None = None, user_id: str | None = None, state: ServerState = Depends(get_state)
+) -> StreamingResponse:
+    """The JSON Lines file of a user's, a customer's or (no ids) the whole instance's data, streamed."""
+    api = await _api(state, ref)
+    await api.export_data(ExportData(customer_id=customer_id, user_id=user_id, limit=1))  # checks the ids first
+    return StreamingResponse(export_lines(api, customer_id, user_id), media_type="application/x-ndjson")
+
+
+@router.post("/instances/{ref}/data/import", response_model=ImportReport, summary="Import records into an instance")
+async def import_records(ref: IdPath, body: ImportBody, state: ServerState = Depends(get_state)) -> Response:
+    """Same as ``POST /v1/data/import`` with that instance's key."""
+    api = await _api(state, ref)
+    return json_response(await api.import_data(ImportData(records=body.records, lines=body.lines)))
 
 
 @router.post("/world", response_model=WorldWritten, summary="Write operator knowledge to the WORLD scope")

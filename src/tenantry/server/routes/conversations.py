@@ -52,7 +52,21 @@ def _message(m: MessageBody) -> Message:
     return request_of(Message, m, customer_id=customer_id, user_id=user_id)
 
 
-@router.post("/v1/conversations/messages", response_model=RecordedMessage, summary="Record one turn")
+@router.post(
+    "/v1/conversations/messages",
+    response_model=RecordedMessage,
+    summary="Record one turn",
+    responses={
+        200: {
+            "links": {
+                "TurnsOfTheConversation": {
+                    "operationId": "conversation_messages_v1_conversations__conversation_id__messages_get",
+                    "parameters": {"conversation_id": "$response.body#/conversation_id"},
+                }
+            }
+        }
+    },
+)
 async def record_message(body: MessageBody, caller: Caller = Depends(authenticate)) -> Response:
     """Store a turn as short-term context and queue it for extraction. The first write binds the conversation to
     its (customer, user); later writes naming other ids are refused."""

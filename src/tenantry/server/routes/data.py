@@ -1,25 +1,45 @@
 """``POST /v1/data/delete``: delete every trace of a user, a customer or a conversation (→ ``service.delete_data``).
+``POST /v1/data/export`` (a page) and ``GET /v1/data/export.jsonl`` (the whole file): the JSON Lines export of
+:mod:`tenantry.dataformat`; ``POST /v1/data/import``: write exported records back (idempotent).
 
 Synap-style bodies name a ``scope`` (``user`` | ``customer`` | ``conversation``) and ``confirm`` (the id being
 deleted); tenantry's remote SDK sends just the ids. Deletion is synchronous and complete when the call returns.
-``dry_run`` is refused (400 ``dry_run_not_supported``): nothing is counted without deleting it.
+``dry_run``: the counts the erasure would give (the same statements in a transaction that is rolled back), nothing
+deleted.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi import Depends
+from fastapi import Query
 from fastapi import Response
+from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from ...contract import DeleteData
+from ...contract import ExportData
+from ...contract import ImportData
+from ...contract import TenantryAPI
 from ...errors import InvalidInputError
 from ...errors import PermissionDeniedError
+from ...models import ExportPage
+from ...models import ImportReport
 from ..deps import Caller
 from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
 from ..schemas import DeleteDataBody
 from ..schemas import DeleteDataWire
+from ..schemas import ScopeIdsQuery
+from ..schemas import _Body
+from ..schemas import id_field
 from ._common import json_response
+from ._common import request_of
 
 __all__ = ["router"]
 
@@ -34,11 +54,6 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
     inst = caller.instance
     if body.instance_id and body.instance_id != inst.instance_id:
         raise PermissionDeniedError("instance_id does not match the API key's instance", code="instance_mismatch")
-    if body.dry_run:
-        raise InvalidInputError(
-            "dry_run is not supported by this server: nothing is counted without deleting it",
-            code="dry_run_not_supported",
-        )
     customer_id, user_id, conversation_id = body.customer_id, body.user_id, body.conversation_id
     if body.scope is not None:
         target = {"user": user_id, "customer": customer_id, "conversation": conversation_id}[body.scope]
@@ -48,25 +63,83 @@ async def delete_data(body: DeleteDataBody, caller: Caller = Depends(authenticat
             raise InvalidInputError(f"confirm must equal the {body.scope}_id being deleted", code="confirm_mismatch")
         if body.scope == "customer":
             user_id, conversation_id = None, None
-        elif body.scope == "conversation":
-            customer_id, user_id = None, None
-        else:
+        elif body.scope == "user":
             conversation_id = None
+        # scope == "conversation": the ids sent with it are checked against the conversation's binding
     receipt = await caller.api.delete_data(
-        DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id)
+        DeleteData(customer_id=customer_id, user_id=user_id, conversation_id=conversation_id, dry_run=body.dry_run)
     )
     counts = receipt.deleted
     wire = DeleteDataWire(
         deletion_id=receipt.receipt_id,
         receipt_id=receipt.receipt_id,
-        status="complete",
+        status="dry_run" if receipt.dry_run else "complete",
         scope=body.scope,
-        dry_run=False,
+        dry_run=receipt.dry_run,
         found=any(counts.values()),
         counts=counts,
-        deleted=counts,
+        deleted={} if receipt.dry_run else counts,
         deleted_at=receipt.deleted_at,
-        fully_removed=True,
-        memories_kept=False,
+        fully_removed=not receipt.dry_run,
+        memories_kept=receipt.dry_run,
     )
     return json_response(wire)
+
+
+NDJSON: dict[str, Any] = {
+    "description": "JSON Lines: a header record, then documents, memories and messages (tenantry.dataformat)",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+}
+
+
+class ExportBody(_Body):
+    customer_id: str | None = id_field()
+    user_id: str | None = id_field()
+    cursor: str | None = Field(default=None, description="the previous page's next_cursor")
+    limit: int = Field(default=500, description="records per page, 1-1000")
+
+
+class ImportBody(_Body):
+    records: list[dict[str, Any]] = Field(description="up to 1000 exported records (decoded JSON lines)")
+    lines: list[int] | None = Field(default=None, description="their line numbers in the file, for the report")
+
+
+@router.post("/v1/data/export", response_model=ExportPage, summary="One page of a JSON Lines export")
+async def export_page(body: ExportBody, caller: Caller = Depends(authenticate)) -> Response:
+    """A user's data, a customer's (with its users'), or with no ids the whole instance's: documents, memories and
+    messages with their scope and provenance. The first page starts with a ``header`` record."""
+    return json_response(await caller.api.export_data(request_of(ExportData, body)))
+
+
+async def export_lines(api: TenantryAPI, customer_id: str | None, user_id: str | None) -> AsyncIterator[bytes]:
+    """The whole export as JSON Lines, a page at a time."""
+    cursor: str | None = None
+    while True:
+        page = await api.export_data(ExportData(customer_id=customer_id, user_id=user_id, cursor=cursor))
+        yield "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in page.records).encode()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+@router.get(
+    "/v1/data/export.jsonl",
+    summary="The whole JSON Lines export",
+    response_class=StreamingResponse,
+    responses={200: NDJSON},
+)
+async def export_file(
+    ids: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
+) -> StreamingResponse:
+    """Streams every record of the export (``application/x-ndjson``), for ``curl ... > backup.jsonl``."""
+    # The first call checks the ids before the response starts (an error is then a JSON error, not a cut stream).
+    await caller.api.export_data(ExportData(customer_id=ids.customer_id, user_id=ids.user_id, limit=1))
+    return StreamingResponse(export_lines(caller.api, ids.customer_id, ids.user_id), media_type="application/x-ndjson")
+
+
+@router.post("/v1/data/import", response_model=ImportReport, summary="Write exported records into this instance")
+async def import_records(body: ImportBody, caller: Caller = Depends(authenticate)) -> Response:
+    """Each record goes to its own scope; what is already there (same document id in its scope, same memory or
+    message id) is skipped, so importing a file twice writes it once. The report lists each skipped record's line
+    and why."""
+    return json_response(await caller.api.import_data(ImportData(records=body.records, lines=body.lines)))

@@ -70,7 +70,28 @@ def _create_request(body: CreateMemoryBody) -> CreateMemory:
     return request_of(CreateMemory, body, customer_id=customer_id, user_id=user_id)
 
 
-@router.post("/api/v1/memories/create", response_model=CreateMemoryResponse, summary="Queue one document")
+# OpenAPI links: what a client (and schemathesis' stateful tests) can do next with an answer's ids.
+_STATUS_OF_JOB = {
+    "StatusOfTheJob": {
+        "operationId": "status_api_v1_memories_status__ingestion_id__get",
+        "parameters": {"ingestion_id": "$response.body#/ingestion_id"},
+    }
+}
+_MEMORY_OF_JOB = {
+    name: {"operationId": op, "parameters": {"memory_id": "$response.body#/memory_ids/0"}}
+    for name, op in (
+        ("GetItsFirstMemory", "get_memory_api_v1_memories__memory_id__get"),
+        ("DeleteItsFirstMemory", "delete_memory_api_v1_memories__memory_id__delete"),
+    )
+}
+
+
+@router.post(
+    "/api/v1/memories/create",
+    response_model=CreateMemoryResponse,
+    summary="Queue one document",
+    responses={200: {"links": _STATUS_OF_JOB}},
+)
 async def create_memory(body: CreateMemoryBody, caller: Caller = Depends(authenticate)) -> Response:
     """Validate and queue a document for extraction; answers at once with ``status: queued`` (200)."""
     return json_response(await caller.api.create_memory(_create_request(body)))
@@ -201,7 +222,10 @@ async def upload(request: Request, caller: Caller = Depends(authenticate)) -> Re
 
 
 @router.get(
-    "/api/v1/memories/status/{ingestion_id}", response_model=MemoryStatusResponse, summary="Ingestion job status"
+    "/api/v1/memories/status/{ingestion_id}",
+    response_model=MemoryStatusResponse,
+    summary="Ingestion job status",
+    responses={200: {"links": _MEMORY_OF_JOB}},
 )
 async def status(ingestion_id: IdPath, caller: Caller = Depends(authenticate)) -> Response:
     """``queued → processing → completed | failed | partial_success``, with ``memory_ids`` when done."""
