@@ -20,6 +20,14 @@ store connects as. The store itself then runs every query under ``SET LOCAL ROLE
 
 ``TENANTRY_TEST_POSTGRES_DSN`` (read once, at import): use that server instead. Its role must be able to
 ``CREATE DATABASE`` and the server must have pgvector; per-test databases are created and dropped there.
+
+``TENANTRY_TEST_CITUS_DSN``: a Citus cluster to run the same tests on (``CitusCluster``, marker ``citus``; CI has
+none and skips them). A superuser DSN of the coordinator, in a database where the citus extension is installed and
+the workers are registered (``citus_add_node``); every node must have pgvector and let the coordinator connect as
+``tenantry_owner``, ``tenantry_app`` and ``tenantry_admin`` without a password (trust on the cluster's private
+addresses, or a ``.pgpass``). Each test database is created on every node, distributed with ``tenantry db
+distribute --by $TENANTRY_TEST_CITUS_LAYOUT`` (``instance``, the default, or ``customer``) and
+``$TENANTRY_TEST_CITUS_SHARDS`` shards per table (default 4), and dropped on every node afterwards.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from urllib.parse import urlencode
 
@@ -46,9 +55,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.conninfo import make_conninfo
 
-__all__ = ["ENV_DSN", "OWNER_ROLE", "PgServer", "find_pg_bin"]
+__all__ = ["CITUS_DSN", "ENV_DSN", "OWNER_ROLE", "CitusCluster", "PgServer", "find_pg_bin"]
 
 ENV_DSN = os.environ.get("TENANTRY_TEST_POSTGRES_DSN") or None
+CITUS_DSN = os.environ.get("TENANTRY_TEST_CITUS_DSN") or None
+CITUS_LAYOUT = os.environ.get("TENANTRY_TEST_CITUS_LAYOUT") or "instance"
+CITUS_SHARDS = int(os.environ.get("TENANTRY_TEST_CITUS_SHARDS") or "4")
 OWNER_ROLE = "tenantry_owner"
 _OS_USER = "postgres"
 
@@ -96,6 +108,7 @@ class PgServer:
     data_dir: Path | None = None
     root: Path | None = None
     external: bool = False
+    citus: str | None = None  # the layout of a Citus cluster's databases (``CitusCluster``)
     template: str | None = None
     _databases: list[str] = field(default_factory=list)
 
@@ -279,3 +292,91 @@ def wait_ready(dsn: str, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def _run_async(coro: Any) -> Any:
+    """Run ``coro`` to completion in a thread of its own (the caller may be inside a running event loop)."""
+    import asyncio
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@dataclass
+class CitusCluster(PgServer):
+    """The Citus cluster named by ``TENANTRY_TEST_CITUS_DSN`` (see the module docstring): the same interface as
+    :class:`PgServer`, each database created on the coordinator and on every worker, then distributed."""
+
+    workers: list[str] = field(default_factory=list)  # superuser DSNs of the workers (database "postgres")
+    coordinator: tuple[str, int] = ("", 0)
+
+    @classmethod
+    def from_citus_env(cls, dsn: str | None = CITUS_DSN) -> CitusCluster | None:
+        """The cluster named by ``dsn`` (default: ``TENANTRY_TEST_CITUS_DSN``), or ``None`` when there is none."""
+        if not dsn:
+            return None
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            ver = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'").fetchone()
+            if ver is None:
+                raise RuntimeError("TENANTRY_TEST_CITUS_DSN: its database has no citus extension")
+            nodes = conn.execute(
+                "SELECT nodename, nodeport, groupid FROM pg_dist_node WHERE noderole = 'primary' ORDER BY nodeid"
+            ).fetchall()
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (OWNER_ROLE,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(OWNER_ROLE)))
+        params = conninfo_to_dict(dsn)
+        host, port = str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
+        coord = next(((str(n), int(p)) for n, p, g in nodes if g == 0), (host, port))
+        workers = [make_conninfo(dsn, host=n, port=p, dbname="postgres") for n, p, g in nodes if g != 0]
+        if not workers:
+            raise RuntimeError("TENANTRY_TEST_CITUS_DSN: no worker is registered (citus_add_node)")
+        owner = {k: v for k, v in params.items() if k != "password"}
+        owner.update(user=OWNER_ROLE, dbname="postgres")
+        return cls(
+            admin_dsn=make_conninfo(dsn, dbname="postgres"),
+            owner_dsn_base=make_conninfo(**owner),
+            external=True,
+            citus=CITUS_LAYOUT,
+            workers=workers,
+            coordinator=coord,
+        )
+
+    def create_database(self, *, migrated: bool = True, vector: bool = True) -> str:
+        """A database on every node with citus (and ``vector``), the workers registered; with ``migrated`` also
+        the schema, distributed as ``TENANTRY_TEST_CITUS_LAYOUT`` says. Returns the store's DSN."""
+        name = f"tn_{uuid.uuid4().hex[:12]}"
+        self._databases.append(name)
+        extensions = ["citus", *(["vector"] if vector else [])]
+        for node in [self.admin_dsn, *self.workers]:
+            with psycopg.connect(node, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE))
+                )
+            with psycopg.connect(make_conninfo(node, dbname=name), autocommit=True) as conn:
+                for ext in extensions:
+                    conn.execute(sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(ext)))
+        with psycopg.connect(make_conninfo(self.admin_dsn, dbname=name), autocommit=True) as conn:
+            conn.execute("SELECT citus_set_coordinator_host(%s, %s)", self.coordinator)
+            for worker in self.workers:
+                p = conninfo_to_dict(worker)
+                conn.execute("SELECT citus_add_node(%s, %s)", (p["host"], int(str(p["port"]))))
+        dsn = self.dsn_for(name)
+        if migrated:
+            _run_async(self._distribute(dsn))
+        return dsn
+
+    async def _distribute(self, dsn: str) -> None:
+        from tenantry.store._pg_citus import distribute
+        from tenantry.store.postgres import PostgresStore
+
+        store = PostgresStore(dsn, min_size=1, max_size=1)
+        await store.open()
+        await store.close()
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await distribute(conn, by=self.citus or "instance", shard_count=CITUS_SHARDS)
+
+    def drop_database(self, dbname: str) -> None:
+        """Drop ``dbname`` on the coordinator and on every worker."""
+        for node in [self.admin_dsn, *self.workers]:
+            with contextlib.suppress(Exception), psycopg.connect(node, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))

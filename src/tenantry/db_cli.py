@@ -16,7 +16,9 @@ import typer
 
 __all__ = ["db_app", "redact_dsn", "register"]
 
-db_app = typer.Typer(help="Database schema: upgrade, check, partition indexes.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database schema: upgrade, check, partition indexes, Citus distribution.", no_args_is_help=True
+)
 
 DsnOption = Annotated[
     str | None, typer.Option("--dsn", help="database (default: TENANTRY_DSN, else the embedded SQLite file)")
@@ -206,6 +208,48 @@ def index_partitions(
     for scope, rows, seconds in built:
         typer.echo(f"indexed {scope.instance_id} {scope.source}: {rows} rows in {seconds:.1f}s")
     typer.echo(f"{len(built)} partition index(es) built")
+
+
+@db_app.command()
+def distribute(
+    dsn: DsnOption = None,
+    by: Annotated[
+        str, typer.Option("--by", help="distribution column of the tenant tables: instance (default) or customer")
+    ] = "instance",
+    shard_count: Annotated[
+        int | None, typer.Option(help="shards per distributed table (default: the cluster's citus.shard_count)")
+    ] = None,
+) -> None:
+    """Citus: turn the database into the distributed layout (tenant tables distributed by instance or customer,
+    instances and keys reference tables, the queue local on the coordinator). Idempotent; run it on the coordinator
+    as the owner role, after the migrations (it applies pending ones first)."""
+    target = _dsn(dsn)
+    if not _is_pg(target):
+        typer.echo("only PostgreSQL (with Citus) can be distributed")
+        raise typer.Exit(1)
+    if by not in ("instance", "customer"):
+        raise typer.BadParameter("use --by instance or --by customer", param_hint="--by")
+    from .errors import ConfigurationError
+
+    try:
+        changed = asyncio.run(_pg_distribute(target, by, shard_count))
+    except ConfigurationError as exc:
+        typer.echo(f"{redact_dsn(target)}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"distributed {', '.join(changed)}" if changed else f"already laid out --by {by}: nothing to do")
+
+
+async def _pg_distribute(dsn: str, by: str, shard_count: int | None) -> list[str]:
+    import psycopg
+
+    from .store._pg_citus import distribute as run
+    from .store.postgres import PostgresStore
+
+    store = PostgresStore(dsn, min_size=1, max_size=1)  # applies pending migrations, checks the roles
+    await store.open()
+    await store.close()
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        return await run(conn, by=by, shard_count=shard_count, say=typer.echo)
 
 
 def register(app: typer.Typer) -> None:

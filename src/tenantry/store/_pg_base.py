@@ -1,6 +1,17 @@
 """The base the PostgreSQL backend's mixins are written against: the store attributes and the transaction they use
-(defined by ``PostgresStore``), the plan runner, and the dialect hooks of the PostgreSQL schema (a memory's
-``fts_text`` and ``vector`` live in its own row; ``fts`` is a generated ``tsvector``)."""
+(defined by ``PostgresStore``), the statements that open each transaction, the plan runner, and the dialect hooks of
+the PostgreSQL schema (a memory's ``fts_text`` and ``vector`` live in its own row; ``fts`` is a generated
+``tsvector``).
+
+**Transaction settings** (the same on plain PostgreSQL and on Citus, docs/postgres.md): every transaction begins,
+at its top level, with ``SET LOCAL citus.propagate_set_commands = 'local'`` (a harmless placeholder setting where
+Citus is not loaded), the store's timeouts, ``SET LOCAL ROLE`` and ``SET LOCAL tenantry.instance_id = '<id>'``.
+Citus carries the ``SET LOCAL`` commands issued after the first one to every worker connection of the transaction
+(``set_config()`` calls are not carried, so row-level security on a worker would see no tenant, and a lock timeout
+set on the coordinator would not bound a wait on a worker). They are sent in one pipeline: one round trip. ``SET``
+takes no bind parameter, so the instance id is quoted as a literal by psycopg. Never issue them inside a savepoint:
+Citus forgets a ``SET LOCAL`` of a savepoint for the worker connections it opens after it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,8 @@ from typing import Any
 from typing import TypeVar
 from typing import cast
 
+from psycopg import AsyncClientCursor
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from ..scope import ReadChain
@@ -28,9 +41,64 @@ from ._rows import NEW_MEMORY_COLS
 from ._rows import flat
 from .base import NewMemory
 
-__all__ = ["PG_DIALECT", "PgDialect", "drive"]
+__all__ = [
+    "PG_DIALECT",
+    "PROPAGATE",
+    "PgDialect",
+    "Statement",
+    "bind",
+    "drive",
+    "explain",
+    "run_settings",
+    "set_local",
+    "transaction_settings",
+]
 
 T = TypeVar("T")
+
+Statement = sql.SQL | sql.Composed
+PROPAGATE = sql.SQL("SET LOCAL citus.propagate_set_commands = 'local'")
+
+
+def set_local(name: str, value: str | int) -> sql.Composed:
+    """``SET LOCAL <name> = '<value>'`` (Citus carries it to the workers; ``name`` is one of ours, never input)."""
+    if not name.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"not a setting name: {name!r}")
+    return sql.SQL("SET LOCAL {} = {}").format(sql.SQL(name), sql.Literal(str(value)))
+
+
+def transaction_settings(*, lock_timeout_ms: int, statement_timeout_ms: int) -> list[Statement]:
+    """What opens every transaction before its role: SET propagation, then the timeouts (0 = none)."""
+    out: list[Statement] = [PROPAGATE]
+    if lock_timeout_ms:
+        out.append(set_local("lock_timeout", f"{lock_timeout_ms}ms"))
+    if statement_timeout_ms:
+        out.append(set_local("statement_timeout", f"{statement_timeout_ms}ms"))
+    return out
+
+
+def bind(role: str, instance_id: str | None) -> list[Statement]:
+    """Switch the transaction to ``role``, bound to ``instance_id`` (the tenant policies' setting) unless ``None``."""
+    out: list[Statement] = [sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role))]
+    if instance_id is not None:
+        out.append(set_local("tenantry.instance_id", instance_id))
+    return out
+
+
+async def explain(conn: Conn, query: str, params: Sequence[Any]) -> str:
+    """The plan of ``query`` (``EXPLAIN``, nothing run), its parameters bound as literals on the client: Citus does
+    not always explain a distributed statement sent with server-side parameters ("could not determine data type of
+    parameter")."""
+    async with AsyncClientCursor(conn) as cur:
+        await cur.execute("EXPLAIN " + query, params)
+        return "\n".join(str(r[0]) for r in await cur.fetchall())
+
+
+async def run_settings(conn: Conn, statements: Sequence[Statement]) -> None:
+    """Run ``SET`` statements in one round trip (pipeline mode), in the caller's transaction."""
+    async with conn.pipeline():
+        for statement in statements:
+            await conn.execute(statement)
 
 
 class PgDialect(Dialect):

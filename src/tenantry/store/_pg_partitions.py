@@ -15,18 +15,27 @@ from ..scope import ReadChain
 from ..scope import Scope
 from ..scope import ScopeLevel
 from ..types import Vectors
+from ._pg_base import Statement
 from ._pg_base import _PgBase
+from ._pg_base import explain
+from ._pg_base import run_settings
+from ._pg_base import set_local
 from ._pg_rows import Conn
 from ._plan import scope_key
 from ._sql import scope_filter
 
-# For a search through a partition's HNSW index (transaction-local): the planner's cost model for HNSW is
-# pessimistic next to a bitmap scan + top-N sort of the same rows, so the sort is switched off (the exact path needs
-# one; the index returns rows in order); a custom plan (parameter values known) lets it match the partial index.
-_HNSW_SETTINGS = (
-    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-    "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_sort', 'off', true)"
-)
+
+def _hnsw_settings(ef_search: int) -> list[Statement]:
+    """For a search through a partition's HNSW index (``SET LOCAL``: on Citus the workers, which run it, get them):
+    the planner's cost model for HNSW is pessimistic next to a bitmap scan + top-N sort of the same rows, so the
+    sort is switched off (the exact path needs one; the index returns rows in order); a custom plan (parameter
+    values known) lets it match the partial index."""
+    return [
+        set_local("hnsw.ef_search", ef_search),
+        set_local("hnsw.iterative_scan", "relaxed_order"),
+        set_local("plan_cache_mode", "force_custom_plan"),
+        set_local("enable_sort", "off"),
+    ]
 
 
 class _PartitionsMixin(_PgBase):
@@ -58,7 +67,7 @@ class _PartitionsMixin(_PgBase):
         dims = int(q.size)
         ef = ef_search or max(100, 2 * limit)
         where, params = scope_filter(ReadChain.single(scope), dialect="postgres")
-        await conn.execute(_HNSW_SETTINGS, (str(ef),))
+        await run_settings(conn, _hnsw_settings(ef))
         cur = await conn.execute(
             f"SELECT m.rowid, -(m.embedding::vector({dims}) <#> %s::vector({dims})) FROM memories m "
             f"WHERE m.instance_id = %s AND {where} AND {live} "
@@ -89,14 +98,14 @@ class _PartitionsMixin(_PgBase):
         dims = int(q.size)
         where, params = scope_filter(ReadChain.single(scope), dialect="postgres")
         async with self._tx(scope.instance_id) as conn:
-            await conn.execute(_HNSW_SETTINGS, ("100",))
-            cur = await conn.execute(
-                f"EXPLAIN SELECT m.rowid FROM memories m WHERE m.instance_id = %s AND {where} "
+            await run_settings(conn, _hnsw_settings(100))
+            plan = await explain(
+                conn,
+                f"SELECT m.rowid FROM memories m WHERE m.instance_id = %s AND {where} "
                 f"AND m.superseded_by IS NULL AND m.dims = %s::integer "
                 f"ORDER BY m.embedding::vector({dims}) <#> %s::vector({dims}) LIMIT 10",
                 [scope.instance_id, *params, dims, q],
             )
-            plan = "\n".join(str(r[0]) for r in await cur.fetchall())
         return "memories_hnsw_" in plan
 
     async def partition_sizes(self, instance_id: str) -> list[tuple[Scope, int]]:

@@ -1,5 +1,8 @@
 """Claiming ingestion jobs on PostgreSQL: ``FOR UPDATE SKIP LOCKED`` with a lease (database clock) and a claim
-token, across instances. The rest of the queue (enqueue, complete, fail, lookups) is shared: ``_queue``."""
+token, across instances. The rest of the queue (enqueue, complete, fail, lookups) is shared: ``_queue``.
+
+The claim reads and writes the ``ingestions`` table only (tested): on Citus the queue stays a local table of the
+coordinator, where ``SKIP LOCKED`` works across instances (on a distributed table it needs a one-shard filter)."""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ class _ClaimMixin(_PgBase):
                 cur = await conn.execute(
                     "UPDATE ingestions i SET status = 'processing', claim = %s, "
                     "lease_until = now() + make_interval(secs => %s), attempts = i.attempts + 1, "
-                    "started_at = COALESCE(i.started_at, now()) "
+                    "started_at = LEAST(i.started_at, now()) "  # the first start (Citus: no now() in COALESCE)
                     f"FROM (SELECT instance_id, ingestion_id FROM ingestions WHERE {ready} ORDER BY {order} "
                     "LIMIT %s FOR UPDATE SKIP LOCKED) x "
                     "WHERE i.instance_id = x.instance_id AND i.ingestion_id = x.ingestion_id "

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from . import migrations
+from ._pg_citus import layout_findings
 from ._pg_rows import Conn
 
 _MIGRATION_LOCK = 0x6D656D73  # "mems": pg_advisory_xact_lock key serialising migrations
@@ -61,7 +62,7 @@ class Finding:
 
 async def diagnose(dsn: str) -> list[Finding]:
     """Check, in plain words, what this DSN needs for tenantry: server version, pgvector, roles, privileges,
-    migrations and row-level security. Never changes anything."""
+    migrations, row-level security, and on Citus the distributed layout. Never changes anything."""
     out: list[Finding] = []
     try:
         conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=10)
@@ -162,7 +163,7 @@ async def _diagnose(conn: Conn, out: list[Finding]) -> None:
                     "fail",
                     "roles",
                     f"role {role} is missing and {user!r} cannot create roles. As a "
-                    f"superuser: CREATE ROLE {role} NOLOGIN NOINHERIT; GRANT {role} "
+                    f"superuser: CREATE ROLE {role} LOGIN NOINHERIT; GRANT {role} "
                     f"TO {user} WITH INHERIT FALSE, SET TRUE;",
                 )
             continue
@@ -209,3 +210,5 @@ async def _diagnose(conn: Conn, out: list[Finding]) -> None:
             say("fail", "row-level security", f"not enabled and forced on: {', '.join(bad)}")
         else:
             say("ok", "row-level security", f"enabled and forced on all {len(tables)} tables")
+    for status, topic, text in await layout_findings(conn):
+        say(status, topic, text)

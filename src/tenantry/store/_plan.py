@@ -161,21 +161,24 @@ def rolled_back(plan: Plan[T]) -> Plan[T]:
 
 def bump(d: Dialect, keys: Sequence[ScopeKey], *, create: bool = False) -> Plan[None]:
     """Increment the version of each scope (creating it with ``create``), in a fixed order (no deadlock): every
-    cache of a scope's rows is keyed by that version."""
-    p = d.p
-    for k in sorted(set(keys)):
-        if create:
-            yield Op(
-                f"INSERT INTO scopes (instance_id, customer_id, level, user_id, version) VALUES ({d.marks(4)}, 1) "
-                "ON CONFLICT (instance_id, customer_id, level, user_id) DO UPDATE SET version = scopes.version + 1",
-                k,
-            )
-        else:
-            yield Op(
-                f"UPDATE scopes SET version = version + 1 WHERE instance_id = {p} AND customer_id = {p} "
-                f"AND level = {p} AND user_id = {p}",
-                k,
-            )
+    cache of a scope's rows is keyed by that version. One statement per scope, sent together (``many``)."""
+    p, ordered = d.p, sorted(set(keys))
+    if not ordered:
+        return
+    if create:
+        yield Op(
+            f"INSERT INTO scopes (instance_id, customer_id, level, user_id, version) VALUES ({d.marks(4)}, 1) "
+            "ON CONFLICT (instance_id, customer_id, level, user_id) DO UPDATE SET version = scopes.version + 1",
+            ordered,
+            many=True,
+        )
+    else:
+        yield Op(
+            f"UPDATE scopes SET version = version + 1 WHERE instance_id = {p} AND customer_id = {p} "
+            f"AND level = {p} AND user_id = {p}",
+            ordered,
+            many=True,
+        )
 
 
 class PlanStore(AsyncStore):

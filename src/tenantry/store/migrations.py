@@ -231,7 +231,14 @@ POSTGRES: list[tuple[int, str]] = [
     (
         1,
         """
-CREATE EXTENSION IF NOT EXISTS vector;
+-- Only when missing: on Citus, even a no-op CREATE EXTENSION is propagated to the workers (and needs ownership).
+DO $vector$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
+        CREATE EXTENSION vector;
+    END IF;
+END
+$vector$;
 
 DO $roles$
 DECLARE r text;
@@ -490,6 +497,55 @@ POSTGRES.append((4, "ALTER TABLE ingestions ADD COLUMN failures integer NOT NULL
 POSTGRES.append(
     (
         5,
+        """
+-- Ready for Citus (docs/postgres.md, "Citus"). The two roles may log in: Citus opens its connections to the workers
+-- as the current role, so a NOLOGIN role cannot run a distributed query. They still have no password: how they
+-- authenticate on the workers is the cluster's pg_hba.conf / .pgpass. Where this role may not alter them (roles
+-- created by a superuser), plain PostgreSQL works as before: `tenantry db check` says what to run before
+-- `tenantry db distribute`.
+DO $login$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['tenantry_app', 'tenantry_admin'] LOOP
+        IF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('ALTER ROLE %I LOGIN', r);
+            EXCEPTION WHEN insufficient_privilege THEN
+                RAISE WARNING 'tenantry: role % stays NOLOGIN (%); a superuser must run ALTER ROLE % LOGIN '
+                    'before the database is distributed with Citus', r, SQLERRM, r;
+            END;
+        END IF;
+    END LOOP;
+END
+$login$;
+-- Every unique key of a table that `tenantry db distribute --by customer` spreads by customer_id includes it.
+DROP INDEX memories_memory_id;
+CREATE UNIQUE INDEX memories_memory_id ON memories (instance_id, customer_id, memory_id);
+""",
+    )
+)
+
+# The distributed layout (``tenantry db distribute``; the schema-rule tests check every key against it). Tenant
+# tables are hash-distributed and co-located by ``instance_id`` (``--by instance``, the default), or — ``--by
+# customer``, which spreads one large instance over the cluster — the tables keyed by scope by ``customer_id`` and
+# the conversation tables, whose keys do not name a customer, still by ``instance_id``. Instances and keys are
+# reference tables (a copy on every node). The queue stays on the coordinator: claiming across instances with
+# ``FOR UPDATE SKIP LOCKED`` cannot run on a distributed table.
+POSTGRES_REFERENCE_TABLES = ("instances", "api_keys")
+POSTGRES_LOCAL_TABLES = ("ingestions",)
+POSTGRES_BY_CUSTOMER = ("memories", "scopes", "documents", "vector_indexes")
+POSTGRES_DISTRIBUTION: dict[str, dict[str, str]] = {
+    "instance": {t: "instance_id" for t in (*POSTGRES_TENANT_TABLES, "vector_indexes") if t != "ingestions"},
+    "customer": {
+        t: ("customer_id" if t in POSTGRES_BY_CUSTOMER else "instance_id")
+        for t in (*POSTGRES_TENANT_TABLES, "vector_indexes")
+        if t != "ingestions"
+    },
+}
+
+POSTGRES.append(
+    (
+        6,
         _COMPACTIONS.format(text="text", int="integer", ts="timestamptz", real="double precision", json="jsonb")
         + """
 ALTER TABLE compactions ENABLE ROW LEVEL SECURITY;

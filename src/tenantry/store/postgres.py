@@ -1,6 +1,6 @@
 """PostgreSQL backend: psycopg 3 (async) + psycopg_pool + pgvector; the same semantics as ``sqlite.py``.
 
-Design (details and the Citus plan in ``docs/postgres.md``):
+Design (details, and how it runs on Citus, in ``docs/postgres.md``):
 
 * **Vectors**: one untyped ``vector`` column plus ``dims``; the dimension is the instance's (known only when its
   first memory is stored), so one schema serves instances with different embedders. Search is exact inside the
@@ -11,9 +11,10 @@ Design (details and the Citus plan in ``docs/postgres.md``):
   ranked with ``ts_rank_cd``.
 * **Tenancy**: every memory query is built by ``_sql.scope_filter(dialect="postgres")`` plus an explicit
   ``instance_id`` predicate (routes the query to one shard on Citus). Row-level security is the second guard:
-  each transaction runs ``SET LOCAL ROLE tenantry_app`` and ``set_config('tenantry.instance_id', <id>, true)``;
-  the policies show that role only the rows of that instance (and WORLD for reads). Admin paths (instances, keys,
-  queue claiming across instances) run as ``tenantry_admin``, which cannot read memories.
+  each transaction begins with ``SET LOCAL ROLE tenantry_app`` and ``SET LOCAL tenantry.instance_id = '<id>'``
+  (after ``citus.propagate_set_commands = 'local'`` and the timeouts, so that on Citus the workers get them too:
+  ``_pg_base``); the policies show that role only the rows of that instance (and WORLD for reads). Admin paths
+  (instances, keys, queue claiming across instances) run as ``tenantry_admin``, which cannot read memories.
 * **Queue**: ``FOR UPDATE SKIP LOCKED`` claiming with a lease (database clock) and a claim token; completion checks
   the token under a row lock and writes everything in one transaction.
 
@@ -56,6 +57,16 @@ from ._conversations import _ConversationsMixin
 from ._edits import _EditsMixin
 from ._export import ExportMixin
 from ._pg_base import PG_DIALECT
+from ._pg_base import bind
+from ._pg_base import drive
+from ._pg_base import explain
+from ._pg_base import run_settings
+from ._pg_base import set_local
+from ._pg_base import transaction_settings
+from ._pg_citus import citus_version
+from ._pg_citus import is_distributed
+from ._pg_citus import nologin_advice
+from ._pg_citus import nologin_roles
 from ._pg_partitions import _PartitionsMixin
 from ._pg_queue import _ClaimMixin
 from ._pg_rows import Conn
@@ -70,6 +81,7 @@ from ._pg_schema import Finding as Finding  # re-exported: ``tenantry db check``
 from ._pg_schema import apply_migrations
 from ._pg_schema import diagnose as diagnose
 from ._pg_schema import migration_status
+from ._plan import bump
 from ._plan import scope_key
 from ._queue import _QueueMixin
 from ._rows import MEMORY_COLS
@@ -85,6 +97,48 @@ from .base import SearchFilters
 __all__ = ["PostgresStore", "apply_migrations", "migration_status"]
 
 log = logging.getLogger("tenantry")
+
+
+def _lexical_query(chain: ReadChain, query: str, limit: int, filters: SearchFilters) -> tuple[str, list[Any]] | None:
+    """The lexical search of ``chain`` (``None`` when ``query`` has no searchable term)."""
+    terms = fts_terms(query)
+    if not terms:
+        return None
+    route, rparams = _route(chain)
+    where, params = scope_filter(chain, dialect="postgres")
+    extra, extra_params = search_filter(filters, dialect="postgres")
+    return (
+        "SELECT m.rowid, ts_rank_cd(m.fts, q.q) AS r FROM memories m, to_tsquery('english', %s) AS q(q) "
+        f"WHERE {route} AND {where} AND m.fts @@ q.q{extra} ORDER BY r DESC, m.rowid LIMIT %s",
+        [" | ".join(terms), *rparams, *params, *extra_params, limit],
+    )
+
+
+def _live_filter(filters: SearchFilters, dims: int) -> tuple[str, list[Any]]:
+    """The vector search's row filter, with the SQLite backend's semantics: live (not superseded, valid at
+    as_of/now) rows of the query's dimension; the other filters only when one of them is set."""
+    conds = ["m.superseded_by IS NULL", "(m.valid_until IS NULL OR m.valid_until > %s)", "m.dims = %s::integer"]
+    cparams: list[Any] = [_aware(filters.as_of) or _now(), dims]
+    if filters.types:
+        conds.append("m.memory_type = ANY(%s)")
+        cparams.append(list(filters.types))
+    extra, extra_params = "", list[Any]()
+    if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
+        extra, extra_params = search_filter(filters, dialect="postgres")
+    return " AND ".join(conds) + extra, [*cparams, *extra_params]
+
+
+def _exact_vector_query(
+    chain: ReadChain, q: Vectors, live: str, live_params: list[Any], limit: int
+) -> tuple[str, list[Any]]:
+    """Exact (no index) vector search of ``chain``'s partitions."""
+    route, rparams = _route(chain)
+    where, params = scope_filter(chain, dialect="postgres")
+    return (
+        "SELECT m.rowid, -(m.embedding <#> %s) AS s FROM memories m "
+        f"WHERE {route} AND {where} AND {live} ORDER BY s DESC, m.rowid LIMIT %s",
+        [q, *rparams, *params, *live_params, limit],
+    )
 
 
 _TEXT_TABLES = ("memories", "documents", "ingestions", "messages", "transcripts", "conversations", "compactions")
@@ -108,15 +162,29 @@ class PostgresStore(
         min_size: connections the pool keeps open.
         max_size: upper bound of the pool.
         cache_bytes: budget of the per-scope vector cache used by ingestion reconciliation.
+        lock_timeout: seconds a statement may wait for a lock before it fails (``StoreUnavailableError``; 0 = no
+            limit). ``None``: the login session's own setting (server, database or role default, or the DSN's
+            ``options=-c lock_timeout=...``) when it has one, else 30 s.
+        statement_timeout: seconds a statement may run (0 = no limit). ``None``: the session's own setting, else none.
+            Both are set in every transaction with ``SET LOCAL``, so on Citus they bound the work on the workers too.
     """
 
     app_role = migrations.POSTGRES_APP_ROLE
     admin_role = migrations.POSTGRES_ADMIN_ROLE
 
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 10, cache_bytes: int = 256 * 1024 * 1024
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        cache_bytes: int = 256 * 1024 * 1024,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
     ) -> None:
         self.dsn = dsn
+        self._timeouts = (lock_timeout, statement_timeout)
+        self._settings = transaction_settings(lock_timeout_ms=0, statement_timeout_ms=0)
         self._min_size = min_size
         self._max_size = max_size
         self._pool: AsyncConnectionPool[Conn] | None = None
@@ -150,6 +218,7 @@ class PostgresStore(
                     f"postgres: the pgvector extension is not installed on the server: {exc}"
                 ) from exc
             await self._check_roles(conn)
+            await self._resolve_timeouts(conn)
             self._vector_info = await TypeInfo.fetch(conn, "vector")
         finally:
             await conn.close()
@@ -185,6 +254,27 @@ class PostgresStore(
                     f"postgres: this login role cannot SET ROLE {role} ({exc}). As a superuser run: "
                     f"GRANT {role} TO <login role> WITH INHERIT FALSE, SET TRUE;"
                 ) from exc
+        if await citus_version(conn) is not None:
+            nologin = await nologin_roles(conn)
+            if nologin:
+                raise ConfigurationError(f"postgres: this is a Citus database: {nologin_advice(nologin)}")
+
+    async def _resolve_timeouts(self, conn: Conn) -> None:
+        """The timeouts of every transaction: the store's arguments, else the login session's (milliseconds in
+        ``pg_settings``), else 30 s to wait for a lock and no statement limit."""
+        cur = await conn.execute(
+            "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout'), "
+            "(SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout')"
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        session_ms = (int(row[0]), int(row[1]))
+        defaults_ms = (30_000, 0)
+        resolved = [
+            int(round(mine * 1000)) if mine is not None else (session or default)
+            for mine, session, default in zip(self._timeouts, session_ms, defaults_ms, strict=True)
+        ]
+        self._settings = transaction_settings(lock_timeout_ms=resolved[0], statement_timeout_ms=resolved[1])
 
     async def _configure(self, conn: Conn) -> None:
         from pgvector.psycopg.vector import register_vector_info
@@ -208,13 +298,8 @@ class PostgresStore(
             raise StoreUnavailableError("the store is closed")
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                if instance_id is None:
-                    await conn.execute("SELECT set_config('role', %s, true)", (self.admin_role,))
-                else:
-                    await conn.execute(
-                        "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                        (self.app_role, instance_id),
-                    )
+                role = self.admin_role if instance_id is None else self.app_role
+                await run_settings(conn, [*self._settings, *bind(role, instance_id)])
                 yield conn
         except psycopg.errors.IntegrityError as exc:
             raise ConflictError(f"postgres integrity error: {exc.diag.message_primary or exc}") from exc
@@ -240,17 +325,16 @@ class PostgresStore(
             raise StoreUnavailableError(f"postgres: {exc}") from exc
 
     async def _write_audit(self, rows: list[AuditEntry]) -> None:
-        """One transaction as ``tenantry_admin``; each instance's rows under that instance's setting (the policies
-        let ``tenantry_app`` write only the rows of the instance it is bound to)."""
+        """One transaction as ``tenantry_app``; each instance's rows under that instance's setting (the policies
+        let ``tenantry_app`` write only the rows of the instance it is bound to). Only the setting changes between
+        instances, never the role: on Citus a worker connection opened as one role replays the transaction's
+        ``SET LOCAL ROLE`` commands, and neither role may switch to the other."""
         by_instance: dict[str, list[AuditEntry]] = {}
         for r in rows:
             by_instance.setdefault(r[0], []).append(r)
-        async with self._tx(None) as conn:
+        async with self._tx(rows[0][0]) as conn:
             for instance_id, group in by_instance.items():
-                await conn.execute(
-                    "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                    (self.app_role, instance_id),
-                )
+                await run_settings(conn, [set_local("tenantry.instance_id", instance_id)])
                 async with conn.cursor() as cur:
                     await cur.executemany(
                         "INSERT INTO audit_log (instance_id, at, action, detail) VALUES (%s, %s, %s, %s)",
@@ -318,18 +402,11 @@ class PostgresStore(
     async def search_lexical(
         self, chain: ReadChain, query: str, *, limit: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        terms = fts_terms(query)
-        if not terms:
+        built = _lexical_query(chain, query, limit, filters)
+        if built is None:
             return []
-        route, rparams = _route(chain)
-        where, params = scope_filter(chain, dialect="postgres")
-        extra, extra_params = search_filter(filters, dialect="postgres")
         async with self._tx(chain.instance_id) as conn:
-            cur = await conn.execute(
-                "SELECT m.rowid, ts_rank_cd(m.fts, q.q) AS r FROM memories m, to_tsquery('english', %s) AS q(q) "
-                f"WHERE {route} AND {where} AND m.fts @@ q.q{extra} ORDER BY r DESC, m.rowid LIMIT %s",
-                [" | ".join(terms), *rparams, *params, *extra_params, limit],
-            )
+            cur = await conn.execute(*built)
             rows = await cur.fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -338,18 +415,7 @@ class PostgresStore(
     ) -> list[tuple[int, float]]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         dims = int(q.size)
-        # Same semantics as the SQLite backend: live (not superseded, valid at as_of/now) rows of the chain, of the
-        # query's dimension; the other filters only when one of them is set.
-        conds = ["m.superseded_by IS NULL", "(m.valid_until IS NULL OR m.valid_until > %s)", "m.dims = %s::integer"]
-        cparams: list[Any] = [_aware(filters.as_of) or _now(), dims]
-        if filters.types:
-            conds.append("m.memory_type = ANY(%s)")
-            cparams.append(list(filters.types))
-        extra, extra_params = "", list[Any]()
-        if filters.metadata or filters.conversation_id or filters.include_superseded or filters.as_of is not None:
-            extra, extra_params = search_filter(filters, dialect="postgres")
-        live = " AND ".join(conds) + extra
-        live_params = [*cparams, *extra_params]
+        live, live_params = _live_filter(filters, dims)
         indexed: list[Scope] = []
         if not chain.whole_instance:
             known = await self._indexed_partitions(chain.instance_id)
@@ -359,18 +425,30 @@ class PostgresStore(
         async with self._tx(chain.instance_id) as conn:
             if exact_scopes or chain.whole_instance:
                 sub = chain if chain.whole_instance else ReadChain(chain.instance_id, exact_scopes)
-                route, rparams = _route(sub)
-                where, params = scope_filter(sub, dialect="postgres")
-                cur = await conn.execute(
-                    "SELECT m.rowid, -(m.embedding <#> %s) AS s FROM memories m "
-                    f"WHERE {route} AND {where} AND {live} ORDER BY s DESC, m.rowid LIMIT %s",
-                    [q, *rparams, *params, *live_params, limit],
-                )
+                cur = await conn.execute(*_exact_vector_query(sub, q, live, live_params, limit))
                 out.extend((int(r[0]), float(r[1])) for r in await cur.fetchall())
             for scope in indexed:
                 out.extend(await self._hnsw(conn, scope, q, limit=limit, live=live, live_params=live_params))
         out.sort(key=lambda r: (-r[1], r[0]))
         return out[:limit]
+
+    async def explain_search(
+        self, chain: ReadChain, query: str, vector: Vectors, *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[str]:
+        """The plans (``EXPLAIN``, nothing run) of the statements a search of ``chain`` runs: the lexical query
+        and the exact vector query, built as ``search_lexical`` and ``search_vector`` build them. On Citus,
+        ``Task Count: 1`` in a plan means the statement is routed to one shard."""
+        f = filters or SearchFilters()
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        statements = [_exact_vector_query(chain, q, *_live_filter(f, int(q.size)), limit)]
+        lexical = _lexical_query(chain, query, limit, f)
+        if lexical is not None:
+            statements.insert(0, lexical)
+        plans: list[str] = []
+        async with self._tx(chain.instance_id) as conn:
+            for text, params in statements:
+                plans.append(await explain(conn, text, params))
+        return plans
 
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         if not rowids:
@@ -418,45 +496,43 @@ class PostgresStore(
     async def bulk_insert_memories(self, instance_id: str, rows: Sequence[tuple[Scope, NewMemory]]) -> int:
         """Insert many memories of one instance at once (imports, benchmarks); returns the number inserted.
 
-        ``COPY`` cannot write into a table with row-level security, so the rows are COPYed (binary) into a
-        temporary table of this session, then moved with one ``INSERT ... SELECT`` under ``tenantry_app`` bound to
-        ``instance_id`` — the policies still check every row. Scope versions are bumped as for a normal write.
-        No reconciliation (deduplication, supersession) is done: the caller brings final memories.
+        One transaction as ``tenantry_app`` bound to ``instance_id``, so the policies check every row. ``COPY``
+        cannot write into a table with row-level security: on plain PostgreSQL the rows are COPYed (binary) into a
+        temporary table, then moved with one ``INSERT ... SELECT``; on Citus that ``INSERT ... SELECT`` would reach
+        the shards as a ``COPY`` (refused for the same reason), so the rows go as pipelined ``INSERT`` statements.
+        Scope versions are bumped as for a normal write. No reconciliation (deduplication, supersession) is done:
+        the caller brings final memories.
         """
         if not rows:
             return 0
         if any(s.instance_id != instance_id for s, _ in rows):
             raise ValueError("bulk_insert_memories: every row must belong to instance_id")
-        if self._pool is None:
-            raise StoreUnavailableError("the store is closed")
         cols = f"{NEW_MEMORY_COLS}, dims, embedding, fts_text"
-        types = [*["text"] * 9, "float8", *["timestamptz"] * 2, "text", *["jsonb"] * 2, *["text"] * 2, "jsonb"]
-        types += [*["text"] * 3, "timestamptz", "int2", "vector", "text"]  # document_id ... created_at; search cols
         now, d = _now(), PG_DIALECT
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                f"CREATE TEMP TABLE tenantry_bulk ON COMMIT DROP AS SELECT {cols} FROM memories WITH NO DATA"
+        none: dict[str, Any] = {"document_id": None, "conversation_id": None, "ingestion_id": None}
+        values = [
+            (
+                *memory_values(d, scope, mem, **none, created_at=now),
+                *d.search_values(mem.vector, mem.fts_text or mem.draft.content),
             )
-            await conn.execute(sql.SQL("GRANT SELECT ON tenantry_bulk TO {}").format(sql.Identifier(self.app_role)))
-            cur = conn.cursor()
-            async with cur.copy(f"COPY tenantry_bulk ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(types)
-                for scope, mem in rows:
-                    values = memory_values(
-                        d, scope, mem, document_id=None, conversation_id=None, ingestion_id=None, created_at=now
-                    )
-                    await copy.write_row((*values, *d.search_values(mem.vector, mem.fts_text or mem.draft.content)))
-            await conn.execute(
-                "SELECT set_config('role', %s, true), set_config('tenantry.instance_id', %s, true)",
-                (self.app_role, instance_id),
-            )
-            cur = await conn.execute(f"INSERT INTO memories ({cols}) SELECT {cols} FROM tenantry_bulk")
+            for scope, mem in rows
+        ]
+        async with self._tx(instance_id) as conn, conn.cursor() as cur:
+            if await is_distributed(conn, "memories"):
+                await cur.executemany(f"INSERT INTO memories ({cols}) VALUES ({d.marks(len(values[0]))})", values)
+            else:
+                types = [*["text"] * 9, "float8", *["timestamptz"] * 2, "text", *["jsonb"] * 2, *["text"] * 2]
+                types += ["jsonb", *["text"] * 3, "timestamptz", "int2", "vector", "text"]
+                await cur.execute(
+                    f"CREATE TEMP TABLE tenantry_bulk ON COMMIT DROP AS SELECT {cols} FROM memories WITH NO DATA"
+                )
+                async with cur.copy(f"COPY tenantry_bulk ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
+                    for row in values:
+                        await copy.write_row(row)
+                await cur.execute(f"INSERT INTO memories ({cols}) SELECT {cols} FROM tenantry_bulk")
             inserted = cur.rowcount
-            await conn.execute(
-                "INSERT INTO scopes (instance_id, customer_id, level, user_id, version) "
-                "SELECT DISTINCT instance_id, customer_id, level, user_id, 1 FROM tenantry_bulk "
-                "ON CONFLICT (instance_id, customer_id, level, user_id) DO UPDATE SET version = scopes.version + 1"
-            )
+            await drive(conn, bump(d, [scope_key(s) for s, _ in rows], create=True))
         return inserted
 
     # -- retrieval helpers (tenantry.retrieval) ------------------------------------------------------------------
