@@ -12,7 +12,16 @@ from typing import Any
 from .errors import InvalidInputError
 from .errors import PayloadTooLargeError
 
-__all__ = ["DOCUMENT_TYPES", "MAX_RESULTS", "check_metadata", "normalise_types", "parse_when", "utcnow"]
+__all__ = [
+    "DOCUMENT_TYPES",
+    "MAX_DOCUMENT_ID",
+    "MAX_RESULTS",
+    "check_metadata",
+    "normalise_types",
+    "parse_when",
+    "utcnow",
+    "validate_document_id",
+]
 
 DOCUMENT_TYPES = frozenset(
     {
@@ -44,6 +53,7 @@ _TYPE_ALIASES = {
 }
 _RESERVED_METADATA = frozenset({"instance_id", "client_id", "customer_id", "user_id", "scope", "scope_level"})
 MAX_RESULTS = 50
+MAX_DOCUMENT_ID = 512
 
 
 def normalise_types(types: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -88,6 +98,25 @@ def parse_when(value: Any, name: str) -> datetime | None:
             dt = dt2
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     raise InvalidInputError(f"{name} must be an ISO 8601 string or a datetime")
+
+
+def validate_document_id(value: object) -> str | None:
+    """A caller's document id: any printable text of 1 to 512 characters (URLs, file paths, titles with spaces,
+    ``#``, ``|`` ...). Unlike scope ids it is never part of a scope; line breaks and control characters are refused.
+    Returns it unchanged, or ``None`` when absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"document_id must be a string, got {type(value).__name__}", details={"field": "document_id"}
+        )
+    if len(value) > MAX_DOCUMENT_ID or not value.isprintable() or not value.strip():
+        raise InvalidInputError(
+            f"document_id must be 1-{MAX_DOCUMENT_ID} printable characters, without line breaks or control "
+            f"characters (got {value[:40]!r})",
+            details={"field": "document_id"},
+        )
+    return value
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,7 +24,18 @@ from ..store.base import NewMemory
 from ..store.base import ProcessedJob
 from ..types import content_hash
 
-__all__ = ["NAMES", "TEMPLATES", "embedded_sdk", "engine_of", "pct", "prefill", "question", "sentence"]
+__all__ = [
+    "NAMES",
+    "TEMPLATES",
+    "embedded_sdk",
+    "engine_of",
+    "pct",
+    "percentile",
+    "prefill",
+    "progress_bar",
+    "question",
+    "sentence",
+]
 
 NAMES = (
     "Alice Bruno Chen Dana Emeka Fatima Goran Hana Ivan Julia Kofi Lena Mateo Nadia Omar Priya Quinn Rosa Sven Tara"
@@ -79,6 +92,21 @@ def question(rng: random.Random) -> str:
 def pct(values: list[float], q: float) -> float:
     """The ``q``-th percentile (0-100, linear interpolation); NaN when there are no values."""
     return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of sorted ``values`` (linear interpolation); 0 when there are none."""
+    if not values:
+        return 0.0
+    pos = (len(values) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def progress_bar(total: int, desc: str, enabled: bool, *, unit: str) -> Any:
+    """A tqdm bar that leaves no line behind (off when not ``enabled``)."""
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
 
 
 def embedded_sdk(settings: Settings, instance: str, *, relationship: str = "b2b") -> Tenantry:

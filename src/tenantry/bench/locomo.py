@@ -32,6 +32,8 @@ from typing import Any
 from ..pipeline.dates import parse_datetime_loose
 from ..settings import Settings
 from ._common import embedded_sdk
+from ._common import percentile
+from ._common import progress_bar
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -218,7 +220,7 @@ class EvalReport:
 
     def fetch_ms(self) -> dict[str, float]:
         lat = sorted(r.fetch_ms for r in self.results)
-        return {"p50": _percentile(lat, 50), "p95": _percentile(lat, 95)}
+        return {"p50": percentile(lat, 50), "p95": percentile(lat, 95)}
 
     def tokens_per_fetch(self) -> float:
         return sum(r.tokens for r in self.results) / len(self.results) if self.results else 0.0
@@ -243,21 +245,6 @@ class EvalReport:
             "ablate": sorted(self.config.ablate),
             "files": self.files,
         }
-
-
-def _percentile(values: Sequence[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    pos = (len(values) - 1) * pct / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
-
-
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="doc" if "ingest" in desc else "q", disable=not enabled, leave=False)
 
 
 def _messages(session: Session) -> list[dict[str, Any]]:
@@ -298,7 +285,7 @@ async def _ingest(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> float
                 metadata={"session": s.number, "sample_id": c.sample_id},
             )
             jobs.append(res.ingestion_id)
-    bar = _bar(len(jobs), "ingesting sessions", cfg.progress)
+    bar = progress_bar(len(jobs), "ingesting sessions", cfg.progress, unit="doc")
     try:
         for ing in jobs:
             st = await sdk.memories.wait_for_completion(ing, timeout_seconds=1800, poll_interval_seconds=0.02)
@@ -313,7 +300,7 @@ async def _ingest(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> float
 async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[QuestionResult]:
     kmax = max(cfg.ks)
     total = sum(len(c.questions) for c in convs)
-    bar = _bar(total, f"asking ({cfg.mode})", cfg.progress)
+    bar = progress_bar(total, f"asking ({cfg.mode})", cfg.progress, unit="q")
     out: list[QuestionResult] = []
     try:
         for c in convs:

@@ -41,6 +41,7 @@ from ..store.base import AsyncStore
 from ..store.base import MemoryRecord
 from ..store.base import SearchFilters
 from .features import Features
+from .overlap import units_and_typed
 from .query import QueryPlan
 from .query import plan_query
 from .query import subqueries
@@ -70,10 +71,18 @@ def _conflict_key(r: MemoryRecord) -> tuple[str, ...] | None:
 
 
 def _turn_key(rec: MemoryRecord) -> tuple[str, int] | None:
-    turn = rec.metadata.get("turn")
+    """(document, position) of a chat turn's memory, or of a document's passage (its ``unit`` number): what the
+    neighbour scores relate."""
+    meta = rec.metadata
+    turn = meta.get("unit") if meta.get("kind") == "passage" else meta.get("turn")
     if rec.document_id is None or not isinstance(turn, int) or isinstance(turn, bool):
         return None
     return (rec.document_id, turn)
+
+
+def _chat_turn_key(rec: MemoryRecord) -> tuple[str, int] | None:
+    """:func:`_turn_key` of the memories of chat turns only (what accurate mode fetches and joins around)."""
+    return None if rec.metadata.get("kind") == "passage" else _turn_key(rec)
 
 
 def _aware(d: datetime) -> datetime:
@@ -291,7 +300,7 @@ class RetrievalEngine:
         top = sorted((c for c in cands.values() if c.rowid in records), key=lambda c: -c.fused)[:n]
         keys: set[tuple[str, int]] = set()
         for c in top:
-            key = _turn_key(records[c.rowid])
+            key = _chat_turn_key(records[c.rowid])
             if key is not None:
                 keys.update({(key[0], key[1] - 1), (key[0], key[1] + 1)})
         if not keys:
@@ -308,19 +317,19 @@ class RetrievalEngine:
         head, tail = ranked[: w.passage_candidates], ranked[w.passage_candidates :]
         keys: set[tuple[str, int]] = set()
         for r in head:
-            key = _turn_key(r.record)
+            key = _chat_turn_key(r.record)
             if key is not None:
                 keys.update((key[0], key[1] + d) for d in range(-w.passage_window, w.passage_window + 1) if d)
         if not keys:
             return ranked
         turns: dict[tuple[str, int], MemoryRecord] = {}
         for rec in await self.store.memories_at_turns(chain, sorted(keys)):
-            key = _turn_key(rec)
+            key = _chat_turn_key(rec)
             if key is not None and (key not in turns or rec.metadata.get("kind") == "turn"):
                 turns[key] = rec
         out: list[Ranked] = []
         for r in head:
-            key = _turn_key(r.record)
+            key = _chat_turn_key(r.record)
             if key is None:
                 out.append(r)
                 continue
@@ -345,19 +354,8 @@ class RetrievalEngine:
 
     @staticmethod
     def _drop_covered(ranked: list[Ranked]) -> list[Ranked]:
-        """Drop an item whose source turns are all cited by better-ranked items (it adds no new provenance)."""
-        covered: set[tuple[str | None, str]] = set()  # evidence ids are per document ("s1" of two documents differ)
-        keep: list[Ranked] = []
-        for r in ranked:
-            if not r.record.source_evidence:
-                keep.append(r)  # nothing cited: never covered, adds nothing to ``covered``
-                continue
-            ev = {(r.record.document_id, e) for e in r.record.source_evidence}
-            if ev <= covered:
-                continue
-            covered |= ev
-            keep.append(r)
-        return keep
+        """Spend the budget once on what a write said: see :func:`units_and_typed`."""
+        return units_and_typed(ranked)
 
     @staticmethod
     def _diversify(ranked: list[Ranked], k: int, penalty: float) -> list[Ranked]:
