@@ -53,8 +53,8 @@ def _covered(text: str) -> str:
         if _MARKUP_ONLY.fullmatch(m.group()):
             continue  # "#", "---", "```", "- ": Markdown syntax without text
         line = " ".join(m.group().lstrip("#").split())
-        if line in headings or " ".join(m.group().split()) in headings:
-            continue
+        if any(line in h or " ".join(m.group().split()) in h for h in headings):
+            continue  # in a heading (a setext heading may span lines)
         lost.extend(ch for i, ch in enumerate(m.group(), m.start()) if not mask[i] and not ch.isspace())
     return "".join(lost)
 

@@ -425,3 +425,34 @@ async def test_create_from_file_arguments(make_sdk: MakeSdk, tmp_path: Path) -> 
         await sdk.memories.create_from_file(customer_id="acme", file_path=tmp_path / "missing.md")
     r = await sdk.memories.create_from_file(customer_id="acme", text="Our office is in Oslo.")
     assert r.status == "queued"
+
+
+async def test_ranked_response_shape_and_document_ids(make_sdk: MakeSdk) -> None:
+    """``response_shape="ranked"``: every item once, best first, passages as ``excerpts``; ``document_id`` takes
+    what callers name documents with; the caller's metadata comes back on the items a write made."""
+    sdk = await make_sdk()
+    doc_id = "https://kb.example.com/Refund Policy v2.md#eu|b2b"
+    await _ingest(
+        sdk,
+        "# Refunds\n\nRefunds are accepted within 30 days of purchase. After that we offer store credit.",
+        customer_id="acme",
+        document_type="document",
+        document_id=doc_id,
+        metadata={"source": "kb", "rev": 2},
+    )
+    plain = await sdk.customer.context.fetch(customer_id="acme", search_query=["refund store credit"])
+    assert plain.ranked is None
+    resp = await sdk.customer.context.fetch(
+        customer_id="acme", search_query=["refund store credit"], response_shape="ranked"
+    )
+    assert resp.ranked and [r.id for r in resp.ranked] == [i.id for i in resp.items()]
+    assert [r.rank for r in resp.ranked] == list(range(1, len(resp.ranked) + 1))
+    excerpt = next(r for r in resp.ranked if r.category == "excerpts")
+    assert excerpt.content.startswith("Refunds are accepted") and excerpt.metadata["headings"] == ["Refunds"]
+    assert excerpt.source_evidence and excerpt.source_evidence[0].startswith(f"{doc_id}@")
+    assert all(r.metadata["source"] == "kb" and r.metadata["rev"] == 2 for r in resp.ranked)
+    assert any(f.metadata.get("kind") == "passage" for f in resp.facts)  # by type: a passage is a fact
+    with pytest.raises(InvalidInputError):
+        await sdk.customer.context.fetch(customer_id="acme", search_query=["x"], response_shape="flat")
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create("x", customer_id="acme", document_id="two\nlines")

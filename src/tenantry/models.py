@@ -111,27 +111,16 @@ class TemporalEvent(_Item):
     confidence: float = 0.0
 
 
-class RankedItem(_Model):
+class RankedItem(_Item):
     """One item of a ranked response (``response_shape="ranked"``): every item once, best first, in one shape for
     all types. ``category`` is its type's list name (``facts``, ``preferences``, ``episodes``, ``emotions``,
     ``temporal_events``) or ``excerpts`` for a passage of a document (verbatim text; a by-type response files it under
     ``facts``); ``rank`` is its 1-based position and ``metadata["rank_score"]`` the score it was ranked by."""
 
-    id: str
     rank: int
     category: str
     content: str
     confidence: float = 0.0
-    source: str = ""
-    extracted_at: datetime | None = None
-    event_date: datetime | None = None
-    valid_until: datetime | None = None
-    temporal_category: str | None = None
-    temporal_confidence: float = 0.0
-    source_evidence: list[str] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    score: float | None = None
-    explanation: ScoreExplanation | None = None
 
 
 class RecentMessage(_Model):

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -30,10 +29,10 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings
-from ._common import embedded_sdk
+from ._common import evaluation_sdk
 from ._common import percentile
 from ._common import progress_bar
+from ._common import wait_all
 
 __all__ = [
     "BASELINES",
@@ -184,7 +183,6 @@ class Doc2DialConfig:
     dsn: str | None = None
     max_queries: int | None = None  # first N queries (in file order), for quick runs
     progress: bool = True
-    token_budget: int = 100_000
 
 
 @dataclass(slots=True)
@@ -347,15 +345,7 @@ async def _ingest(sdk: Any, docs: list[Document], cfg: Doc2DialConfig) -> float:
             document=d.written, document_type="document", customer_id=d.domain, document_id=d.document_id
         )
         jobs.append(res.ingestion_id)
-    bar = progress_bar(len(jobs), "ingesting documents", cfg.progress, unit="doc")
-    try:
-        for ing in jobs:
-            st = await sdk.memories.wait_for_completion(ing, timeout_seconds=3600, poll_interval_seconds=0.05)
-            if st.status != "completed":
-                raise RuntimeError(f"ingestion {ing} ended {st.status}: {st.error_message}")
-            bar.update(1)
-    finally:
-        bar.close()
+    await wait_all(sdk, jobs, "ingesting documents", progress=cfg.progress, poll=0.05)
     return time.perf_counter() - t0
 
 
@@ -375,6 +365,23 @@ async def _kept(sdk: Any, docs: list[Document], queries: list[Query]) -> tuple[i
             if page >= res.total_pages:
                 break
             page += 1
+    # A passage's evidence names its document and span ("<document_id>@<start>-<end>"); the same passage in two
+    # documents is one memory citing both.
+    spans: dict[str, list[tuple[int, int, list[str]]]] = {}
+    also: dict[str, list[Any]] = {}
+    for mems in by_doc.values():
+        for m in mems:
+            if "span" not in m.metadata:  # a passage, or a typed memory that restated one word for word
+                continue
+            for ev in m.source_evidence:
+                doc_id, _, span = ev.rpartition("@")
+                start, _, end = span.partition("-")
+                if start.isdigit() and end.isdigit():
+                    spans.setdefault(doc_id, []).append((int(start), int(end), m.metadata.get("headings") or []))
+                    if m.source_document_id != doc_id:
+                        also.setdefault(doc_id, []).append(m)
+    for doc_id, extra in also.items():
+        by_doc.setdefault(doc_id, []).extend(extra)
     covered = 0
     doc_words: dict[str, set[str]] = {}
     for d in docs:
@@ -383,11 +390,9 @@ async def _kept(sdk: Any, docs: list[Document], queries: list[Query]) -> tuple[i
         doc_words[d.doc_id] = {w for m in mems for w in words(m.content)}
         mask = bytearray(len(text))
         headings: set[str] = set()
-        for m in mems:
-            span = m.metadata.get("span")
-            if m.metadata.get("kind") == "passage" and isinstance(span, list) and len(span) == 2:
-                mask[span[0] : span[1]] = b"\x01" * (span[1] - span[0])
-                headings.update(m.metadata.get("headings") or [])
+        for start, end, path in spans.get(d.document_id, []):
+            mask[start:end] = b"\x01" * (end - start)
+            headings.update(path)
         line_of = _line_texts(text)
         for tok in _TOKEN.finditer(text):
             if mask[tok.start()] or " ".join(line_of(tok.start()).split()) in headings:
@@ -424,11 +429,7 @@ async def _ask(sdk: Any, queries: list[Query], variant: str, cfg: Doc2DialConfig
             for k in KS:
                 t0 = time.perf_counter()
                 resp = await sdk.customer.context.fetch(
-                    customer_id=q.domain,
-                    search_query=[q.text(variant)],
-                    max_results=k,
-                    mode=cfg.mode,
-                    token_budget=cfg.token_budget,
+                    customer_id=q.domain, search_query=[q.text(variant)], max_results=k, mode=cfg.mode
                 )
                 texts = [_item_text(i) for i in resp.items()]
                 if k == max(KS):
@@ -448,23 +449,13 @@ async def run_doc2dial(path: str | Path, cfg: Doc2DialConfig) -> Doc2DialReport:
     if cfg.max_queries is not None:
         queries = queries[: cfg.max_queries]
     reference = {v: bm25_sentences(docs, queries, v) for v in VARIANTS}
-    with tempfile.TemporaryDirectory(prefix="tenantry-doc2dial-") as tmp:
-        settings = Settings(
-            dsn=cfg.dsn or f"sqlite:///{Path(tmp) / 'doc2dial.db'}",
-            home=Path(tmp) / "home",
-            workers=cfg.workers,
-            extractor=cfg.extractor,
-            embedder=cfg.embedder,
-        )
-        sdk = embedded_sdk(settings, "doc2dial-eval", relationship="b2b")
-        await sdk.initialize()
-        try:
-            ingest_s = await _ingest(sdk, docs, cfg)
-            memories, memory_tokens, covered, ceiling = await _kept(sdk, docs, queries)
-            fetch_ms: list[float] = []
-            system = {v: await _ask(sdk, queries, v, cfg, fetch_ms) for v in VARIANTS}
-        finally:
-            await sdk.shutdown()
+    async with evaluation_sdk(
+        "doc2dial-eval", dsn=cfg.dsn, workers=cfg.workers, extractor=cfg.extractor, embedder=cfg.embedder
+    ) as sdk:
+        ingest_s = await _ingest(sdk, docs, cfg)
+        memories, memory_tokens, covered, ceiling = await _kept(sdk, docs, queries)
+        fetch_ms: list[float] = []
+        system = {v: await _ask(sdk, queries, v, cfg, fetch_ms) for v in VARIANTS}
     return Doc2DialReport(
         config=cfg,
         documents=len(docs),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.dates import parse_datetime_loose
-from ..settings import Settings
-from ._common import embedded_sdk
+from ._common import evaluation_sdk
 from ._common import percentile
 from ._common import progress_bar
+from ._common import wait_all
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -285,15 +284,7 @@ async def _ingest(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> float
                 metadata={"session": s.number, "sample_id": c.sample_id},
             )
             jobs.append(res.ingestion_id)
-    bar = progress_bar(len(jobs), "ingesting sessions", cfg.progress, unit="doc")
-    try:
-        for ing in jobs:
-            st = await sdk.memories.wait_for_completion(ing, timeout_seconds=1800, poll_interval_seconds=0.02)
-            if st.status != "completed":
-                raise RuntimeError(f"ingestion {ing} ended {st.status}: {st.error_message}")
-            bar.update(1)
-    finally:
-        bar.close()
+    await wait_all(sdk, jobs, "ingesting sessions", progress=cfg.progress, poll=0.02)
     return time.perf_counter() - t0
 
 
@@ -334,22 +325,16 @@ async def run_locomo(paths: Sequence[str | Path], cfg: EvalConfig) -> EvalReport
     fresh temporary home; what ``cfg`` does not name comes from ``TENANTRY_*`` as usual (e.g. the model cache).
     """
     convs = _select(load_conversations(paths), cfg)
-    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp:
-        settings = Settings(
-            dsn=cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}",
-            home=Path(tmp) / "home",
-            workers=cfg.workers,
-            extractor=cfg.extractor,
-            embedder=cfg.embedder,
-            ablate=cfg.ablate,
-        )
-        sdk = embedded_sdk(settings, "locomo-eval", relationship="b2b")
-        await sdk.initialize()
-        try:
-            ingest_s = await _ingest(sdk, convs, cfg)
-            results = await _ask(sdk, convs, cfg)
-        finally:
-            await sdk.shutdown()
+    async with evaluation_sdk(
+        "locomo-eval",
+        dsn=cfg.dsn,
+        workers=cfg.workers,
+        extractor=cfg.extractor,
+        embedder=cfg.embedder,
+        ablate=cfg.ablate,
+    ) as sdk:
+        ingest_s = await _ingest(sdk, convs, cfg)
+        results = await _ask(sdk, convs, cfg)
     return EvalReport(
         config=cfg,
         files=[str(p) for p in paths],

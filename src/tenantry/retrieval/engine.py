@@ -41,6 +41,8 @@ from ..store.base import AsyncStore
 from ..store.base import MemoryRecord
 from ..store.base import SearchFilters
 from .features import Features
+from .overlap import MAX_JOINED
+from .overlap import join_adjacent
 from .overlap import units_and_typed
 from .query import QueryPlan
 from .query import plan_query
@@ -168,10 +170,12 @@ class RetrievalEngine:
         if accurate and f.on("passages") and w.passage_window > 0:
             ranked = await self._passages(chain, ranked)
         if f.on("evidence-dedup"):
-            ranked = self._drop_covered(ranked)
+            # Enough items for the cut below: joined passages count as one.
+            limit = None if accurate and w.session_diversity > 0 else k * (MAX_JOINED if f.on("passage-join") else 1)
+            ranked = self._drop_covered(ranked, limit)
         if accurate and w.session_diversity > 0:
             ranked = self._diversify(ranked, k, w.session_diversity)
-        ranked = ranked[:k]
+        ranked = join_adjacent(ranked, k) if f.on("passage-join") else ranked[:k]
         self._explain(ranked, now)
         self._monotone(ranked)
         timings["rank_ms"] = (loop.time() - t2) * 1000
@@ -353,9 +357,9 @@ class RetrievalEngine:
         return out + tail
 
     @staticmethod
-    def _drop_covered(ranked: list[Ranked]) -> list[Ranked]:
+    def _drop_covered(ranked: list[Ranked], limit: int | None) -> list[Ranked]:
         """Spend the budget once on what a write said: see :func:`units_and_typed`."""
-        return units_and_typed(ranked)
+        return units_and_typed(ranked, limit)
 
     @staticmethod
     def _diversify(ranked: list[Ranked], k: int, penalty: float) -> list[Ranked]:
