@@ -3,6 +3,7 @@ subject/attribute supersedes the old one in the same scope only; update/list/del
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from tests.conftest import ServiceFactory
 from tests.fakes import SlotExtractor
 
 from tenantry.errors import InvalidInputError
+from tenantry.models import Fact
+from tenantry.models import Memory
 from tenantry.models import MemoryStatusResponse
 
 
@@ -18,6 +21,19 @@ from tenantry.models import MemoryStatusResponse
 async def slot_service(make_service: ServiceFactory) -> Engine:
     engine: Engine = await make_service("b2b", name="r", extractor=SlotExtractor())
     return engine
+
+
+def typed(facts: Sequence[Fact | Memory]) -> list[str]:
+    """The contents of the typed facts (the passages that keep each write verbatim left out)."""
+    return [f.content for f in facts if f.metadata.get("kind") != "passage"]
+
+
+async def typed_id(e: Engine, status: MemoryStatusResponse) -> str:
+    """The id of the one typed memory a write made (beside the passage that keeps it)."""
+    for mid in status.memory_ids:
+        if (await e.sdk.memories.get(mid)).metadata.get("kind") != "passage":
+            return mid
+    raise AssertionError(f"no typed memory in {status.memory_ids}")
 
 
 async def ingest(e: Engine, text: str, **ids: Any) -> MemoryStatusResponse:
@@ -31,17 +47,22 @@ async def test_exact_duplicate_merges_evidence_and_raises_confidence(slot_servic
     sdk = e.sdk
     first = await ingest(e, "The office plants need water on Mondays.", customer_id="acme")
     second = await ingest(e, "The office plants need water on Mondays.", customer_id="acme")
+    # The typed memory restates the one-sentence note word for word: one memory, not a passage beside it.
     assert len(first.memory_ids) == 1 and second.memory_ids == []
     page = await sdk.memories.list(customer_id="acme")
     assert page.total == 1
     mem = page.data[0]
     assert mem.confidence > 0.6
-    assert mem.source_evidence == ["s1"]  # same sentence id in both documents, kept once
+    spans = [f"{first.document_id}@0-40", f"{second.document_id}@0-40"]
+    assert mem.source_evidence == spans  # the same text in both documents: one memory citing both
     third = await ingest(e, "Reminder. The office plants need water on Mondays.", customer_id="acme")
-    assert third.memory_ids and len(third.memory_ids) == 1  # "Reminder." is new; the plant sentence merged again
+    # The note kept as a passage, "Reminder." is a new typed memory; the plant sentence merged again.
+    assert third.memory_ids and len(third.memory_ids) == 2
     page = await sdk.memories.list(customer_id="acme")
-    plants = next(m for m in page.data if "plants" in m.content)
-    assert plants.source_evidence == ["s1", "s2"]
+    passage = next(m for m in page.data if m.metadata.get("kind") == "passage")
+    assert passage.content == "Reminder. The office plants need water on Mondays."
+    plants = next(m for m in page.data if m.content == "The office plants need water on Mondays.")
+    assert plants.source_evidence == [*spans, f"{third.document_id}@0-50"]
 
 
 async def test_same_scope_contradiction_supersedes_old_value(slot_service: Engine) -> None:
@@ -50,11 +71,13 @@ async def test_same_scope_contradiction_supersedes_old_value(slot_service: Engin
     old = await ingest(e, "city = Paris", customer_id="acme", user_id="alice")
     new = await ingest(e, "city = Lyon", customer_id="acme", user_id="alice")
     fetched = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["city"], max_results=10)
-    assert [f.content for f in fetched.facts] == ["the city is Lyon"]
-    old_mem = await sdk.memories.get(old.memory_ids[0])
-    assert old_mem.superseded_by == new.memory_ids[0] and old_mem.valid_until is not None
+    assert typed(fetched.facts) == ["the city is Lyon"]
+    # What was written stays (a passage is never superseded); "city = Lyon" says what the typed fact says.
+    assert "city = Paris" in {f.content for f in fetched.facts}
+    old_mem = await sdk.memories.get(await typed_id(e, old))
+    assert old_mem.superseded_by == await typed_id(e, new) and old_mem.valid_until is not None
     history = await sdk.memories.list(user_id="alice", customer_id="acme", include_superseded=True)
-    assert {m.content for m in history.data} == {"the city is Paris", "the city is Lyon"}
+    assert set(typed(history.data)) == {"the city is Paris", "the city is Lyon"}
 
 
 async def test_contradiction_in_another_scope_supersedes_nothing(slot_service: Engine) -> None:
@@ -65,9 +88,9 @@ async def test_contradiction_in_another_scope_supersedes_nothing(slot_service: E
     await ingest(e, "city = Oslo", customer_id="acme")
     fetched = await sdk.user.context.fetch(user_id="alice", customer_id="acme", search_query=["city"], max_results=10)
     # alice@acme keeps Paris; the customer default Oslo is shadowed by the narrower user value
-    assert [f.content for f in fetched.facts] == ["the city is Paris"]
+    assert typed(fetched.facts) == ["the city is Paris"]
     fetched = await sdk.user.context.fetch(user_id="alice", customer_id="globex", search_query=["city"], max_results=10)
-    assert [f.content for f in fetched.facts] == ["the city is Rome"]
+    assert typed(fetched.facts) == ["the city is Rome"]
 
 
 async def test_update_strategies_and_delete(slot_service: Engine) -> None:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import io
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from tests.conftest import MakeSdk
+from tests.sample_files import GOOD
+from tests.sample_files import MALFORMED
+from tests.sample_files import REFUND
 from tests.server.helpers import ThreadServer
 from tests.server.helpers import admin_create_instance
 
@@ -318,3 +323,87 @@ async def test_b2c_conversation_reads_refuse_another_users_ids(make_sdk: MakeSdk
         assert exc.value.code == "conversation_scope_mismatch"
     own = await sdk.conversation.context.fetch("conv-1", customer_id="carol")
     assert own.conversation_context is not None and len(own.conversation_context.recent_turns) == 1
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD))
+async def test_create_from_file_reads_each_format_and_refuses_a_malformed_one(
+    make_sdk: MakeSdk, tmp_path: Path, fmt: str
+) -> None:
+    """``memories.create_from_file`` with a path, bytes or a file object: the engine (embedded) or the server
+    (remote) reads the file, headings kept; a malformed file of the same format raises ``InvalidInputError`` naming
+    the format, with nothing stored."""
+    sdk = await make_sdk()
+    name, data = GOOD[fmt]
+    path = tmp_path / name
+    path.write_bytes(data)
+    r = await sdk.memories.create_from_file(
+        customer_id="acme", file_path=path, metadata={"origin": fmt}, document_id=f"files/{name} #1"
+    )
+    assert r.document_id == f"files/{name} #1"
+    st = await sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30, poll_interval_seconds=0.05)
+    assert st.status == "completed", st.error_message
+    resp = await sdk.customer.context.fetch(customer_id="acme", search_query=["refund within 30 days"], max_results=5)
+    passage = next(f for f in resp.facts if REFUND in f.content)
+    assert passage.metadata["origin"] == fmt and passage.metadata["filename"] == name
+    assert passage.metadata.get("headings", [None])[-1] == "Refund policy" or passage.content.startswith("Refund")
+
+    again = await sdk.memories.create_from_file(customer_id="acme", file=io.BytesIO(data), filename=f"copy-{name}")
+    assert again.status == "queued"
+    raw = await sdk.memories.create_from_file(customer_id="globex", file=data, filename=name)
+    assert raw.status == "queued"
+
+    bad_name, bad = MALFORMED[fmt]
+    before = (await sdk.memories.list(customer_id="acme")).total
+    with pytest.raises(InvalidInputError) as exc:
+        await sdk.memories.create_from_file(customer_id="acme", file=bad, filename=bad_name)
+    assert exc.value.code == "unreadable_file" and exc.value.details["format"] == fmt
+    assert bad_name in str(exc.value)
+    assert (await sdk.memories.list(customer_id="acme")).total == before
+
+
+async def test_create_from_file_arguments(make_sdk: MakeSdk, tmp_path: Path) -> None:
+    sdk = await make_sdk()
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create_from_file(customer_id="acme")  # none of file_path, file, text
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create_from_file(customer_id="acme", text="x", file=b"y", filename="y.txt")
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create_from_file(customer_id="acme", file=b"no name")
+    with pytest.raises(InvalidInputError) as exc:
+        await sdk.memories.create_from_file(customer_id="acme", file=b"\x89PNG\r\n\x1a\n\x00", filename="a.png")
+    assert exc.value.code == "unsupported_file_type"
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create_from_file(customer_id="acme", file_path=tmp_path / "missing.md")
+    r = await sdk.memories.create_from_file(customer_id="acme", text="Our office is in Oslo.")
+    assert r.status == "queued"
+
+
+async def test_ranked_response_shape_and_document_ids(make_sdk: MakeSdk) -> None:
+    """``response_shape="ranked"``: every item once, best first, passages as ``excerpts``; ``document_id`` takes
+    what callers name documents with; the caller's metadata comes back on the items a write made."""
+    sdk = await make_sdk()
+    doc_id = "https://kb.example.com/Refund Policy v2.md#eu|b2b"
+    await _ingest(
+        sdk,
+        "# Refunds\n\nRefunds are accepted within 30 days of purchase. After that we offer store credit.",
+        customer_id="acme",
+        document_type="document",
+        document_id=doc_id,
+        metadata={"source": "kb", "rev": 2},
+    )
+    plain = await sdk.customer.context.fetch(customer_id="acme", search_query=["refund store credit"])
+    assert plain.ranked is None
+    resp = await sdk.customer.context.fetch(
+        customer_id="acme", search_query=["refund store credit"], response_shape="ranked"
+    )
+    assert resp.ranked and [r.id for r in resp.ranked] == [i.id for i in resp.items()]
+    assert [r.rank for r in resp.ranked] == list(range(1, len(resp.ranked) + 1))
+    excerpt = next(r for r in resp.ranked if r.category == "excerpts")
+    assert excerpt.content.startswith("Refunds are accepted") and excerpt.metadata["headings"] == ["Refunds"]
+    assert excerpt.source_evidence and excerpt.source_evidence[0].startswith(f"{doc_id}@")
+    assert all(r.metadata["source"] == "kb" and r.metadata["rev"] == 2 for r in resp.ranked)
+    assert any(f.metadata.get("kind") == "passage" for f in resp.facts)  # by type: a passage is a fact
+    with pytest.raises(InvalidInputError):
+        await sdk.customer.context.fetch(customer_id="acme", search_query=["x"], response_shape="flat")
+    with pytest.raises(InvalidInputError):
+        await sdk.memories.create("x", customer_id="acme", document_id="two\nlines")

@@ -30,7 +30,9 @@ async def assert_nothing_stored(svc: Any) -> None:
         pytest.param({"document": "x", "mode": "turbo"}, "mode", id="bad-mode"),
         pytest.param({"document": "x", "metadata": ["a"]}, "metadata", id="metadata-not-object"),
         pytest.param({"document": "x", "document_created_at": "next blursday"}, "document_created_at", id="bad-date"),
-        pytest.param({"document": "x", "document_id": "has space"}, "document_id", id="bad-document-id"),
+        pytest.param({"document": "x", "document_id": "two\nlines"}, "document_id", id="document-id-line-break"),
+        pytest.param({"document": "x", "document_id": "d" * 513}, "document_id", id="document-id-too-long"),
+        pytest.param({"document": "x", "document_id": 12}, "document_id", id="document-id-int"),
     ],
 )
 async def test_create_rejects_bad_input(make_service: Any, kwargs: dict[str, Any], fragment: str) -> None:

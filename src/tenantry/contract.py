@@ -51,6 +51,7 @@ __all__ = [
     "CompactionStatusQuery",
     "ContextQuery",
     "ConversationContextQuery",
+    "CreateFromFile",
     "CreateMemory",
     "CustomerContextQuery",
     "DeleteData",
@@ -106,6 +107,20 @@ class CreateMemory(Addressed):
     mode: str = "long-range"
     metadata: Metadata | None = None
     conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateFromFile(Addressed):
+    """A file to read and queue as one document: Markdown, plain text, HTML, PDF, DOCX or e-mail (``.eml``), by its
+    ``filename``'s extension (else by its content). ``document_type`` defaults to the format's (``pdf``, ``email``,
+    else ``document``); an e-mail's ``Date`` is its ``document_created_at``."""
+
+    filename: str
+    content: bytes
+    document_type: str | None = None
+    document_id: str | None = None
+    mode: str = "long-range"
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,6 +247,7 @@ class ContextQuery:
     token_budget: int | None = None
     explain: bool = False
     include_world: bool = False
+    response_shape: str = "by_type"  # "ranked": also every item once, best first (ContextResponse.ranked)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,6 +339,11 @@ class TenantryAPI:
         raise NotImplementedError
 
     async def batch_create(self, request: BatchCreate) -> BatchCreateResponse:
+        raise NotImplementedError
+
+    async def create_memory_from_file(self, request: CreateFromFile) -> CreateMemoryResponse:
+        """Read a file (``InvalidInputError`` naming the format when it cannot be read: nothing is stored) and queue
+        its text as one document."""
         raise NotImplementedError
 
     async def ingestion_status(self, ingestion_id: str) -> MemoryStatusResponse:

@@ -77,8 +77,8 @@ async def call_your_llm(system_prompt: str, user_message: str) -> str:
 
 
 PLAYBOOKS = {
-    "acme": "Acme refunds are accepted within 30 days of purchase. Acme support hours are 9am to 5pm CET. "
-    "Acme customers on the Gold plan get free express shipping.",
+    "acme": "Acme Corp policy: customers can get a full refund within 30 days of purchase. Support hours are 9am to "
+    "5pm CET. Customers on the Gold plan get free express shipping.",
     "globex": "Globex never offers refunds on software licences. Globex support is available 24/7 by chat. "
     "Globex invoices are always sent in USD.",
     "initech": "Initech requires a manager's approval for any order above 500 dollars. "

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from typing import Literal
 
+from pydantic import AliasChoices
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryStatusResponse",
     "Preference",
     "ProfileAttribute",
+    "RankedItem",
     "RecentMessage",
     "RecordedMessage",
     "ResponseMetadata",
@@ -117,6 +119,18 @@ class TemporalEvent(_Item):
     confidence: float = 0.0
 
 
+class RankedItem(_Item):
+    """One item of a ranked response (``response_shape="ranked"``): every item once, best first, in one shape for
+    all types. ``category`` is its type's list name (``facts``, ``preferences``, ``episodes``, ``emotions``,
+    ``temporal_events``) or ``excerpts`` for a passage of a document (verbatim text; a by-type response files it under
+    ``facts``); ``rank`` is its 1-based position and ``metadata["rank_score"]`` the score it was ranked by."""
+
+    rank: int
+    category: str
+    content: str
+    confidence: float = 0.0
+
+
 class RecentMessage(_Model):
     role: str
     content: str
@@ -156,6 +170,10 @@ class ContextResponse(_Model):
     temporal_events: list[TemporalEvent] = Field(default_factory=list)
     conversation_context: ConversationContext | None = None
     metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)
+    # ``response_shape="ranked"`` only (``None`` otherwise): every item once, best first; ``items`` on the wire.
+    ranked: list[RankedItem] | None = Field(
+        default=None, validation_alias=AliasChoices("ranked", "items"), serialization_alias="items"
+    )
 
     def items(self) -> list[_Item]:
         """Every item, in rank order (best first)."""

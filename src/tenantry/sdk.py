@@ -27,6 +27,7 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from typing import BinaryIO
 from typing import TypedDict
 from uuid import UUID
 
@@ -40,6 +41,7 @@ from .contract import CompactedQuery
 from .contract import CompactionFormat
 from .contract import CompactionStatusQuery
 from .contract import ConversationContextQuery
+from .contract import CreateFromFile
 from .contract import CreateMemory
 from .contract import CustomerContextQuery
 from .contract import DeleteData
@@ -93,10 +95,11 @@ _DONE = ("completed", "failed", "partial_success")
 
 
 class ContextOptions(TypedDict, total=False):
-    """Keyword options every context fetch accepts. tenantry's own: ``filters`` (metadata ``{key: value | {op:
-    value}}``), ``as_of`` (only memories valid then), ``token_budget``, ``explain`` (score parts per item),
-    ``include_world``. Accepted for the Synap client's signature and not used: ``precision_level``,
-    ``context_mode``, ``include_profile``, ``last_n_conversations``, ``response_shape``."""
+    """Keyword options every context fetch accepts. ``response_shape="ranked"`` also returns every item once, best
+    first, in ``ContextResponse.ranked`` (document passages as ``excerpts``). tenantry's own: ``filters`` (metadata
+    ``{key: value | {op: value}}``), ``as_of`` (only memories valid then), ``token_budget``, ``explain`` (score parts
+    per item), ``include_world``. Accepted for the Synap client's signature and not used: ``precision_level``,
+    ``context_mode``, ``include_profile``, ``last_n_conversations``."""
 
     filters: Metadata
     as_of: datetime | str
@@ -122,6 +125,7 @@ class _QueryFields(TypedDict, total=False):
     token_budget: int
     explain: bool
     include_world: bool
+    response_shape: str
 
 
 def _query(
@@ -146,6 +150,8 @@ def _query(
         out["explain"] = options["explain"]
     if "include_world" in options:
         out["include_world"] = options["include_world"]
+    if "response_shape" in options:
+        out["response_shape"] = options["response_shape"]
     return out
 
 
@@ -208,30 +214,60 @@ class MemoriesNamespace(_Namespace):
         self,
         user_id: str | None = None,
         customer_id: str | None = None,
+        relationship_type: str = "b2c",
         file_path: str | os.PathLike[str] | None = None,
+        file: BinaryIO | bytes | None = None,
+        filename: str | None = None,
         text: str | None = None,
         document_type: str | None = None,
         mode: str = "long-range",
         metadata: Metadata | None = None,
+        document_id: str | None = None,
     ) -> CreateMemoryResponse:
-        """Queue a UTF-8 text file (or ``text``); ``.eml`` files are e-mails, anything else a document."""
-        if (file_path is None) == (text is None):
-            raise InvalidInputError("give exactly one of file_path or text")
+        """Queue a file — Markdown, plain text, HTML, PDF, DOCX or e-mail (``.eml``) — or ``text``, as one document.
+
+        Give exactly one of ``file_path``, ``file`` (bytes or a binary file object, with ``filename``) or ``text``.
+        The file is read by the engine (embedded) or the server (remote): headings are kept, and a file that cannot
+        be read raises ``InvalidInputError`` naming its format, with nothing stored. ``relationship_type`` is
+        accepted for the Synap client's signature; the instance's relationship applies.
+        """
+        given = [x for x in (file_path, file, text) if x is not None]
+        if len(given) != 1:
+            raise InvalidInputError("give exactly one of file_path, file or text")
+        if text is not None:
+            return await self.create(
+                text,
+                user_id=user_id,
+                customer_id=customer_id,
+                document_type=document_type or "document",
+                document_id=document_id,
+                mode=mode,
+                metadata=metadata,
+            )
         if file_path is not None:
             path = Path(file_path)
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InvalidInputError(f"cannot read {path}: {exc}") from exc
-            document_type = document_type or ("email" if path.suffix == ".eml" else "document")
-        return await self.create(
-            text or "",
+                content = path.read_bytes()
+            except OSError as exc:
+                msg = f"cannot read {path}: {exc.strerror or exc}"
+                raise InvalidInputError(msg, details={"field": "file_path"}) from exc
+            name = filename or path.name
+        else:
+            content = file if isinstance(file, bytes | bytearray) else file.read()  # type: ignore[union-attr]
+            name = filename or str(getattr(file, "name", "") or "")
+            if not name:
+                raise InvalidInputError("give the file's filename (its extension tells its format)")
+        request = CreateFromFile(
+            filename=Path(name).name,
+            content=bytes(content),
             user_id=user_id,
             customer_id=customer_id,
-            document_type=document_type or "document",
+            document_type=document_type,
+            document_id=document_id,
             mode=mode,
             metadata=metadata,
         )
+        return await self._api.create_memory_from_file(request)
 
     async def status(self, ingestion_id: Id) -> MemoryStatusResponse:
         return await self._api.ingestion_status(str(ingestion_id))

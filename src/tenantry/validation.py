@@ -15,6 +15,7 @@ from .errors import PayloadTooLargeError
 
 __all__ = [
     "DOCUMENT_TYPES",
+    "MAX_DOCUMENT_ID",
     "MAX_FILTER_KEYS",
     "MAX_FILTER_VALUES",
     "MAX_RESULTS",
@@ -25,6 +26,7 @@ __all__ = [
     "normalise_types",
     "parse_when",
     "utcnow",
+    "validate_document_id",
 ]
 
 DOCUMENT_TYPES = frozenset(
@@ -63,6 +65,7 @@ _MAX_DEPTH = 32  # nesting of a JSON value (metadata, structured documents, filt
 # backend stores and reads them back in any time zone.
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 12, 31, tzinfo=UTC)
+MAX_DOCUMENT_ID = 512
 
 
 def normalise_types(types: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -163,6 +166,25 @@ def check_json(value: Any, field: str, *, _depth: int = 0) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             check_json(item, field, _depth=_depth + 1)
+
+
+def validate_document_id(value: object) -> str | None:
+    """A caller's document id: any printable text of 1 to 512 characters (URLs, file paths, titles with spaces,
+    ``#``, ``|`` ...). Unlike scope ids it is never part of a scope; line breaks and control characters are refused.
+    Returns it unchanged, or ``None`` when absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"document_id must be a string, got {type(value).__name__}", details={"field": "document_id"}
+        )
+    if len(value) > MAX_DOCUMENT_ID or not value.isprintable() or not value.strip():
+        raise InvalidInputError(
+            f"document_id must be 1-{MAX_DOCUMENT_ID} printable characters, without line breaks or control "
+            f"characters (got {value[:40]!r})",
+            details={"field": "document_id"},
+        )
+    return value
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def test_restated_episodes_are_dropped_for_turn_memories() -> None:
     doc = DocumentInput(
         "d",
         "chat",
-        [Segment("a", "I ran a marathon", speaker="Ann"), Segment("b", "Cool", "Bo")],
+        [Segment("a", "I ran a marathon", speaker="Ann"), Segment("b", "I ran one in May", "Bo")],
         created_at=__import__("datetime").datetime(2023, 5, 8),
     )
     keep = CompositeExtractor([Episodes(), TurnExtractor()]).extract(doc)

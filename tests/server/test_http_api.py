@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.sample_files import GOOD
+from tests.sample_files import MALFORMED
+from tests.sample_files import REFUND
 from tests.server.conftest import ServerFactory
 from tests.server.helpers import ADMIN_TOKEN
 from tests.server.helpers import admin_create_instance
@@ -235,7 +238,14 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
         files={"file": ("x.pdf", b"%PDF-\xff\xfe\x00")},
         headers=h,
     )
-    assert r3.status_code == 400 and r3.json()["code"] == "unsupported_file_type"
+    assert r3.status_code == 400 and r3.json()["code"] == "unreadable_file" and "PDF" in r3.json()["message"]
+    r4 = httpx.post(
+        f"{url}/api/v1/memories/upload",
+        data={"customer_id": "acme"},
+        files={"file": ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00")},
+        headers=h,
+    )
+    assert r4.status_code == 400 and r4.json()["code"] == "unsupported_file_type"
 
     st = _wait(url, key, r.json()["ingestion_id"])
     assert st["status"] == "completed" and st["memory_ids"]
@@ -287,8 +297,17 @@ def test_memory_routes_wire_shapes(api: tuple[str, str, dict[str, Any]]) -> None
         "episodes",
         "emotions",
         "temporal_events",
+        "items",  # response_shape="ranked": every item once, best first
     }
-    items = [i for lst in ctx["context"].values() for i in lst]
+    ranked = ctx["context"]["items"]
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    assert all(
+        r["category"] in ("facts", "preferences", "episodes", "emotions", "temporal_events", "excerpts")
+        and "rank_score" in r["metadata"]
+        for r in ranked
+    )
+    items = [i for name, lst in ctx["context"].items() if name != "items" for i in lst]
+    assert {i["id"] for i in items} == {r["id"] for r in ranked}
     assert items and all(isinstance(i["id"], str) and i["extracted_at"] and i["source"] for i in items)
     assert all(v is not None for i in items for v in i.values())  # nulls are left out
     assert all("explanation" in i for i in items)
@@ -366,3 +385,39 @@ def test_conversation_routes(api: tuple[str, str, dict[str, Any]]) -> None:
     assert r.status_code == 200 and "conversation_context" not in r.json()
     r = httpx.post(f"{url}/v1/context/fetch", headers=h, json={"conversation_id": conv, "customer_id": "bad id!"})
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD))
+def test_upload_reads_each_file_format_and_refuses_a_malformed_one(
+    api: tuple[str, str, dict[str, Any]], fmt: str
+) -> None:
+    """``POST /api/v1/memories/upload`` with a file part: the server reads it, headings kept; a file of the same
+    format that cannot be read is a 400 naming the format, and nothing is queued."""
+    url, key, _ = api
+    h = _auth(key)
+    name, data = GOOD[fmt]
+    ids = {"customer_id": "acme", "document_id": f"kb/{name} (v2)#1", "metadata": json.dumps({"origin": fmt})}
+    r = httpx.post(f"{url}/api/v1/memories/upload", data=ids, files={"file": (name, data)}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["document_id"] == f"kb/{name} (v2)#1"
+    assert _wait(url, key, r.json()["ingestion_id"])["status"] == "completed"
+    found = httpx.post(
+        f"{url}/v1/context/customer/fetch",
+        json={"customer_id": "acme", "search_query": ["how long do I have for a refund"], "max_results": 5},
+        headers=h,
+    ).json()["context"]["facts"]
+    passage = next(f for f in found if REFUND in f["content"])
+    assert passage["metadata"]["origin"] == fmt and passage["metadata"]["filename"] == name
+    assert "Refund policy" in passage["metadata"].get("headings", []) or passage["content"].startswith("Refund")
+
+    bad_name, bad = MALFORMED[fmt]
+    before = httpx.get(f"{url}/api/v1/memories", params={"customer_id": "acme"}, headers=h).json()["total"]
+    r = httpx.post(
+        f"{url}/api/v1/memories/upload", data={"customer_id": "acme"}, files={"file": (bad_name, bad)}, headers=h
+    )
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "unreadable_file" and body["details"]["format"] == fmt
+    assert bad_name in body["message"]
+    after = httpx.get(f"{url}/api/v1/memories", params={"customer_id": "acme"}, headers=h).json()["total"]
+    assert after == before

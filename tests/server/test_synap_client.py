@@ -258,3 +258,30 @@ async def test_bad_key_fails_on_first_call(deployment: Deployment, synap: Any) -
         await sdk.memories.create("User: hi", user_id="a", customer_id="b")
     r = httpx.get(f"{deployment.server.url}/health")
     assert r.status_code == 200
+
+
+async def test_synap_client_reads_passages_ranked_responses_and_uploads(
+    deployment: Deployment, synap: Any, tmp_path: Path
+) -> None:
+    """The public client's ``response_shape="ranked"``: ``ctx.items`` in rank order, passages as ``excerpts``; its
+    ``create_from_file`` uploads a file the server reads (a Markdown playbook, its headings kept)."""
+    sdk = await synap(deployment.y["api_key"])
+    playbook = tmp_path / "playbook.md"
+    playbook.write_text(
+        "# Playbook\n\n## Refunds\n\nCustomers can get a full refund within 30 days of purchase. After that we only "
+        "offer store credit.\n\n"
+        "## Support\n\nSupport hours are 9am to 5pm CET.\n"
+    )
+    r = await sdk.memories.create_from_file(user_id="peter", customer_id="initech", file_path=str(playbook))
+    st = await sdk.memories.wait_for_completion(r.ingestion_id, timeout_seconds=30, poll_interval_seconds=0.1)
+    assert str(st.status.value) == "completed", st.error_message
+    ids = {"user_id": "peter", "customer_id": "initech"}
+    by_type = await sdk.user.context.fetch(**ids, search_query=["refund"], max_results=5)
+    assert any("full refund within 30 days" in f.content for f in by_type.facts)
+    ranked = await sdk.user.context.fetch(**ids, search_query=["refund"], max_results=5, response_shape="ranked")
+    assert ranked.items and [i.rank for i in ranked.items] == list(range(1, len(ranked.items) + 1))
+    refund = next(i for i in ranked.items if "full refund" in i.content)
+    assert refund.category == "excerpts" and refund.metadata["headings"] == ["Playbook", "Refunds"]
+    assert any("full refund" in e.content for e in ranked.excerpts)
+    scores = [i.rank_score for i in ranked.items]
+    assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)

@@ -4,8 +4,14 @@ explicit settings, and the direct-write prefill of a store."""
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,7 +28,20 @@ from ..store.base import NewMemory
 from ..store.base import ProcessedJob
 from ..types import content_hash
 
-__all__ = ["NAMES", "TEMPLATES", "embedded_sdk", "engine_of", "pct", "prefill", "question", "sentence"]
+__all__ = [
+    "NAMES",
+    "TEMPLATES",
+    "embedded_sdk",
+    "engine_of",
+    "evaluation_sdk",
+    "wait_all",
+    "pct",
+    "percentile",
+    "prefill",
+    "progress_bar",
+    "question",
+    "sentence",
+]
 
 NAMES = (
     "Alice Bruno Chen Dana Emeka Fatima Goran Hana Ivan Julia Kofi Lena Mateo Nadia Omar Priya Quinn Rosa Sven Tara"
@@ -79,6 +98,58 @@ def question(rng: random.Random) -> str:
 def pct(values: list[float], q: float) -> float:
     """The ``q``-th percentile (0-100, linear interpolation); NaN when there are no values."""
     return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of sorted ``values`` (linear interpolation); 0 when there are none."""
+    if not values:
+        return 0.0
+    pos = (len(values) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def progress_bar(total: int, desc: str, enabled: bool, *, unit: str) -> Any:
+    """A tqdm bar that leaves no line behind (off when not ``enabled``)."""
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
+
+
+@asynccontextmanager
+async def evaluation_sdk(
+    name: str, *, dsn: str | None, workers: int, extractor: str, embedder: str, ablate: frozenset[str] = frozenset()
+) -> AsyncIterator[Tenantry]:
+    """An initialised embedded SDK on a b2b instance ``name``, over ``dsn`` or a fresh temporary SQLite database, with
+    a temporary home; closed (its queue drained) on exit. What the arguments do not name comes from ``TENANTRY_*``
+    as usual (e.g. the model cache)."""
+    with tempfile.TemporaryDirectory(prefix=f"tenantry-{name}-") as tmp:
+        settings = Settings(
+            dsn=dsn or f"sqlite:///{Path(tmp) / f'{name}.db'}",
+            home=Path(tmp) / "home",
+            workers=workers,
+            extractor=extractor,
+            embedder=embedder,
+            ablate=ablate,
+        )
+        sdk = embedded_sdk(settings, name, relationship="b2b")
+        await sdk.initialize()
+        try:
+            yield sdk
+        finally:
+            await sdk.shutdown()
+
+
+async def wait_all(sdk: Tenantry, jobs: Sequence[str], desc: str, *, progress: bool, poll: float) -> None:
+    """Wait until every ingestion of ``jobs`` completed, with a progress bar; a job that did not complete raises."""
+    bar = progress_bar(len(jobs), desc, progress, unit="doc")
+    try:
+        for ing in jobs:
+            st = await sdk.memories.wait_for_completion(ing, timeout_seconds=3600, poll_interval_seconds=poll)
+            if st.status != "completed":
+                raise RuntimeError(f"ingestion {ing} ended {st.status}: {st.error_message}")
+            bar.update(1)
+    finally:
+        bar.close()
 
 
 def embedded_sdk(settings: Settings, instance: str, *, relationship: str = "b2b") -> Tenantry:

@@ -1,4 +1,4 @@
-"""The ``bench``, ``bench-server``, ``bench-postgres`` and ``eval locomo`` commands of the ``tenantry`` CLI.
+"""The ``bench``, ``bench-server``, ``bench-postgres``, ``eval locomo`` and ``eval doc2dial`` commands of the CLI.
 
 ``register(app)`` adds them to the main Typer app (:mod:`tenantry.cli`). Each command parses its options and runs one
 bench of this package (imported when the command runs, so ``tenantry --help`` loads none of them); every one prints
@@ -209,9 +209,40 @@ def fuzz(
         raise typer.Exit(1)
 
 
+def eval_doc2dial(
+    split: Annotated[str, typer.Argument(help="a doc2dial split directory (documents.jsonl, queries.jsonl)")],
+    mode: Annotated[str, typer.Option(help="fetch mode: fast | accurate")] = "fast",
+    json_out: JsonOut = None,
+    max_queries: Annotated[int | None, typer.Option(help="ask only the first N queries")] = None,
+    extractor: Annotated[str, typer.Option(help="extractor to ingest with")] = "rules+turns",
+    embedder: Annotated[str, typer.Option(help="embedder: minilm-int8 | minilm | ...")] = "minilm-int8",
+    dsn: Annotated[str | None, typer.Option(help="database (default: a fresh temporary SQLite file)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Document memory on doc2dial (span coverage R@1/5/10, tokens per query) through the SDK, beside the
+    baselines of the data's README (fresh database; one customer scope per domain)."""
+    from rich.console import Console
+
+    from .doc2dial import Doc2DialConfig
+    from .doc2dial import render_doc2dial
+    from .doc2dial import run_doc2dial
+
+    if mode not in ("fast", "accurate"):
+        raise typer.BadParameter("mode must be fast or accurate")
+    cfg = Doc2DialConfig(
+        mode=mode, max_queries=max_queries, extractor=extractor, embedder=embedder, dsn=dsn, progress=progress
+    )
+    try:
+        report = asyncio.run(run_doc2dial(split, cfg))
+    except (OSError, ValueError, KeyError) as exc:
+        raise typer.BadParameter(f"cannot read the split {split}: {exc}") from exc
+    Console().print(render_doc2dial(report))
+    _write_json(json_out, report.to_json())
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``bench``, ``bench-server``, ``bench-postgres``, ``fuzz``, ``eval locomo`` and ``eval compaction`` to
-    ``app``."""
+    """Add ``bench``, ``bench-server``, ``bench-postgres``, ``fuzz``, ``eval locomo``, ``eval compaction`` and
+    ``eval doc2dial`` to ``app``."""
     app.command("bench")(bench)
     app.command("fuzz")(fuzz)
     app.command("bench-server")(bench_server)
@@ -219,4 +250,5 @@ def register(app: typer.Typer) -> None:
     eval_app = typer.Typer(help="Retrieval-quality evaluations", no_args_is_help=True)
     eval_app.command("locomo")(eval_locomo)
     eval_app.command("compaction")(eval_compaction)
+    eval_app.command("doc2dial")(eval_doc2dial)
     app.add_typer(eval_app, name="eval")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.dates import parse_datetime_loose
-from ..settings import Settings
-from ._common import embedded_sdk
+from ._common import evaluation_sdk
+from ._common import percentile
+from ._common import progress_bar
+from ._common import wait_all
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -218,7 +219,7 @@ class EvalReport:
 
     def fetch_ms(self) -> dict[str, float]:
         lat = sorted(r.fetch_ms for r in self.results)
-        return {"p50": _percentile(lat, 50), "p95": _percentile(lat, 95)}
+        return {"p50": percentile(lat, 50), "p95": percentile(lat, 95)}
 
     def tokens_per_fetch(self) -> float:
         return sum(r.tokens for r in self.results) / len(self.results) if self.results else 0.0
@@ -243,21 +244,6 @@ class EvalReport:
             "ablate": sorted(self.config.ablate),
             "files": self.files,
         }
-
-
-def _percentile(values: Sequence[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    pos = (len(values) - 1) * pct / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
-
-
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="doc" if "ingest" in desc else "q", disable=not enabled, leave=False)
 
 
 def _messages(session: Session) -> list[dict[str, Any]]:
@@ -298,22 +284,14 @@ async def _ingest(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> float
                 metadata={"session": s.number, "sample_id": c.sample_id},
             )
             jobs.append(res.ingestion_id)
-    bar = _bar(len(jobs), "ingesting sessions", cfg.progress)
-    try:
-        for ing in jobs:
-            st = await sdk.memories.wait_for_completion(ing, timeout_seconds=1800, poll_interval_seconds=0.02)
-            if st.status != "completed":
-                raise RuntimeError(f"ingestion {ing} ended {st.status}: {st.error_message}")
-            bar.update(1)
-    finally:
-        bar.close()
+    await wait_all(sdk, jobs, "ingesting sessions", progress=cfg.progress, poll=0.02)
     return time.perf_counter() - t0
 
 
 async def _ask(sdk: Any, convs: list[Conversation], cfg: EvalConfig) -> list[QuestionResult]:
     kmax = max(cfg.ks)
     total = sum(len(c.questions) for c in convs)
-    bar = _bar(total, f"asking ({cfg.mode})", cfg.progress)
+    bar = progress_bar(total, f"asking ({cfg.mode})", cfg.progress, unit="q")
     out: list[QuestionResult] = []
     try:
         for c in convs:
@@ -351,22 +329,16 @@ async def evaluate(convs: list[Conversation], cfg: EvalConfig, paths: Sequence[s
     The engine runs with ``Settings`` made of ``cfg`` (extractor, embedder, workers, the ablated components) and a
     fresh temporary home; what ``cfg`` does not name comes from ``TENANTRY_*`` as usual (e.g. the model cache).
     """
-    with tempfile.TemporaryDirectory(prefix="tenantry-locomo-") as tmp:
-        settings = Settings(
-            dsn=cfg.dsn or f"sqlite:///{Path(tmp) / 'locomo.db'}",
-            home=Path(tmp) / "home",
-            workers=cfg.workers,
-            extractor=cfg.extractor,
-            embedder=cfg.embedder,
-            ablate=cfg.ablate,
-        )
-        sdk = embedded_sdk(settings, "locomo-eval", relationship="b2b")
-        await sdk.initialize()
-        try:
-            ingest_s = await _ingest(sdk, convs, cfg)
-            results = await _ask(sdk, convs, cfg)
-        finally:
-            await sdk.shutdown()
+    async with evaluation_sdk(
+        "locomo-eval",
+        dsn=cfg.dsn,
+        workers=cfg.workers,
+        extractor=cfg.extractor,
+        embedder=cfg.embedder,
+        ablate=cfg.ablate,
+    ) as sdk:
+        ingest_s = await _ingest(sdk, convs, cfg)
+        results = await _ask(sdk, convs, cfg)
     return EvalReport(
         config=cfg,
         files=[str(p) for p in paths],

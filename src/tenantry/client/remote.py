@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json as jsonlib
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from ..contract import CompactConversation
 from ..contract import CompactedQuery
 from ..contract import CompactionStatusQuery
 from ..contract import ConversationContextQuery
+from ..contract import CreateFromFile
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
 from ..contract import DeleteData
@@ -156,14 +158,29 @@ class RemoteAPI(TenantryAPI):
             http, self._http = self._http, None
             await http.aclose()
 
-    async def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        form: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> Any:
         if self._http is None:
             raise AuthenticationError("SDK not initialized: await sdk.initialize() first", code="not_initialized")
         attempt = 0
         while True:
             try:
                 resp = await self._http.request(
-                    method, path, json=json, params=params, headers={"X-Correlation-ID": f"tn_{uuid.uuid4().hex[:20]}"}
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    data=form,
+                    files=files,
+                    headers={"X-Correlation-ID": f"tn_{uuid.uuid4().hex[:20]}"},
                 )
             except httpx.HTTPError as exc:
                 raise transport_error(exc, self.url) from exc
@@ -179,6 +196,16 @@ class RemoteAPI(TenantryAPI):
     # -- memories -------------------------------------------------------------------------------------------------
     async def create_memory(self, request: CreateMemory) -> CreateMemoryResponse:
         data = await self._request("POST", "/api/v1/memories/create", json=_fields(request))
+        return CreateMemoryResponse.model_validate(data)
+
+    async def create_memory_from_file(self, request: CreateFromFile) -> CreateMemoryResponse:
+        """A multipart ``POST /api/v1/memories/upload`` (the Synap client's form): the server reads the file."""
+        form = {
+            k: v if isinstance(v, str) else jsonlib.dumps(v)
+            for k, v in _fields(request, skip=("filename", "content")).items()
+        }
+        files = {"file": (request.filename, bytes(request.content))}
+        data = await self._request("POST", "/api/v1/memories/upload", form=form, files=files)
         return CreateMemoryResponse.model_validate(data)
 
     async def batch_create(self, request: BatchCreate) -> BatchCreateResponse:

@@ -43,6 +43,10 @@ from .base import MemoryDraft
 from .base import Segment
 from .base import Vectors
 from .split import split_document
+from .units import document_text
+from .units import fold_identical
+from .units import merge_caller_metadata
+from .units import passage_units
 
 __all__ = ["IngestPipeline", "content_hash", "searchable_context"]
 
@@ -70,7 +74,8 @@ def searchable_context(
 
     Only chat documents (segments with a speaker or role) get context; a draft's own turns are not repeated. The
     draft's ``metadata["turn"]`` is set to the position of its first source turn. A draft may carry the text to
-    embed in place of its content as ``metadata["_embed_text"]`` (removed here; never stored).
+    embed in place of its content as ``metadata["_embed_text"]``, and its lexical index text as
+    ``metadata["_lexical_text"]`` (a passage: its heading path and its text); both are removed here, never stored.
     """
     chat = any(s.speaker or s.role for s in segments)
     pos = {s.id: i for i, s in enumerate(segments)}
@@ -78,9 +83,10 @@ def searchable_context(
     emb: list[str] = []
     for d in drafts:
         own_text = str(d.metadata.pop("_embed_text", None) or d.content)
+        own_lexical = d.metadata.pop("_lexical_text", None)
         idx = sorted(pos[e] for e in d.source_evidence if e in pos)
         if not chat or not idx:
-            fts.append(None)
+            fts.append(str(own_lexical) if own_lexical else None)
             emb.append(own_text)
             continue
         d.metadata.setdefault("turn", idx[0])
@@ -93,23 +99,31 @@ def searchable_context(
     return fts, emb
 
 
+def _is_passage(metadata: dict[str, Any]) -> bool:
+    return metadata.get("kind") == "passage"
+
+
 class _TwinIndex:
-    """The new memories of one scope in the current batch, for duplicate detection (vectorised)."""
+    """The new memories of one scope in the current batch, for duplicate detection (vectorised).
+
+    A passage is the verbatim text of a write: it is the twin of a passage with the same text only (two passages
+    that differ by one number are both kept), and never of a typed memory."""
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
         self.items: list[NewMemory] = []
-        self.hashes: dict[str, int] = {}
+        self.hashes: dict[tuple[str, bool], int] = {}
         self.types: list[str] = []
         self.matrix: Vectors | None = None
 
-    def find(self, h: str, memory_type: str, vec: Vectors) -> NewMemory | None:
-        """The first memory with the same content hash, or of the same type with cosine >= threshold."""
+    def find(self, h: str, memory_type: str, vec: Vectors, *, passage: bool = False) -> NewMemory | None:
+        """The first memory with the same content hash, or (typed memories) of the same type with cosine >=
+        threshold."""
         n = len(self.items)
         if n == 0:
             return None
-        first = self.hashes.get(h, n)
-        if self.matrix is not None and self.matrix.shape[1] == vec.shape[0]:
+        first = self.hashes.get((h, passage), n)
+        if not passage and self.matrix is not None and self.matrix.shape[1] == vec.shape[0]:
             sims = self.matrix[:n] @ vec
             for i in np.flatnonzero(sims >= self.threshold):
                 if int(i) >= first:
@@ -133,8 +147,9 @@ class _TwinIndex:
             self.matrix = grown
         self.matrix[n] = vec
         self.items.append(mem)
-        self.types.append(mem.draft.memory_type)
-        self.hashes.setdefault(mem.content_hash, n)
+        passage = _is_passage(mem.draft.metadata)
+        self.types.append("passage" if passage else mem.draft.memory_type)  # a passage is no typed memory's twin
+        self.hashes.setdefault((mem.content_hash, passage), n)
 
 
 class IngestPipeline:
@@ -164,6 +179,17 @@ class IngestPipeline:
         created = parse_ts(p.get("document_created_at")) or job.queued_at or datetime.now(UTC)
         document = p["document"]
         segments = split_document(document, p.get("document_type", "document"), created_at=created)
+        units: list[MemoryDraft] = []
+        if any(s.speaker or s.role for s in segments):  # a chat: one unit per turn (the turn extractor's memories)
+            text = (
+                document
+                if isinstance(document, str)
+                else "\n".join(f"{s.speaker or s.role or ''}: {s.text}" for s in segments)
+            )
+        else:  # anything else is kept whole, as passages; the typed extractors read the passages' sentences
+            structured = isinstance(document, list) or (isinstance(document, dict) and "messages" in document)
+            text = "\n\n".join(s.text for s in segments) if structured else document_text(document)
+            units, segments = passage_units(text, job.document_id)
         doc = DocumentInput(
             document_id=job.document_id,
             document_type=p.get("document_type", "document"),
@@ -171,18 +197,15 @@ class IngestPipeline:
             created_at=created,
             metadata=dict(p.get("metadata") or {}),
         )
-        drafts = self.extractor.extract(doc)
+        typed = self.extractor.extract(doc)
+        drafts = fold_identical(units, typed) + typed
+        merge_caller_metadata(drafts, doc.metadata)
         fts, emb = searchable_context(
             drafts,
             segments,
             window=self.neighbour_window,
             lexical=self.features.on("neighbours"),
             vectors=self.neighbour_vectors,
-        )
-        text = (
-            document
-            if isinstance(document, str)
-            else "\n".join(f"{s.speaker or s.role or ''}: {s.text}" for s in segments)
         )
         return _Pending(
             job,
@@ -291,19 +314,26 @@ class IngestPipeline:
         fts_texts = p.fts_texts or [None] * len(p.drafts)
         for draft, vec, fts in zip(p.drafts, vecs, fts_texts, strict=True):
             h = content_hash(draft.content)
+            passage = _is_passage(draft.metadata)
             # 1) duplicate of a memory created earlier in this batch or this job: fold the evidence in.
-            twin = index.find(h, draft.memory_type, vec)
+            twin = index.find(h, draft.memory_type, vec, passage=passage)
             if twin is not None:
                 twin.draft.source_evidence = list(dict.fromkeys(twin.draft.source_evidence + draft.source_evidence))
                 twin.draft.confidence = min(1.0, 1 - (1 - twin.draft.confidence) * 0.8)
                 continue
-            # 2) near-duplicate of a stored memory of the same scope: merge (evidence appended, confidence raised).
+            # 2) near-duplicate of a stored memory of the same scope: merge (evidence appended, confidence raised);
+            # a passage only into a stored passage of the same text.
             if len(rowids) and matrix.shape[1] == vec.shape[0]:
                 sims = matrix @ vec
                 best = int(np.argmax(sims))
                 if float(sims[best]) >= self.dedup_threshold:
                     recs = await self.store.scope_memories_by_rowid(job.scope, [rowids[best]])
-                    if recs and recs[0].memory_type == draft.memory_type:
+                    if (
+                        recs
+                        and recs[0].memory_type == draft.memory_type
+                        and _is_passage(recs[0].metadata) == passage
+                        and (not passage or content_hash(recs[0].content) == h)
+                    ):
                         rec = recs[0]
                         ev, conf = merged.get(rec.rowid, (list(rec.source_evidence), rec.confidence))
                         merged[rec.rowid] = (ev + draft.source_evidence, min(1.0, 1 - (1 - conf) * 0.8))

@@ -41,6 +41,9 @@ from ..store.base import AsyncStore
 from ..store.base import MemoryRecord
 from ..store.base import SearchFilters
 from .features import Features
+from .overlap import MAX_JOINED
+from .overlap import join_adjacent
+from .overlap import units_and_typed
 from .query import QueryPlan
 from .query import plan_query
 from .query import subqueries
@@ -71,10 +74,18 @@ def _conflict_key(r: MemoryRecord) -> tuple[str, ...] | None:
 
 
 def _turn_key(rec: MemoryRecord) -> tuple[str, int] | None:
-    turn = rec.metadata.get("turn")
+    """(document, position) of a chat turn's memory, or of a document's passage (its ``unit`` number): what the
+    neighbour scores relate."""
+    meta = rec.metadata
+    turn = meta.get("unit") if meta.get("kind") == "passage" else meta.get("turn")
     if rec.document_id is None or not isinstance(turn, int) or isinstance(turn, bool):
         return None
     return (rec.document_id, turn)
+
+
+def _chat_turn_key(rec: MemoryRecord) -> tuple[str, int] | None:
+    """:func:`_turn_key` of the memories of chat turns only (what accurate mode fetches and joins around)."""
+    return None if rec.metadata.get("kind") == "passage" else _turn_key(rec)
 
 
 def _aware(d: datetime) -> datetime:
@@ -160,10 +171,12 @@ class RetrievalEngine:
         if accurate and f.on("passages") and w.passage_window > 0:
             ranked = await self._passages(chain, ranked)
         if f.on("evidence-dedup"):
-            ranked = self._drop_covered(ranked)
+            # Enough items for the cut below: joined passages count as one.
+            limit = None if accurate and w.session_diversity > 0 else k * (MAX_JOINED if f.on("passage-join") else 1)
+            ranked = self._drop_covered(ranked, limit)
         if accurate and w.session_diversity > 0:
             ranked = self._diversify(ranked, k, w.session_diversity)
-        ranked = ranked[:k]
+        ranked = join_adjacent(ranked, k) if f.on("passage-join") else ranked[:k]
         self._explain(ranked, now)
         self._monotone(ranked)
         timings["rank_ms"] = (loop.time() - t2) * 1000
@@ -292,7 +305,7 @@ class RetrievalEngine:
         top = sorted((c for c in cands.values() if c.rowid in records), key=lambda c: -c.fused)[:n]
         keys: set[tuple[str, int]] = set()
         for c in top:
-            key = _turn_key(records[c.rowid])
+            key = _chat_turn_key(records[c.rowid])
             if key is not None:
                 keys.update({(key[0], key[1] - 1), (key[0], key[1] + 1)})
         if not keys:
@@ -309,19 +322,19 @@ class RetrievalEngine:
         head, tail = ranked[: w.passage_candidates], ranked[w.passage_candidates :]
         keys: set[tuple[str, int]] = set()
         for r in head:
-            key = _turn_key(r.record)
+            key = _chat_turn_key(r.record)
             if key is not None:
                 keys.update((key[0], key[1] + d) for d in range(-w.passage_window, w.passage_window + 1) if d)
         if not keys:
             return ranked
         turns: dict[tuple[str, int], MemoryRecord] = {}
         for rec in await self.store.memories_at_turns(chain, sorted(keys)):
-            key = _turn_key(rec)
+            key = _chat_turn_key(rec)
             if key is not None and (key not in turns or rec.metadata.get("kind") == "turn"):
                 turns[key] = rec
         out: list[Ranked] = []
         for r in head:
-            key = _turn_key(r.record)
+            key = _chat_turn_key(r.record)
             if key is None:
                 out.append(r)
                 continue
@@ -345,20 +358,9 @@ class RetrievalEngine:
         return out + tail
 
     @staticmethod
-    def _drop_covered(ranked: list[Ranked]) -> list[Ranked]:
-        """Drop an item whose source turns are all cited by better-ranked items (it adds no new provenance)."""
-        covered: set[tuple[str | None, str]] = set()  # evidence ids are per document ("s1" of two documents differ)
-        keep: list[Ranked] = []
-        for r in ranked:
-            if not r.record.source_evidence:
-                keep.append(r)  # nothing cited: never covered, adds nothing to ``covered``
-                continue
-            ev = {(r.record.document_id, e) for e in r.record.source_evidence}
-            if ev <= covered:
-                continue
-            covered |= ev
-            keep.append(r)
-        return keep
+    def _drop_covered(ranked: list[Ranked], limit: int | None) -> list[Ranked]:
+        """Spend the budget once on what a write said: see :func:`units_and_typed`."""
+        return units_and_typed(ranked, limit)
 
     @staticmethod
     def _diversify(ranked: list[Ranked], k: int, penalty: float) -> list[Ranked]:

@@ -25,7 +25,11 @@ Components:
 ``score-fusion``
     tuned weighted fusion of normalised BM25 and cosine scores (off: reciprocal-rank fusion, k=60).
 ``evidence-dedup``
-    an item whose source turns are all covered by better-ranked items is dropped from the results.
+    an item whose source turns are all covered by better-ranked items is dropped from the results; a unit (turn,
+    passage) and the typed memories extracted from it are not both returned when they say the same thing; a passage
+    repeating a better-ranked one is dropped (``retrieval/overlap.py``).
+``passage-join``
+    passages that follow each other in one section of a document, both returned, are one item (document order).
 ``entity-expansion``
     accurate mode: a second lexical pass with the names found in the best first-pass results (its weight,
     ``RankingWeights.expansion``, is 0 by default: it measured -0.1 pt R@10 on LoCoMo dev).
@@ -53,6 +57,7 @@ COMPONENTS: tuple[str, ...] = (
     "temporal",
     "score-fusion",
     "evidence-dedup",
+    "passage-join",
     "entity-expansion",
     "query-decomposition",
     "passages",

@@ -3,6 +3,7 @@ prompt-ready text block."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..models import ContextResponse
@@ -11,6 +12,7 @@ from ..models import Episode
 from ..models import Fact
 from ..models import Memory
 from ..models import Preference
+from ..models import RankedItem
 from ..models import ResponseMetadata
 from ..models import ScoreExplanation
 from ..models import TemporalEvent
@@ -20,7 +22,16 @@ from .engine import Ranked
 from .scoring import estimate_tokens
 from .scoring import pack_budget
 
-__all__ = ["format_context", "to_context_response", "to_memory"]
+__all__ = ["LIST_OF_TYPE", "format_context", "ranked_items", "to_context_response", "to_memory"]
+
+# The response list each memory type is returned in (a passage: under facts, and as an excerpt when ranked).
+LIST_OF_TYPE = {
+    "fact": "facts",
+    "preference": "preferences",
+    "episode": "episodes",
+    "emotion": "emotions",
+    "temporal_event": "temporal_events",
+}
 
 
 # What a Memory copies from its stored record under the same name (the record's other fields are internal).
@@ -88,12 +99,54 @@ def _item(r: Ranked, explain: bool) -> Fact | Preference | Episode | Emotion | T
     return Fact(content=rec.content, confidence=rec.confidence, **common)
 
 
-def to_context_response(ranked: list[Ranked], *, budget: int, explain: bool) -> ContextResponse:
+def _ranked_item(item: object, rank: int) -> RankedItem:
+    """One item in the ranked shape: its type's list name as ``category`` (``excerpts`` for a passage)."""
+    if isinstance(item, Fact):
+        category = "excerpts" if item.metadata.get("kind") == "passage" else "facts"
+        content, confidence = item.content, item.confidence
+    elif isinstance(item, Preference):
+        category, content, confidence = "preferences", item.content, item.strength
+    elif isinstance(item, Episode):
+        category, content, confidence = "episodes", item.summary, item.significance
+    elif isinstance(item, Emotion):
+        category, content, confidence = "emotions", item.context, item.intensity
+    elif isinstance(item, TemporalEvent):
+        category, content, confidence = "temporal_events", item.content, item.confidence
+    else:
+        raise TypeError(f"not a context item: {type(item).__name__}")
+    common = item.model_dump(
+        include={
+            "id",
+            "source",
+            "extracted_at",
+            "event_date",
+            "valid_until",
+            "temporal_category",
+            "temporal_confidence",
+            "source_evidence",
+            "score",
+            "explanation",
+        }
+    )
+    metadata = {**item.metadata, "rank_score": item.score}
+    return RankedItem(**common, rank=rank, category=category, content=content, confidence=confidence, metadata=metadata)
+
+
+def ranked_items(items: Sequence[object]) -> list[RankedItem]:
+    """``items`` (best first) in the ranked shape, numbered from 1."""
+    return [_ranked_item(item, n) for n, item in enumerate(items, start=1)]
+
+
+def to_context_response(ranked: list[Ranked], *, budget: int, explain: bool, shape: str = "by_type") -> ContextResponse:
+    """The best items that fit ``budget`` tokens, in the by-type lists; with ``shape="ranked"`` also every item
+    once, best first, in :attr:`ContextResponse.ranked`."""
     by_id = {r.record.memory_id: r for r in ranked}
     kept, used, cut = pack_budget(((r.record.memory_id, estimate_tokens(r.record.content)) for r in ranked), budget)
     resp = ContextResponse()
+    in_order: list[Fact | Preference | Episode | Emotion | TemporalEvent] = []
     for mid in kept:
         item = _item(by_id[mid], explain)
+        in_order.append(item)
         if isinstance(item, Preference):
             resp.preferences.append(item)
         elif isinstance(item, Episode):
@@ -104,6 +157,8 @@ def to_context_response(ranked: list[Ranked], *, budget: int, explain: bool) -> 
             resp.temporal_events.append(item)
         else:
             resp.facts.append(item)
+    if shape == "ranked":
+        resp.ranked = ranked_items(in_order)
     resp.metadata = ResponseMetadata(tokens_used=used, truncated=cut, token_budget=budget)
     return resp
 

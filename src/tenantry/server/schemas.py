@@ -25,6 +25,7 @@ from ..models import Emotion
 from ..models import Episode
 from ..models import Fact
 from ..models import Preference
+from ..models import RankedItem
 from ..models import RecordedMessage
 from ..models import ResponseMetadata
 from ..models import TemporalEvent
@@ -179,7 +180,11 @@ class Health(_Out):
 class CreateMemoryBody(_Body):
     document: Document
     document_type: str = enum_field("ai-chat-conversation", sorted(DOCUMENT_TYPES))
-    document_id: str | None = id_field()
+    document_id: str | None = Field(
+        default=None,
+        description="the caller's id of the document: any printable text of 1-512 characters (URL, path, title)",
+        json_schema_extra={"maxLength": 512},
+    )
     document_created_at: str | None = Field(default=None, description="ISO 8601")
     user_id: str | None = id_field()
     customer_id: str | None = id_field()
@@ -346,6 +351,7 @@ class UnifiedFetchBody(_Body):
     include_world: bool = False
     token_budget: int | None = None
     explain: bool = False
+    response_shape: str | None = None
 
 
 class ContextLists(_Out):
@@ -354,6 +360,11 @@ class ContextLists(_Out):
     episodes: list[Episode] = Field(default_factory=list)
     emotions: list[Emotion] = Field(default_factory=list)
     temporal_events: list[TemporalEvent] = Field(default_factory=list)
+    ranked: list[RankedItem] | None = Field(
+        default=None,
+        serialization_alias="items",
+        description='response_shape="ranked" only: every item once, best first (passages as "excerpts")',
+    )
 
 
 class ContextEnvelope(_Out):

@@ -16,6 +16,7 @@ from ..contract import CompactConversation
 from ..contract import CompactedQuery
 from ..contract import CompactionStatusQuery
 from ..contract import ConversationContextQuery
+from ..contract import CreateFromFile
 from ..contract import CreateMemory
 from ..contract import CustomerContextQuery
 from ..contract import DeleteData
@@ -115,6 +116,10 @@ class LocalAPI(TenantryAPI):
 
     async def batch_create(self, request: BatchCreate) -> BatchCreateResponse:
         return await self.service.memories.batch(self.tenant, request)
+
+    async def create_memory_from_file(self, request: CreateFromFile) -> CreateMemoryResponse:
+        target = self._target(request.customer_id, request.user_id)
+        return await self.service.memories.create_from_file(target, request)
 
     async def ingestion_status(self, ingestion_id: str) -> MemoryStatusResponse:
         return await self.service.memories.status(self.tenant, ingestion_id)

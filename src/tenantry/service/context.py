@@ -22,6 +22,7 @@ from ..models import RecentMessage
 from ..models import ResponseMetadata
 from ..models import UnifiedContextResponse
 from ..retrieval.present import format_context
+from ..retrieval.present import ranked_items
 from ..retrieval.present import to_context_response
 from ..scope import ReadChain
 from ..scope import Relationship
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Context"]
 
 _LISTS = ("facts", "preferences", "episodes", "emotions", "temporal_events")
+RESPONSE_SHAPES = ("by_type", "ranked")
 _SCOPES = ("conversation", "user", "customer", "client")
 MAX_RECENT_TURNS = 5000
 
@@ -75,6 +77,8 @@ def _check_query(query: ContextQuery) -> list[str]:
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
         raise InvalidInputError("token_budget must be a positive integer")
     check_filters(query.filters)
+    if query.response_shape not in RESPONSE_SHAPES:
+        raise InvalidInputError("response_shape must be 'by_type' or 'ranked'", details={"field": "response_shape"})
     return queries
 
 
@@ -98,7 +102,7 @@ class Context:
             chain, queries, k=query.max_results, filters=filters, mode=query.mode
         )
         budget = query.token_budget if query.token_budget is not None else self._svc.settings.token_budget
-        resp = to_context_response(ranked, budget=budget, explain=query.explain)
+        resp = to_context_response(ranked, budget=budget, explain=query.explain, shape=query.response_shape)
         resp.conversation_context = conversation
         resp.metadata = ResponseMetadata(
             correlation_id=str(uuid.uuid4()),
@@ -212,6 +216,8 @@ class Context:
                 recent_message_count=len(turns),
                 total_message_count=len(turns),
             )
+        if query.response_shape == "ranked":
+            out.ranked = ranked_items(out.items())
         out.total_items = len(seen)
         out.formatted_context = format_context(out, include_scope_labels=query.include_scope_labels)
         out.metadata = ResponseMetadata(

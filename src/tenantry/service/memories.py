@@ -3,6 +3,7 @@ get / update / delete / list by id within what the caller's ids may reach."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from ..contract import BatchCreate
+from ..contract import CreateFromFile
 from ..contract import CreateMemory
 from ..contract import ListMemories
 from ..contract import UpdateMemory
@@ -23,6 +25,7 @@ from ..models import DeletedMemory
 from ..models import Memory
 from ..models import MemoryPage
 from ..models import MemoryStatusResponse
+from ..pipeline.files import parse_file
 from ..retrieval.present import to_memory
 from ..scope import WORLD_INSTANCE
 from ..scope import Scope
@@ -41,6 +44,7 @@ from ..validation import check_text
 from ..validation import normalise_types
 from ..validation import parse_when
 from ..validation import utcnow
+from ..validation import validate_document_id
 
 if TYPE_CHECKING:
     from ._core import AsyncMemoryService
@@ -107,7 +111,7 @@ class Memories:
         scope = target.write_scope
         document = self.check_document(request.document)
         metadata = check_metadata(request.metadata)
-        doc_id = document_id or validate_id(request.document_id, "document_id") or str(uuid.uuid4())
+        doc_id = document_id or validate_document_id(request.document_id) or str(uuid.uuid4())
         created = parse_when(request.document_created_at, "document_created_at")
         conv = request.conversation_id or metadata.get("conversation_id")
         if conv is not None:
@@ -141,6 +145,28 @@ class Memories:
         if is_new and conv is not None and document_id is None:  # a caller's write (not a recorded turn's)
             await self._svc.conversations.add_document_turns(target.tenant, conv, document, request.document_type)
         return CreateMemoryResponse.model_validate(stored, from_attributes=True)
+
+    async def create_from_file(self, target: Target, request: CreateFromFile) -> CreateMemoryResponse:
+        """Read an uploaded file into text (in a worker thread: a PDF may take a while) and :meth:`create` it. A
+        file that cannot be read raises ``InvalidInputError`` naming its format, before anything is stored. The
+        caller's metadata gets ``filename`` (unless it has one)."""
+        if not isinstance(request.filename, str) or not request.filename.strip():
+            raise InvalidInputError("a file needs a filename", details={"field": "filename"})
+        if not isinstance(request.content, bytes | bytearray):
+            raise InvalidInputError("file content must be bytes", details={"field": "file"})
+        metadata = check_metadata(request.metadata)
+        parsed = await asyncio.to_thread(parse_file, bytes(request.content), request.filename.strip())
+        document = CreateMemory(
+            document=parsed.text,
+            document_type=request.document_type or parsed.document_type,
+            document_id=request.document_id,
+            document_created_at=parsed.created_at,
+            mode=request.mode,
+            metadata={"filename": request.filename.strip(), **metadata},
+            customer_id=request.customer_id,
+            user_id=request.user_id,
+        )
+        return await self.create(target, document)
 
     async def batch(self, tenant: Tenant, request: BatchCreate) -> BatchCreateResponse:
         """Queue up to 1000 documents, each at its own ids' scope. With ``fail_fast`` every document is checked

@@ -101,7 +101,7 @@ def _fact_hit(attr: str, subject: re.Match[str], m: re.Match[str], perpetual: bo
     groups = m.groupdict()
     name = subject["name"]
     rel = subject["rel"]
-    if name and name.lower() in L.STOP_CAPS and name.lower() not in ("mom", "dad", "mum"):
+    if name and name.lower() in L.STOP_CAPS and name.lower() not in {"mom", "dad", "mum"} | P.REFERENTS:
         return None
     if name and name.lower() in ("mom", "dad", "mum"):
         rel, name = name.lower(), None
@@ -109,6 +109,8 @@ def _fact_hit(attr: str, subject: re.Match[str], m: re.Match[str], perpetual: bo
     if groups.get("n"):
         value = f"{value} named {groups['n']}"
     attribute = f"{R.norm_rel(rel)}.{attr}" if rel else attr
+    if attr in P.NO_SLOT:
+        return FactHit(None, value, perpetual, subject=name.lower() if name else None)
     return FactHit(attribute, value, perpetual, subject=name.lower() if name else None)
 
 
@@ -197,7 +199,7 @@ def match_preference(clause: str) -> tuple[str, float, str, str | None] | None:
     low = clause.lower()
     fav = P.FAVORITE.search(clause) if ("fav" in low or "go-to" in low or "preferred" in low) else None
     if fav:
-        return "positive", 0.9, (fav["obj"] or fav["obj2"] or "").strip(), None
+        return "positive", 0.9, (fav["obj"] or fav["obj2"] or "").strip(), fav["holder"]
     subjects = list(P.PREF_SUBJECT_RX.finditer(clause))
     for rx, polarity, strength in P.PREF_RULES:
         s_match = next((sm for sm in subjects if rx.match(clause, sm.end())), None)
@@ -206,7 +208,11 @@ def match_preference(clause: str) -> tuple[str, float, str, str | None] | None:
         m = rx.match(clause, s_match.end())
         assert m is not None
         holder = s_match["pname"]
-        if holder and (holder.lower() in L.STOP_CAPS or holder.lower() in L.MONTH_WEEKDAY):
+        if (
+            holder
+            and holder.lower() not in P.REFERENTS
+            and (holder.lower() in L.STOP_CAPS or holder.lower() in L.MONTH_WEEKDAY)
+        ):
             continue
         obj = clause[m.end() :].strip()
         if len(obj.strip(" .!")) < 2 or P.PREF_OBJECT_STOP.match(obj):

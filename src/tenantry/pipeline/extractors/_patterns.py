@@ -118,6 +118,11 @@ SUBJECT = (
 
 
 SUBJECT_RX = re.compile(SUBJECT)
+# A run of capitalised words (a brand, a product, an airline): "Air France", "KLM", "Model 3".
+_PROPER_RUN = r"(?:[A-Z0-9][\w.+&'-]*(?:\s+(?:[A-Z0-9][\w.+&'-]*|of|de|du|la))*)(?![\w'-])"
+# Who a note or document speaks of in the third person ("The user's favourite colour is teal", "User prefers ...").
+REFERENTS = frozenset({"user", "customer", "client"})
+THE_REFERENT = re.compile(r"^(?:the|this|our)\s+(user|customer|client)\b", re.IGNORECASE)
 
 
 def _fact(attr: str, predicate: str, *, perpetual: bool = False) -> tuple[str, re.Pattern[str], bool]:
@@ -295,7 +300,19 @@ FACT_RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         r"subscriber|client|patient)\b",
     ),
     _fact("identity", _BE + ADV + r"\s+(?:an?\s+)(?P<v>(?:[\w-]+\s+)?" + IDENTITIES + r")\b(?!\s+(?:of|about)\b)"),
+    # What a person flies, drives, banks with, uses or works with ("I fly Air France", "We use Jira and Confluence").
+    _fact("airline", r"\s+(?:fly|flies)\s+(?:with\s+)?(?P<v>" + _PROPER_RUN + r")"),
+    _fact("bank", r"\s+(?:bank|banks)\s+with\s+(?P<v>" + _PROPER_RUN + r")"),
+    _fact("car", r"\s+(?:drive|drives)\s+(?P<v>(?:an?|the|my|our)\s+[^,.;!?]{2,50}?)" + _STOP),
+    _fact("uses", r"\s+(?:use|uses)\s+(?P<v>" + _PROPER_RUN + r"(?:\s*(?:,|and|&|or)\s*" + _PROPER_RUN + r"){0,4})"),
+    _fact(
+        "works_with",
+        r"\s+(?:work|works)\s+with\s+(?P<v>(?!(?:what|it|them|him|her|that|this|you|me|us|my|our)\b)[^,.;!?]{2,60}?)"
+        r"(?=\s+(?:every|each|at|for|since|because|daily|now|these|right|on|in\s+(?:my|our|the))\b|\s*[,.;!?]|\s*$)",
+    ),
 )
+# Facts that are not a slot: a person uses and works with many things, so a new one never supersedes the last.
+NO_SLOT = frozenset({"uses", "works_with"})
 
 NAME_RULES: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b[Mm]y\s+name(?:'s|\s+is)\s+(?P<v>" + NAME_TOKEN + r"(?:\s+" + NAME_TOKEN + r")?)"),
@@ -449,7 +466,8 @@ PREF_SUBJECT = (
     + r")?))"
 )
 PREF_SUBJECT_RX = re.compile(
-    PREF_SUBJECT + r"(?:\s+(?:also|really|just|honestly|definitely|totally|still|generally))*(?:\s+|(?='))"
+    PREF_SUBJECT
+    + r"(?:\s+(?:also|really|just|honestly|definitely|totally|still|generally|much|strongly))*(?:\s+|(?='))"
 )
 PREF_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
     (re.compile(rx), pol, s)
@@ -463,7 +481,8 @@ PREF_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
     )
 )
 FAVORITE = re.compile(
-    r"\b(?:[Mm]y|[Oo]ur)\s+(?:absolute\s+|all-time\s+|current\s+|new\s+)?(?:fav(?:ou?rite)?|fave|go-to|preferred)\s+"
+    r"\b(?:[Mm]y|[Oo]ur|(?P<holder>User|Customer|Client)'s)\s+(?:absolute\s+|all-time\s+|current\s+|new\s+)?"
+    r"(?:fav(?:ou?rite)?|fave|go-to|preferred)\s+"
     r"(?P<cat>[\w -]{2,30}?)"
     r"\s+(?:is|are|has\s+to\s+be|would\s+be)\s+(?P<obj>[^,;!?]{1,60})|(?P<obj2>[^,;!?]{1,60}?)\s+(?:is|are)\s+"
     r"(?:my|our)\s+(?:absolute\s+|all-time\s+)?(?:fav(?:ou?rite)?|fave)\b"
@@ -490,7 +509,8 @@ REQUEST_QUESTION = re.compile(
 )
 PREF_OBJECT_STOP = re.compile(
     r"^\s*(?:it\b(?!\s+when)|that\b|this\b|those\b|these\b|them\b|your\b|you\b|the\s+sound\s+of|the\s+idea|how\b|"
-    r"what\s+you|to\s+(?:hear|know|see|chat|help|talk|learn\s+more|read)|hearing|seeing\s+(?:that|it|this))",
+    r"what\s+you|to\s+(?:hear|know|see|chat|help|talk|learn\s+more|read)|hearing|seeing\s+(?:that|it|this)|"
+    r"not\s+to\s+(?:say|answer|comment|discuss|share|talk)\b)",
     _I,
 )
 

@@ -188,6 +188,7 @@ def _prepare(sentence: str, mode: Mode) -> str:
         for rx, repl in P.CHAT_FIXES[:3]:
             s = rx.sub(repl, s)
         s = _APOSTROPHE_FIX.sub(lambda m: m.group(1)[:-1] + "'t", s)
+    s = P.THE_REFERENT.sub(lambda m: m.group(1).capitalize(), s)  # "the user's ..." speaks of "User"
     s = P.GREETING_PREFIX.sub("", s)
     s = P.INTERJECTION.sub("", s)
     s = P.TAG_QUESTION.sub(".", s)
@@ -251,6 +252,8 @@ def _analyse(clause: str, ctx: _Ctx) -> list[MemoryDraft]:
     if is_question(clause):
         return []
     exprs = find_time_expressions(clause, ctx.ref)
+    if ctx.mode == "document":  # "reply within 2 business days" in a policy is a rule, not a date
+        exprs = [e for e in exprs if not (e.kind == "relative" and e.preposition == "within")]
     content = _render(clause, exprs, ctx)
     drafts: list[MemoryDraft] = []
     # In an organisation's document "we"/"our" is the organisation, not a person.
@@ -311,11 +314,12 @@ def _analyse_assistant(clause: str, ctx: _Ctx) -> list[MemoryDraft]:
 def _document_drafts(clause: str, exprs: list[TimeExpression], content: str, ctx: _Ctx) -> list[MemoryDraft]:
     drafts: list[MemoryDraft] = []
     hits = [h for h in match_facts(clause) if h.subject or (h.attribute and "." in h.attribute)]
-    fact = hits[0] if hits else org_fact(clause, exprs, ctx.doc)
+    pref = match_preference(clause)
+    named_pref = pref is not None and bool(pref[3])  # a named person's preference ("Jake prefers ...")
+    fact = hits[0] if hits else None if named_pref else org_fact(clause, exprs, ctx.doc)
     if fact is not None:
         drafts.append(_fact_draft(ctx, content, fact, 0.7, "org_fact" if not hits else "fact", extra=hits or None))
-    pref = match_preference(clause)
-    if pref is not None and pref[3]:  # a named person's preference stated in a document ("Jake prefers ...")
+    if named_pref:
         drafts.extend(_preference_drafts(clause, content, ctx))
     dated = [e for e in exprs if e.date is not None]
     if dated:

@@ -5,7 +5,8 @@ question about something no rule recognised still finds its turn. The content is
 named, the day the turn was said is written, and relative dates are resolved in place ("yesterday (on 7 May
 2023)"). ``source_evidence`` is the turn's id, so the memory's provenance is exactly one turn.
 
-Prose documents (segments without a speaker) give no turn memory unless ``prose=True``.
+Prose documents (segments without a speaker) give no turn memory unless ``prose=True``; nor does a turn that is only
+chatter (greetings, thanks, acknowledgements: :func:`~tenantry.pipeline.units.is_chatter`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..base import MemoryDraft
 from ..base import Segment
 from ..dates import find_time_expressions
 from ..dates import format_day
+from ..units import is_chatter
 
 __all__ = ["TurnExtractor", "proper_names"]
 
@@ -82,7 +84,7 @@ class TurnExtractor:
 
     def _draft(self, seg: Segment, index: int, doc: DocumentInput) -> MemoryDraft | None:
         text = seg.text.strip()
-        if len(text) < self.min_chars:
+        if len(text) < self.min_chars or is_chatter(text):  # "Noted!", "thanks": nothing to remember
             return None
         who = seg.speaker or (seg.role.capitalize() if seg.role else None)
         said_at = seg.timestamp or doc.created_at

@@ -6,6 +6,7 @@ import json
 from datetime import UTC
 from datetime import datetime
 from email import policy
+from email.message import Message
 from email.parser import BytesParser
 from typing import Annotated
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi import Request
 from fastapi import Response
 
 from ...contract import BatchCreate
+from ...contract import CreateFromFile
 from ...contract import CreateMemory
 from ...contract import ListMemories
 from ...contract import MemoryRef
@@ -59,8 +61,13 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
         "document_type": {"type": "string"},
         "metadata": {"type": "string", "description": "JSON object"},
         "scope": {"type": "string", "description": "JSON rung path"},
+        "document_id": {"type": "string", "description": "the caller's id of the document (1-512 printable chars)"},
         "text": {"type": "string"},
-        "file": {"type": "string", "format": "binary", "description": "UTF-8 text file"},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "Markdown, plain text, HTML, PDF, DOCX or .eml (by extension, else by content)",
+        },
     },
 }
 
@@ -140,6 +147,9 @@ def _parse_form(content_type: str, raw: bytes) -> tuple[dict[str, str], tuple[st
             if not isinstance(name, str):
                 continue
             payload = part.get_payload(decode=True)
+            if part.get_content_type() == "message/rfc822":  # an .eml file part: the parser read it as a message
+                inner = part.get_payload(0)
+                payload = inner.as_bytes(policy=policy.default) if isinstance(inner, Message) else b""
             data = payload if isinstance(payload, bytes) else b""
             filename = part.get_filename()
             if filename is not None or name == "file":
@@ -171,13 +181,10 @@ def _json_field(fields: dict[str, str], name: str) -> Any:
     return value
 
 
-_EXT_TYPES = {".eml": "email", ".md": "document", ".txt": "document", ".json": "document", ".csv": "document"}
-
-
 @router.post(
     "/api/v1/memories/upload",
     response_model=CreateMemoryResponse,
-    summary="Queue a text upload (form)",
+    summary="Queue a file or a text (form)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -189,35 +196,29 @@ _EXT_TYPES = {".eml": "email", ".md": "document", ".txt": "document", ".json": "
     },
 )
 async def upload(request: Request, caller: Caller = Depends(authenticate)) -> Response:
-    """The Synap client's ``create_from_file``: a ``text`` field or a UTF-8 ``file`` part. PDFs, images and audio
-    are refused (no extraction of binary formats here)."""
+    """The Synap client's ``create_from_file``: a ``file`` part — Markdown, plain text, HTML, PDF, DOCX or e-mail
+    (``.eml``), read by the server, headings kept — or a ``text`` field. A file that cannot be read answers 400
+    ``unreadable_file`` naming its format (``unsupported_file_type`` for other formats); nothing is stored."""
     fields, upload_part = _parse_form(request.headers.get("content-type", ""), await request.body())
-    if upload_part is not None:
-        filename, data = upload_part
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInputError(
-                f"{filename}: only UTF-8 text files can be uploaded (convert PDFs, images and audio to text first)",
-                code="unsupported_file_type",
-            ) from None
-        ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        default_type = _EXT_TYPES.get(ext, "document")
-    else:
-        text = fields.get("text", "")
-        default_type = "document"
-    if not text.strip():
-        raise InvalidInputError("give a non-empty 'text' field or a 'file' part", details={"field": "text"})
     scope = _json_field(fields, "scope")
     customer_id, user_id = merge_scope_path(scope, fields.get("customer_id") or None, fields.get("user_id") or None)
-    create = CreateMemory(
-        document=text,
-        document_type=fields.get("document_type") or default_type,
-        user_id=user_id,
-        customer_id=customer_id,
-        mode=fields.get("mode") or "long-range",
-        metadata=_json_field(fields, "metadata"),
-    )
+    common: dict[str, Any] = {
+        "user_id": user_id,
+        "customer_id": customer_id,
+        "document_id": fields.get("document_id") or None,
+        "mode": fields.get("mode") or "long-range",
+        "metadata": _json_field(fields, "metadata"),
+    }
+    if upload_part is not None:
+        filename, data = upload_part
+        from_file = CreateFromFile(
+            filename=filename, content=data, document_type=fields.get("document_type") or None, **common
+        )
+        return json_response(await caller.api.create_memory_from_file(from_file))
+    text = fields.get("text", "")
+    if not text.strip():
+        raise InvalidInputError("give a non-empty 'text' field or a 'file' part", details={"field": "text"})
+    create = CreateMemory(document=text, document_type=fields.get("document_type") or "document", **common)
     return json_response(await caller.api.create_memory(create))
 
 
