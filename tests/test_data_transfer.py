@@ -155,12 +155,14 @@ def test_cli_memories_commands(tmp_path: Path) -> None:
     assert hits and "hiking" in hits[0]["content"] and hits[0]["scope"] == "user:alice"
     assert run("memories", "search", "hiking", "--customer-id", "acme")["results"] == []
     mid = hits[0]["id"]
+    before = runner.invoke(app, ["memories", "list", "--dsn", dsn], env=env).stdout
     assert run("memories", "get", mid)["content"] == hits[0]["content"]
     assert run("memories", "delete", mid, "--customer-id", "acme", "--user-id", "alice")["memory_id"] == mid
     res = runner.invoke(app, ["memories", "get", mid, "--dsn", dsn], env=env)
     assert res.exit_code == 1 and "error (memory_not_found)" in res.output
     table = runner.invoke(app, ["memories", "list", "--dsn", dsn], env=env)
-    assert table.exit_code == 0 and "0 memories" in table.stdout
+    kept = int(before.split(" memories")[0].rsplit(" ", 1)[1])  # the note is kept whole beside its typed memory
+    assert table.exit_code == 0 and f"{kept - 1} memories" in table.stdout and mid[:8] not in table.stdout
 
 
 def test_a_typo_in_the_instance_name_is_an_error_not_a_new_instance(

@@ -72,14 +72,7 @@ def _user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-NEEDS_LOSSLESS = pytest.mark.xfail(
-    strict=True,
-    reason="SynapStore reads its items back by their create-time metadata and verbatim JSON content, which context "
-    "items carry once the lossless-memory issue lands",
-)
 
-
-@NEEDS_LOSSLESS
 def test_langgraph_store(synap_env: Path) -> None:
     from synap_langgraph import SynapStore
 
@@ -105,7 +98,6 @@ def test_langgraph_store(synap_env: Path) -> None:
     asyncio.run(scenario())
 
 
-@NEEDS_LOSSLESS
 def test_langgraph_store_get_by_key(synap_env: Path) -> None:
     from synap_langgraph import SynapStore
 
