@@ -72,7 +72,6 @@ def _user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-
 def test_langgraph_store(synap_env: Path) -> None:
     from synap_langgraph import SynapStore
 

@@ -37,6 +37,7 @@ from tenantry.store._pg_citus import current_layout
 from tenantry.store._pg_citus import key_violations
 from tenantry.store._pg_citus import schema_keys
 from tenantry.store._pg_citus import wanted_layout
+from tenantry.store.base import MemoryEdit
 from tenantry.store.base import SearchFilters
 from tenantry.store.postgres import PostgresStore
 
@@ -257,7 +258,6 @@ async def test_an_update_through_a_chain_locks_one_partition(
     await write(pg_store, [(scope, [new_memory("The team prefers email")])])
     chain = user_chain("inst_x", Relationship.B2B, user_id="alice", customer_id=customer)
     [memory] = (await pg_store.list_memories(chain, offset=0, limit=5, filters=SearchFilters()))[0]
-    updated = await pg_store.update_memory(
-        chain, memory.memory_id, content="The team prefers chat", vector=new_memory("chat").vector, metadata={"k": 1}
-    )
+    edit = MemoryEdit("The team prefers chat", new_memory("chat").vector, {"k": 1})
+    updated = await pg_store.update_memory(chain, memory.memory_id, edit)
     assert updated is not None and updated.content == "The team prefers chat" and updated.metadata == {"k": 1}

@@ -62,10 +62,13 @@ from tenantry.store import open_store
 from tenantry.store._edits import pseudonym
 from tenantry.store.base import AsyncStore
 from tenantry.store.base import Audit
+from tenantry.store.base import EraseOptions
 from tenantry.store.base import JobRecord
+from tenantry.store.base import MemoryEdit
 from tenantry.store.base import MessageRecord
 from tenantry.store.base import ProcessedJob
 from tenantry.store.base import SearchFilters
+from tenantry.store.base import VectorSearch
 
 F = SearchFilters
 
@@ -274,19 +277,9 @@ async def test_get_list_delete_update_are_scope_checked(store: AsyncStore) -> No
     by_rowid = await store.get_memories(bc, [got.rowid, *(r.rowid for r in rows)])
     assert by_rowid == {}  # alice's row is invisible through bob's chain
     assert await store.delete_memories(bc, [ma.memory_id]) == 0
-    assert (
-        await store.update_memory(
-            bc, ma.memory_id, content="hacked", vector=EMBEDDER.embed(["hacked"])[0], metadata=None
-        )
-        is None
-    )
-    upd = await store.update_memory(
-        ac,
-        ma.memory_id,
-        content="alice drinks oolong tea",
-        vector=EMBEDDER.embed(["alice drinks oolong tea"])[0],
-        metadata={"k": "v"},
-    )
+    assert await store.update_memory(bc, ma.memory_id, MemoryEdit("hacked", EMBEDDER.embed(["hacked"])[0])) is None
+    oolong = "alice drinks oolong tea"
+    upd = await store.update_memory(ac, ma.memory_id, MemoryEdit(oolong, EMBEDDER.embed([oolong])[0], {"k": "v"}))
     assert upd is not None and upd.content == "alice drinks oolong tea" and upd.metadata == {"k": "v"}
     assert upd.updated_at is not None
     hits = await store.search_lexical(ac, "oolong", limit=5, filters=F())
@@ -376,9 +369,8 @@ async def test_search_records_follow_every_write(store: AsyncStore) -> None:
 
     async def found() -> dict[str, Any]:
         lex = await store.search_lexical(chain, "green tea", limit=10, filters=F())
-        hits, records = await store.search_vectors_with_records(
-            chain, [q], limit=10, filters=F(), rowids=[r for r, _ in lex]
-        )
+        search = VectorSearch(vectors=[q], limit=10, filters=F(), rowids=[r for r, _ in lex])
+        hits, records = await store.search_vectors_with_records(chain, search)
         assert set(records) == {r for r, _ in lex} | {r for r, _ in hits[0]}
         return {r.content: r for r in records.values()}
 
@@ -391,7 +383,7 @@ async def test_search_records_follow_every_write(store: AsyncStore) -> None:
     first = await found()
     assert set(first) == {"alice likes green tea"}
     rec = first["alice likes green tea"]
-    await store.update_memory(chain, rec.memory_id, content="alice likes green tea a lot", vector=q, metadata={"v": 2})
+    await store.update_memory(chain, rec.memory_id, MemoryEdit("alice likes green tea a lot", q, {"v": 2}))
     updated = await found()
     assert set(updated) == {"alice likes green tea a lot"}
     assert updated["alice likes green tea a lot"].metadata == {"v": 2}
@@ -706,14 +698,12 @@ async def test_writes_commit_their_audit_row_with_them(store: AsyncStore, backen
     assert await store.update_memory(
         chain,
         tea.memory_id,
-        content="alice likes oolong",
-        vector=oolong.vector,
-        metadata=None,
+        MemoryEdit("alice likes oolong", oolong.vector),
         audit=Audit("memory.update", {"memory_id": tea.memory_id}),
     )
     assert await store.delete_memories(chain, ["no-such-id"], audit=Audit("memory.delete")) == 0
     assert await store.delete_memories(chain, [tea.memory_id], audit=Audit("memory.delete")) == 1
-    dry = await store.delete_scope_data(ReadChain.subtree(s), dry_run=True)
+    dry = await store.delete_scope_data(ReadChain.subtree(s), options=EraseOptions(dry_run=True))
     created = ["memory.create"] * 3
     assert await audit_actions(backend_dsn, i) == [*created, "memory.update", "memory.delete"]
     assert dry["memories"] == 1 and dry["ingestions"] == 2

@@ -40,6 +40,7 @@ from ..scope import ReadChain
 from ..store.base import AsyncStore
 from ..store.base import MemoryRecord
 from ..store.base import SearchFilters
+from ..store.base import VectorSearch
 from .features import Features
 from .overlap import MAX_JOINED
 from .overlap import join_adjacent
@@ -146,13 +147,13 @@ class RetrievalEngine:
         lexical = list(await asyncio.gather(*lex_tasks))
         # The vector searches and the records of every candidate (lexical and vector hits: the fused pool) in one
         # store call.
-        vector, records = await self.store.search_vectors_with_records(
-            chain,
-            [vectors[i] for i in range(len(asks))],
+        search = VectorSearch(
+            vectors=[vectors[i] for i in range(len(asks))],
             limit=pool,
             filters=filters,
             rowids=[rowid for hits in lexical for rowid, _ in hits],
         )
+        vector, records = await self.store.search_vectors_with_records(chain, search)
         qweights = [a[2] for a in asks]
         if f.on("score-fusion"):
             cands = fuse_scores(lexical, vector, w, qweights)

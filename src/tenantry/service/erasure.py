@@ -13,6 +13,7 @@ from ..scope import ReadChain
 from ..scope import Tenant
 from ..scope import resolve_target
 from ..scope import validate_id
+from ..store.base import EraseOptions
 from ..validation import utcnow
 
 if TYPE_CHECKING:
@@ -42,17 +43,15 @@ class Erasure:
             if target.scope is None:
                 raise InvalidInputError("name a customer_id, user_id or conversation_id to delete")
             chain = target.erasure
-        counts = await self._svc.store.delete_scope_data(  # audited in its own transaction
-            chain,
-            conversation_id=conversation_id,
-            dry_run=request.dry_run,
-            pseudonymise=self._svc.settings.audit_pseudonymise,
-        )
+        options = EraseOptions(dry_run=request.dry_run, pseudonymise=self._svc.settings.audit_pseudonymise)
+        # audited in its own transaction
+        counts = await self._svc.store.delete_scope_data(chain, conversation_id=conversation_id, options=options)
         receipt_id = str(uuid.uuid4())
         return DeletionReceipt(receipt_id=receipt_id, deleted_at=utcnow(), deleted=counts, dry_run=request.dry_run)
 
     async def erase_instance(self, tenant: Tenant, *, dry_run: bool = False) -> DeletionReceipt:
         """Operator-only: erase every row of an instance (its keys and its record stay, archived by the caller),
         then release the bytes like any erasure."""
-        counts = await self._svc.store.delete_scope_data(ReadChain.instance(tenant.instance_id), dry_run=dry_run)
+        everything = ReadChain.instance(tenant.instance_id)
+        counts = await self._svc.store.delete_scope_data(everything, options=EraseOptions(dry_run=dry_run))
         return DeletionReceipt(receipt_id=str(uuid.uuid4()), deleted_at=utcnow(), deleted=counts, dry_run=dry_run)

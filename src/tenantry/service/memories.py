@@ -35,6 +35,7 @@ from ..scope import resolve_target
 from ..scope import validate_id
 from ..store.base import Audit
 from ..store.base import JobRecord
+from ..store.base import MemoryEdit
 from ..store.base import SearchFilters
 from ..types import content_hash
 from ..validation import DOCUMENT_TYPES
@@ -246,9 +247,7 @@ class Memories:
             for derived in _DERIVED_FROM_TEXT:
                 meta.pop(derived, None)
         audit = Audit("memory.update", {"memory_id": request.memory_id, "merge_strategy": request.merge_strategy})
-        rec = await self._svc.store.update_memory(
-            chain, request.memory_id, content=content, vector=vec, metadata=meta, audit=audit
-        )
+        rec = await self._svc.store.update_memory(chain, request.memory_id, MemoryEdit(content, vec, meta), audit=audit)
         if rec is None:
             raise MemoryNotFoundError(f"no memory {request.memory_id} in this scope")
         return to_memory(rec)

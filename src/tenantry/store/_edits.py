@@ -17,7 +17,6 @@ from typing import Any
 from ..scope import ReadChain
 from ..scope import Scope
 from ..scope import ScopeLevel
-from ..types import Vectors
 from ..types import content_hash
 from ._plan import Dialect
 from ._plan import Op
@@ -31,6 +30,8 @@ from ._plan import rolled_back
 from ._plan import scope_key
 from ._sql import loads
 from .base import Audit
+from .base import EraseOptions
+from .base import MemoryEdit
 from .base import MemoryRecord
 
 __all__ = ["RECEIPT_KEYS", "delete_memory_rows", "erase_plan"]
@@ -149,15 +150,7 @@ def _delete_plan(d: Dialect, chain: ReadChain, memory_ids: list[str], record: Au
     return n
 
 
-def _update_plan(
-    d: Dialect,
-    chain: ReadChain,
-    memory_id: str,
-    content: str,
-    vector: Vectors,
-    metadata: dict[str, Any] | None,
-    record: Audit | None,
-) -> Plan[bool]:
+def _update_plan(d: Dialect, chain: ReadChain, memory_id: str, edit: MemoryEdit, record: Audit | None) -> Plan[bool]:
     p = d.p
     where, params = d.scoped(chain)
     found = yield Op(
@@ -176,13 +169,13 @@ def _update_plan(
     )
     if locked.first is None:
         return False  # deleted in between
-    meta = loads(locked.first[0]) if metadata is None else metadata  # the caller gives the whole new metadata
+    meta = loads(locked.first[0]) if edit.metadata is None else edit.metadata  # the whole new metadata
     yield Op(
         f"UPDATE memories AS m SET content = {p}, content_hash = {p}, metadata = {p}, updated_at = {p} "
         f"WHERE {one} AND m.rowid = {p}",
-        [content, content_hash(content), d.js(meta), d.ts(datetime.now(UTC)), *one_params, rowid],
+        [edit.content, content_hash(edit.content), d.js(meta), d.ts(datetime.now(UTC)), *one_params, rowid],
     )
-    yield from d.rewrite_memory(rowid, one, one_params, content, vector)
+    yield from d.rewrite_memory(rowid, one, one_params, edit.content, edit.vector)
     yield from bump(d, [scope_key(scope)])
     if record is not None:
         yield from audit(d, chain.instance_id, record.action, record.detail)
@@ -202,30 +195,18 @@ class _EditsMixin(PlanStore):
         return n
 
     async def update_memory(
-        self,
-        chain: ReadChain,
-        memory_id: str,
-        *,
-        content: str,
-        vector: Vectors,
-        metadata: dict[str, Any] | None,
-        audit: Audit | None = None,
+        self, chain: ReadChain, memory_id: str, edit: MemoryEdit, *, audit: Audit | None = None
     ) -> MemoryRecord | None:
-        plan = _update_plan(self.dialect, chain, memory_id, content, vector, metadata, audit)
+        plan = _update_plan(self.dialect, chain, memory_id, edit, audit)
         if not await self._run(plan, instance_id=chain.instance_id):
             return None
         return await self.get_memory(chain, memory_id)
 
     async def delete_scope_data(
-        self,
-        chain: ReadChain,
-        *,
-        conversation_id: str | None = None,
-        dry_run: bool = False,
-        pseudonymise: bool = False,
+        self, chain: ReadChain, *, conversation_id: str | None = None, options: EraseOptions = EraseOptions()
     ) -> dict[str, int]:
-        if not dry_run:
-            plan = erase_plan(self.dialect, chain, conversation_id, pseudonymise=pseudonymise)
+        if not options.dry_run:
+            plan = erase_plan(self.dialect, chain, conversation_id, pseudonymise=options.pseudonymise)
             receipt = await self._run(plan, instance_id=chain.instance_id)
             await self._scrub(full=True)
             return receipt

@@ -29,15 +29,18 @@ __all__ = [
     "Audit",
     "CompactionRecord",
     "ConversationRecord",
+    "EraseOptions",
     "InstanceRecord",
     "JobRecord",
     "KeyRecord",
+    "MemoryEdit",
     "MemoryRecord",
     "MessageRecord",
     "NewMemory",
     "ProcessedJob",
     "SearchFilters",
     "VectorHits",
+    "VectorSearch",
     "candidate_ids",
 ]
 
@@ -130,6 +133,25 @@ class MemoryRecord:
     mention_count: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryEdit:
+    """A memory's new text, the vector of that text, and its whole new metadata (``None``: the stored one stays)."""
+
+    content: str
+    vector: Vectors
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EraseOptions:
+    """How :meth:`AsyncStore.delete_scope_data` erases. ``dry_run``: the same statements in a transaction that is
+    rolled back, so the counts are those the erasure would give. ``pseudonymise``: the erased scopes' labels in the
+    instance's past audit entries are replaced by a hash, in the erasure's transaction."""
+
+    dry_run: bool = False
+    pseudonymise: bool = False
+
+
 @dataclass(slots=True)
 class NewMemory:
     """A reconciled draft ready to store, with its vector."""
@@ -171,6 +193,17 @@ class SearchFilters:
     as_of: datetime | None = None  # only memories valid at that time
     include_superseded: bool = False
     conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VectorSearch:
+    """The searches of :meth:`AsyncStore.search_vectors_with_records`: up to ``limit`` hits for each of ``vectors``
+    under ``filters``, and the records of those hits and of ``rowids`` (the lexical hits)."""
+
+    vectors: Sequence[Vectors]
+    limit: int
+    filters: SearchFilters
+    rowids: Sequence[int] = ()
 
 
 @dataclass(slots=True)
@@ -341,22 +374,13 @@ class AsyncStore:
     async def get_memories(self, chain: ReadChain, rowids: list[int]) -> dict[int, MemoryRecord]:
         raise NotImplementedError
 
-    async def search_vectors_with_records(
-        self,
-        chain: ReadChain,
-        vectors: Sequence[Vectors],
-        *,
-        limit: int,
-        filters: SearchFilters,
-        rowids: Sequence[int] = (),
-    ) -> VectorHits:
-        """``search_vector`` for each of ``vectors``, and ``get_memories`` of their hits and of ``rowids`` (the
-        lexical hits): what the retrieval engine reads once the query is embedded. A backend whose calls each cost a
-        round trip to another thread can do it in one; this default makes the separate calls."""
-        hits = list(
-            await asyncio.gather(*(self.search_vector(chain, v, limit=limit, filters=filters) for v in vectors))
-        )
-        return hits, await self.get_memories(chain, candidate_ids(rowids, hits))
+    async def search_vectors_with_records(self, chain: ReadChain, search: VectorSearch) -> VectorHits:
+        """``search_vector`` for each of ``search.vectors``, and ``get_memories`` of their hits and of
+        ``search.rowids``: what the retrieval engine reads once the query is embedded. A backend whose calls each cost
+        a round trip to another thread can do it in one; this default makes the separate calls."""
+        searches = (self.search_vector(chain, v, limit=search.limit, filters=search.filters) for v in search.vectors)
+        hits = list(await asyncio.gather(*searches))
+        return hits, await self.get_memories(chain, candidate_ids(search.rowids, hits))
 
     async def get_memory(self, chain: ReadChain, memory_id: str) -> MemoryRecord | None:
         raise NotImplementedError
@@ -372,15 +396,9 @@ class AsyncStore:
         raise NotImplementedError
 
     async def update_memory(
-        self,
-        chain: ReadChain,
-        memory_id: str,
-        *,
-        content: str,
-        vector: Vectors,
-        metadata: dict[str, Any] | None,
-        audit: Audit | None = None,
+        self, chain: ReadChain, memory_id: str, edit: MemoryEdit, *, audit: Audit | None = None
     ) -> MemoryRecord | None:
+        """Rewrite the memory of ``chain`` with that id as ``edit`` says; ``None`` when there is none."""
         raise NotImplementedError
 
     async def customer_exists(self, instance_id: str, customer_id: str) -> bool:
@@ -428,22 +446,15 @@ class AsyncStore:
 
     # -- deletion -------------------------------------------------------------------------------------------------
     async def delete_scope_data(
-        self,
-        chain: ReadChain,
-        *,
-        conversation_id: str | None = None,
-        dry_run: bool = False,
-        pseudonymise: bool = False,
+        self, chain: ReadChain, *, conversation_id: str | None = None, options: EraseOptions = EraseOptions()
     ) -> dict[str, int]:
         """Erase every row ``chain`` reads, on every table: memories (with their search rows and caches), documents,
         ingestions, conversations with their messages and transcripts. ``chain`` comes from
         :meth:`ReadChain.subtree <tenantry.scope.ReadChain.subtree>` (a user; a customer with its users; a CLIENT
         scope: the whole instance). With ``conversation_id``, only that conversation's rows inside ``chain``.
 
-        The erasure is audited (``data.delete`` with the counts) in its own transaction; with ``pseudonymise``, the
-        erased scopes' labels in the instance's past audit entries are replaced by a hash in that transaction too.
-        ``dry_run``: the same statements in a transaction that is rolled back, so the counts are those the erasure
-        would give.
+        The erasure is audited (``data.delete`` with the counts) in its own transaction; ``options`` can make it a
+        dry run or pseudonymise the erased scopes in past audit entries (:class:`EraseOptions`).
 
         Returns:
             The receipt: rows deleted per kind (``memories``, ``documents``, ``ingestions``, ``messages``,

@@ -51,6 +51,7 @@ from .base import MemoryRecord
 from .base import ProcessedJob
 from .base import SearchFilters
 from .base import VectorHits
+from .base import VectorSearch
 from .base import candidate_ids
 
 __all__ = ["SQLiteStore"]
@@ -193,23 +194,16 @@ class SQLiteStore(
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         return await self._read(lambda conn: self._vector_hits(conn, chain, [q], limit, filters)[0])
 
-    async def search_vectors_with_records(
-        self,
-        chain: ReadChain,
-        vectors: Sequence[Vectors],
-        *,
-        limit: int,
-        filters: SearchFilters,
-        rowids: Sequence[int] = (),
-    ) -> VectorHits:
-        """One round trip to a reader thread: the vector searches and the records of their hits and of ``rowids``."""
-        qs = [np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]
+    async def search_vectors_with_records(self, chain: ReadChain, search: VectorSearch) -> VectorHits:
+        """One round trip to a reader thread: the vector searches and the records of their hits and of
+        ``search.rowids``."""
+        qs = [np.asarray(v, dtype=np.float32).reshape(-1) for v in search.vectors]
         where, params = scope_filter(chain)
 
         def run(conn: sqlite3.Connection) -> VectorHits:
             parts = self._chain_parts(conn, chain)
-            hits = self._vector_hits(conn, chain, qs, limit, filters, parts)
-            return hits, self._cache.records(conn, where, params, parts, candidate_ids(rowids, hits))
+            hits = self._vector_hits(conn, chain, qs, search.limit, search.filters, parts)
+            return hits, self._cache.records(conn, where, params, parts, candidate_ids(search.rowids, hits))
 
         return await self._read(run)
 
