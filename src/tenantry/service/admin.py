@@ -15,7 +15,6 @@ from typing import Any
 
 from ..errors import ContextNotFoundError
 from ..errors import InvalidInputError
-from ..models import ApiKey
 from ..models import Instance
 from ..scope import Relationship
 from ..scope import validate_id
@@ -179,4 +178,4 @@ def instance_dict(inst: InstanceRecord) -> dict[str, Any]:
 
 def key_dict(key: KeyRecord) -> dict[str, Any]:
     """JSON-ready view of a key record (never the secret, never the hash)."""
-    return ApiKey.model_validate(key, from_attributes=True).model_dump(mode="json")
+    return key.model_dump(mode="json")

@@ -103,7 +103,8 @@ class _AdminMixin(PlanStore):
         await self._run(plan, instance_id=None)
 
     async def create_key(self, instance_id: str, name: str, key_hash: str, prefix: str) -> KeyRecord:
-        rec = KeyRecord(f"key_{uuid.uuid4().hex[:16]}", instance_id, name, prefix, datetime.now(UTC))
+        key_id = f"key_{uuid.uuid4().hex[:16]}"
+        rec = KeyRecord(key_id=key_id, instance_id=instance_id, name=name, prefix=prefix, created_at=datetime.now(UTC))
         await self._run(_create_key_plan(self.dialect, rec, key_hash), instance_id=None)
         return rec
 

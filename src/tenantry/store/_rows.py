@@ -49,6 +49,7 @@ __all__ = [
 
 INSTANCE_COLS = "instance_id, name, relationship, client_id, created_at, archived, embedder, dimensions"
 KEY_COLS = "key_id, instance_id, name, prefix, created_at, revoked_at, last_used_at"
+_KEY_FIELDS = KEY_COLS.split(", ")
 JOB_COLS = (
     "ingestion_id, instance_id, customer_id, level, user_id, document_id, kind, status, payload, attempts, "
     "queued_at, started_at, completed_at, memory_ids, error_message, claim, failures"
@@ -89,7 +90,8 @@ def instance(r: Sequence[Any]) -> InstanceRecord:
 
 
 def key(r: Sequence[Any]) -> KeyRecord:
-    return KeyRecord(r[0], r[1], r[2], r[3], _at(r[4]), parse_ts(r[5]), parse_ts(r[6]))
+    values = (*r[:4], _at(r[4]), parse_ts(r[5]), parse_ts(r[6]))
+    return KeyRecord(**dict(zip(_KEY_FIELDS, values, strict=True)))
 
 
 def job(r: Sequence[Any]) -> JobRecord:

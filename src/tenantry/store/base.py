@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..dataformat import Record
+from ..models import ApiKey
 from ..scope import ReadChain
 from ..scope import Relationship
 from ..scope import Scope
@@ -78,15 +79,7 @@ class Audit:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class KeyRecord:
-    key_id: str
-    instance_id: str
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
+KeyRecord = ApiKey  # an API key's row is what the admin API shows of it: never its secret, never its hash
 
 
 @dataclass(slots=True)

@@ -26,7 +26,6 @@ from ...scope import Tenant
 from ...service.admin import IssuedKey
 from ...service.api import LocalAPI
 from ...store.base import InstanceRecord
-from ...store.base import KeyRecord
 from ..deps import ServerState
 from ..deps import admin_guard
 from ..deps import get_state
@@ -53,12 +52,8 @@ def _instance(record: InstanceRecord) -> Instance:
     return Instance.model_validate(record, from_attributes=True)
 
 
-def _key(record: KeyRecord) -> ApiKey:
-    return ApiKey.model_validate(record, from_attributes=True)
-
-
 def _issued(key: IssuedKey) -> IssuedApiKey:
-    return IssuedApiKey.model_validate({**_key(key.record).model_dump(), "api_key": key.api_key})
+    return IssuedApiKey.model_validate({**key.record.model_dump(), "api_key": key.api_key})
 
 
 @router.post("/instances", response_model=InstanceCreated, summary="Create an instance and its first API key")
@@ -98,7 +93,7 @@ async def create_key(ref: IdPath, body: CreateKeyBody, state: ServerState = Depe
 @router.get("/instances/{ref}/keys", response_model=list[ApiKey], summary="List an instance's keys")
 async def list_keys(ref: IdPath, state: ServerState = Depends(get_state)) -> list[ApiKey]:
     """Key ids, names, display prefixes and revocation times (never secrets or hashes)."""
-    return [_key(k) for k in await state.svc.admin.list_keys(ref)]
+    return await state.svc.admin.list_keys(ref)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=ApiKey, summary="Revoke an API key")
@@ -106,7 +101,7 @@ async def revoke_key(key_id: IdPath, state: ServerState = Depends(get_state)) ->
     """The key stops working at once on this server (other server processes: within ``key_cache_seconds``)."""
     key = await state.svc.admin.revoke_key(key_id)
     state.forget_keys()
-    return json_response(_key(key))
+    return json_response(key)
 
 
 @router.post(
