@@ -9,6 +9,7 @@ import of the same file changes nothing. What a record could not be restored for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
@@ -40,24 +41,59 @@ from .base import NewMemory
 
 __all__ = ["ExportMixin"]
 
-_SCOPE = "m.customer_id, m.level, m.user_id"
-_DOCUMENT_COLS = (
-    f"{_SCOPE}, m.document_id, m.document_type, m.content, m.content_hash, m.document_created_at, "
-    "m.conversation_id, m.created_at, m.metadata"
-)
-_MEMORY_COLS = (
-    f"{_SCOPE}, m.memory_id, m.memory_type, m.content, m.confidence, m.category, m.event_date, m.valid_until, "
-    "m.temporal_category, m.subject, m.attribute, m.entities, m.metadata, m.document_id, m.conversation_id, "
-    "m.ingestion_id, m.source_evidence, m.superseded_by, m.mention_count, m.created_at, m.updated_at, m.rowid"
-)
-_MESSAGE_COLS = (
-    f"{_SCOPE}, x.conversation_id, x.message_id, x.role, x.content, x.session_id, x.metadata, x.recorded_at, "
-    "x.message_pk"
-)
+# The exported fields of each kind, in the order they are selected (after the scope's three columns).
+_DOCUMENT_FIELDS = (
+    "document_id document_type content content_hash document_created_at conversation_id created_at metadata"
+).split()
+_MEMORY_FIELDS = (
+    "memory_id memory_type content confidence category event_date valid_until temporal_category subject attribute "
+    "entities metadata document_id conversation_id ingestion_id source_evidence superseded_by mention_count "
+    "created_at updated_at"
+).split()
+_MESSAGE_FIELDS = "conversation_id message_id role content session_id metadata recorded_at".split()
+
+
+def _columns(alias: str, names: Sequence[str]) -> str:
+    """The scope's columns (of ``m``), then the columns ``names`` of the table ``alias``."""
+    return ", ".join(["m.customer_id, m.level, m.user_id", *(f"{alias}.{n}" for n in names)])
+
+
+_DOCUMENT_COLS = _columns("m", _DOCUMENT_FIELDS)
+_MEMORY_COLS = _columns("m", [*_MEMORY_FIELDS, "rowid"])  # the cursor last
+_MESSAGE_COLS = _columns("x", [*_MESSAGE_FIELDS, "message_pk"])
+
+
+def _json_list(value: Any) -> list[Any]:
+    return list(loads(value) or [])
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    return dict(loads(value) or {})
+
+
+# How a column's value (either driver's) becomes the record's; the other fields are taken as they are.
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "confidence": lambda v: min(1.0, max(0.0, float(v))),
+    "mention_count": lambda v: max(1, int(v)),
+    "entities": _json_list,
+    "source_evidence": _json_list,
+    "metadata": _json_dict,
+    "created_at": _rows._at,
+    "recorded_at": _rows._at,
+    "document_created_at": parse_ts,
+    "event_date": parse_ts,
+    "valid_until": parse_ts,
+    "updated_at": parse_ts,
+}
 
 
 def _scope(r: Sequence[Any]) -> ScopeRef:
     return ScopeRef(level=r[1], customer_id=r[0], user_id=r[2])
+
+
+def _fields(names: Sequence[str], r: Sequence[Any]) -> dict[str, Any]:
+    """The fields ``names`` of the row ``r``, decoded."""
+    return {n: _DECODE[n](v) if n in _DECODE else v for n, v in zip(names, r[3 : 3 + len(names)], strict=True)}
 
 
 def _page_plan(
@@ -87,68 +123,15 @@ def _page_plan(
     found = yield Op(f"{sql} ORDER BY {order} LIMIT {p}", [*params, *(after or ()), limit])
     rows = found.rows
     if kind == "document":
-        out: list[Record] = [_document(r) for r in rows]
-        last = [*rows[-1][:3], rows[-1][3]] if rows else None
+        out: list[Record] = [DocumentLine(scope=_scope(r), **_fields(_DOCUMENT_FIELDS, r)) for r in rows]
+        last = list(rows[-1][:4]) if rows else None  # the scope and the document id
     elif kind == "memory":
-        out = [_memory(r) for r in rows]
-        last = [int(rows[-1][23])] if rows else None
+        out = [MemoryLine(scope=_scope(r), **_fields(_MEMORY_FIELDS, r)) for r in rows]
+        last = [int(rows[-1][-1])] if rows else None
     else:
-        out = [_message(r) for r in rows]
-        last = [int(rows[-1][10])] if rows else None
+        out = [MessageLine(scope=_scope(r), **_fields(_MESSAGE_FIELDS, r)) for r in rows]
+        last = [int(rows[-1][-1])] if rows else None
     return out, last
-
-
-def _document(r: Sequence[Any]) -> DocumentLine:
-    return DocumentLine(
-        scope=_scope(r),
-        document_id=r[3],
-        document_type=r[4],
-        content=r[5],
-        content_hash=r[6],
-        document_created_at=parse_ts(r[7]),
-        conversation_id=r[8],
-        created_at=_rows._at(r[9]),
-        metadata=dict(loads(r[10]) or {}),
-    )
-
-
-def _memory(r: Sequence[Any]) -> MemoryLine:
-    return MemoryLine(
-        scope=_scope(r),
-        memory_id=r[3],
-        memory_type=r[4],
-        content=r[5],
-        confidence=min(1.0, max(0.0, float(r[6]))),
-        category=r[7],
-        event_date=parse_ts(r[8]),
-        valid_until=parse_ts(r[9]),
-        temporal_category=r[10],
-        subject=r[11],
-        attribute=r[12],
-        entities=list(loads(r[13]) or []),
-        metadata=dict(loads(r[14]) or {}),
-        document_id=r[15],
-        conversation_id=r[16],
-        ingestion_id=r[17],
-        source_evidence=list(loads(r[18]) or []),
-        superseded_by=r[19],
-        mention_count=max(1, int(r[20])),
-        created_at=_rows._at(r[21]),
-        updated_at=parse_ts(r[22]),
-    )
-
-
-def _message(r: Sequence[Any]) -> MessageLine:
-    return MessageLine(
-        scope=_scope(r),
-        conversation_id=r[3],
-        message_id=r[4],
-        role=r[5],
-        content=r[6],
-        session_id=r[7],
-        metadata=dict(loads(r[8]) or {}),
-        recorded_at=_rows._at(r[9]),
-    )
 
 
 def _restore_plan(
