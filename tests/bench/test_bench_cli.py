@@ -14,7 +14,11 @@ from typer.testing import CliRunner
 from tenantry.bench.cli import bench
 from tenantry.bench.cli import bench_postgres
 from tenantry.bench.cli import bench_server
+from tenantry.bench.cli import eval_compaction
+from tenantry.bench.cli import eval_locomo
+from tenantry.bench.compaction import CompactionEvalConfig
 from tenantry.bench.ingest import run_bench
+from tenantry.bench.locomo import EvalConfig
 from tenantry.bench.postgres import BenchConfig
 from tenantry.bench.server import run_load_bench
 from tenantry.cli import app
@@ -26,10 +30,12 @@ from tenantry.cli import app
         pytest.param(bench, run_bench, id="bench"),
         pytest.param(bench_server, run_load_bench, id="bench-server"),
         pytest.param(bench_postgres, BenchConfig, id="bench-postgres"),
+        pytest.param(eval_locomo, EvalConfig, id="eval-locomo"),
+        pytest.param(eval_compaction, CompactionEvalConfig, id="eval-compaction"),
     ],
 )
 def test_options_are_named_after_the_bench_parameters(command: Callable[..., None], target: Callable[..., Any]) -> None:
-    options = set(inspect.signature(command).parameters) - {"ctx", "json_out"}
+    options = set(inspect.signature(command).parameters) - {"ctx", "json_out", "files"}
     assert options <= set(inspect.signature(target).parameters)
 
 

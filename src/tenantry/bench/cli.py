@@ -41,9 +41,10 @@ def _sizes(value: str) -> list[int]:
 
 
 def _options(ctx: typer.Context, **converted: Any) -> dict[str, Any]:
-    """The command's options, ``--json`` aside, by name, with the ``converted`` ones replaced: a bench command's
-    options are named after the parameters of the bench it runs (``tests/bench/test_bench_cli.py`` checks it)."""
-    return {name: value for name, value in ctx.params.items() if name != "json_out"} | converted
+    """The command's options, ``--json`` and the input ``files`` aside, by name, with the ``converted`` ones replaced:
+    a bench command's options are named after the parameters of the bench it runs (``tests/bench/test_bench_cli.py``
+    checks it)."""
+    return {name: value for name, value in ctx.params.items() if name not in ("json_out", "files")} | converted
 
 
 def bench(
@@ -110,8 +111,9 @@ def bench_postgres(
 
 
 def eval_locomo(
+    ctx: typer.Context,
     files: Annotated[list[str], typer.Argument(help="LoCoMo files: dev/<n>.json or locomo10_dev.json (list format)")],
-    k: Annotated[str, typer.Option("--k", help="comma-separated k values of R@k")] = "1,5,10,20",
+    ks: Annotated[str, typer.Option("--k", help="comma-separated k values of R@k")] = "1,5,10,20",
     mode: Annotated[str, typer.Option(help="fetch mode: fast | accurate")] = "fast",
     json_out: JsonOut = None,
     max_questions: Annotated[int | None, typer.Option(help="ask at most N questions per conversation")] = None,
@@ -135,18 +137,7 @@ def eval_locomo(
     try:
         if mode not in ("fast", "accurate"):
             raise ValueError("mode must be fast or accurate")
-        cfg = EvalConfig(
-            ks=parse_ks(k),
-            mode=mode,
-            max_questions=max_questions,
-            conversations=conversations,
-            sessions=sessions,
-            ablate=parse_components(ablate),
-            extractor=extractor,
-            embedder=embedder,
-            dsn=dsn,
-            progress=progress,
-        )
+        cfg = EvalConfig(**_options(ctx, ks=parse_ks(ks), ablate=parse_components(ablate)))
         report = asyncio.run(run_locomo(files, cfg))  # unreadable files raise ValueError too
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -183,8 +174,7 @@ def eval_compaction(
         raise typer.BadParameter(f"strategies must be among {', '.join(STRATEGIES)}; got {unknown or 'none'}")
     if not 1 <= k <= 50:
         raise typer.BadParameter("k must be from 1 to 50")
-    options = _options(ctx, strategies=chosen)
-    cfg = CompactionEvalConfig(**{k: v for k, v in options.items() if k != "files"})
+    cfg = CompactionEvalConfig(**_options(ctx, strategies=chosen))
     try:
         rows = asyncio.run(run_compaction_eval(files, cfg))
     except ValueError as exc:
