@@ -38,10 +38,10 @@ from ..schemas import WorldBody
 from ..schemas import WorldWritten
 from ._common import json_response
 from ._common import request_of
-from .data import NDJSON
+from .data import EXPORT_FILE
 from .data import ExportBody
 from .data import ImportBody
-from .data import export_lines
+from .data import export_stream
 
 __all__ = ["router"]
 
@@ -139,19 +139,12 @@ async def export_page(ref: IdPath, body: ExportBody, state: ServerState = Depend
     return json_response(await (await _api(state, ref)).export_data(request_of(ExportData, body)))
 
 
-@router.get(
-    "/instances/{ref}/data/export.jsonl",
-    summary="An instance's whole export",
-    response_class=StreamingResponse,
-    responses={200: NDJSON},
-)
+@router.get("/instances/{ref}/data/export.jsonl", summary="An instance's whole export", **EXPORT_FILE)
 async def export_file(
     ref: IdPath, customer_id: str | None = None, user_id: str | None = None, state: ServerState = Depends(get_state)
 ) -> StreamingResponse:
     """The JSON Lines file of a user's, a customer's or (no ids) the whole instance's data, streamed."""
-    api = await _api(state, ref)
-    await api.export_data(ExportData(customer_id=customer_id, user_id=user_id, limit=1))  # checks the ids first
-    return StreamingResponse(export_lines(api, customer_id, user_id), media_type="application/x-ndjson")
+    return await export_stream(await _api(state, ref), customer_id, user_id)
 
 
 @router.post("/instances/{ref}/data/import", response_model=ImportReport, summary="Import records into an instance")

@@ -111,7 +111,18 @@ async def export_page(body: ExportBody, caller: Caller = Depends(authenticate)) 
     return json_response(await caller.api.export_data(request_of(ExportData, body)))
 
 
-async def export_lines(api: TenantryAPI, customer_id: str | None, user_id: str | None) -> AsyncIterator[bytes]:
+# How the routes that stream a whole export are documented: JSON Lines, not a JSON response.
+EXPORT_FILE: dict[str, Any] = {"response_class": StreamingResponse, "responses": {200: NDJSON}}
+
+
+async def export_stream(api: TenantryAPI, customer_id: str | None, user_id: str | None) -> StreamingResponse:
+    """The whole export of a user's, a customer's or (no ids) the instance's data, streamed as JSON Lines."""
+    # The first call checks the ids before the response starts (an error is then a JSON error, not a cut stream).
+    await api.export_data(ExportData(customer_id=customer_id, user_id=user_id, limit=1))
+    return StreamingResponse(_export_lines(api, customer_id, user_id), media_type="application/x-ndjson")
+
+
+async def _export_lines(api: TenantryAPI, customer_id: str | None, user_id: str | None) -> AsyncIterator[bytes]:
     """The whole export as JSON Lines, a page at a time."""
     cursor: str | None = None
     while True:
@@ -122,19 +133,12 @@ async def export_lines(api: TenantryAPI, customer_id: str | None, user_id: str |
         cursor = page.next_cursor
 
 
-@router.get(
-    "/v1/data/export.jsonl",
-    summary="The whole JSON Lines export",
-    response_class=StreamingResponse,
-    responses={200: NDJSON},
-)
+@router.get("/v1/data/export.jsonl", summary="The whole JSON Lines export", **EXPORT_FILE)
 async def export_file(
     ids: Annotated[ScopeIdsQuery, Query()], caller: Caller = Depends(authenticate)
 ) -> StreamingResponse:
     """Streams every record of the export (``application/x-ndjson``), for ``curl ... > backup.jsonl``."""
-    # The first call checks the ids before the response starts (an error is then a JSON error, not a cut stream).
-    await caller.api.export_data(ExportData(customer_id=ids.customer_id, user_id=ids.user_id, limit=1))
-    return StreamingResponse(export_lines(caller.api, ids.customer_id, ids.user_id), media_type="application/x-ndjson")
+    return await export_stream(caller.api, ids.customer_id, ids.user_id)
 
 
 @router.post("/v1/data/import", response_model=ImportReport, summary="Write exported records into this instance")
