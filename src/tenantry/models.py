@@ -32,6 +32,7 @@ __all__ = [
     "ImportReport",
     "ImportSkip",
     "IngestStatus",
+    "ItemLists",
     "Instance",
     "InstanceCreated",
     "IssuedApiKey",
@@ -49,6 +50,7 @@ __all__ = [
     "TranscriptIngestion",
     "Turn",
     "UnifiedContextResponse",
+    "UnifiedParts",
     "UserProfile",
 ]
 
@@ -162,12 +164,17 @@ class ResponseMetadata(_Model):
     compaction_applied: str | None = None
 
 
-class ContextResponse(_Model):
+class ItemLists(_Model):
+    """The typed lists of a context response, as the SDK returns them and as the wire carries them."""
+
     facts: list[Fact] = Field(default_factory=list)
     preferences: list[Preference] = Field(default_factory=list)
     episodes: list[Episode] = Field(default_factory=list)
     emotions: list[Emotion] = Field(default_factory=list)
     temporal_events: list[TemporalEvent] = Field(default_factory=list)
+
+
+class ContextResponse(ItemLists):
     conversation_context: ConversationContext | None = None
     metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)
     # ``response_shape="ranked"`` only (``None`` otherwise): every item once, best first; ``items`` on the wire.
@@ -267,12 +274,18 @@ class CompactionStatus(_Model):
     latest_created_at: datetime | None = None
 
 
-class UnifiedContextResponse(ContextResponse):
+class UnifiedParts(_Model):
+    """What the unified fetch adds to a context response, in the SDK's model and on the wire alike."""
+
     scope_map: dict[str, str] = Field(default_factory=dict)
     formatted_context: str | None = None
     scopes_queried: list[str] = Field(default_factory=list)
     total_items: int = 0
     conversation_context_for_prompt: ContextForPromptResponse | None = None
+
+
+class UnifiedContextResponse(UnifiedParts, ContextResponse):  # UnifiedParts first: its fields come after the others
+    pass
 
 
 class CreateMemoryResponse(_Model):

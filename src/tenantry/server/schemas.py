@@ -18,18 +18,14 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 
-from ..models import ContextForPromptResponse
 from ..models import ConversationContext
 from ..models import CreateMemoryResponse
-from ..models import Emotion
-from ..models import Episode
-from ..models import Fact
-from ..models import Preference
+from ..models import ItemLists
 from ..models import RankedItem
 from ..models import RecordedMessage
 from ..models import ResponseMetadata
-from ..models import TemporalEvent
 from ..models import Turn
+from ..models import UnifiedParts
 from ..models import UserProfile
 from ..scope import ID_PATTERN
 from ..validation import DOCUMENT_TYPES
@@ -354,12 +350,7 @@ class UnifiedFetchBody(_Body):
     response_shape: str | None = None
 
 
-class ContextLists(_Out):
-    facts: list[Fact] = Field(default_factory=list)
-    preferences: list[Preference] = Field(default_factory=list)
-    episodes: list[Episode] = Field(default_factory=list)
-    emotions: list[Emotion] = Field(default_factory=list)
-    temporal_events: list[TemporalEvent] = Field(default_factory=list)
+class ContextLists(ItemLists):
     ranked: list[RankedItem] | None = Field(
         default=None,
         serialization_alias="items",
@@ -378,12 +369,8 @@ class ContextEnvelope(_Out):
     )
 
 
-class UnifiedContextEnvelope(ContextEnvelope):
-    scope_map: dict[str, str] = Field(default_factory=dict)
-    formatted_context: str | None = None
-    scopes_queried: list[str] = Field(default_factory=list)
-    total_items: int = 0
-    conversation_context_for_prompt: ContextForPromptResponse | None = None
+class UnifiedContextEnvelope(UnifiedParts, ContextEnvelope):  # UnifiedParts first: its fields come after the others
+    pass
 
 
 # -- users -------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ...contract import CustomerContextQuery
 from ...contract import UnifiedContextQuery
 from ...contract import UserContextQuery
 from ...models import ContextResponse
+from ...models import UnifiedParts
 from ..deps import Caller
 from ..deps import authenticate
 from ..errors import ERROR_RESPONSES
@@ -82,6 +83,5 @@ async def fetch_unified(body: UnifiedFetchBody, caller: Caller = Depends(authent
     ``scope_map`` and a prompt-ready ``formatted_context``. A failing part fails the call."""
     resp = await caller.api.fetch(request_of(UnifiedContextQuery, body))
     base = context_envelope(resp, correlation_id=caller.correlation_id)
-    extras = {k: getattr(resp, k) for k in UnifiedContextEnvelope.model_fields if k not in ContextEnvelope.model_fields}
-    env = UnifiedContextEnvelope(**dict(base), **extras)
+    env = UnifiedContextEnvelope(**dict(base), **{k: getattr(resp, k) for k in UnifiedParts.model_fields})
     return json_response(env, exclude_none=True)
