@@ -109,7 +109,10 @@ class DataTransfer:
             "data.export",
             detail={"scope": target.scope.source if target.scope else "instance", "records": len(records)},
         )
-        return ExportPage(records=records, next_cursor=_cursor(kind, after) if kind is not None else None)
+        # The records are dumps of validated models: validating them again cost ~8 ms a page, on the event loop.
+        return ExportPage.model_construct(
+            records=records, next_cursor=_cursor(kind, after) if kind is not None else None
+        )
 
     async def import_(self, tenant: Tenant, request: ImportData) -> ImportReport:
         """Check, embed and write up to :data:`MAX_IMPORT` records; report what was skipped and why."""
