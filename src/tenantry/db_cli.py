@@ -17,7 +17,7 @@ import typer
 __all__ = ["db_app", "redact_dsn", "register"]
 
 db_app = typer.Typer(
-    help="Database schema: upgrade, check, partition indexes, Citus distribution.", no_args_is_help=True
+    help="Database schema: upgrade, check, scrub, partition indexes, Citus distribution.", no_args_is_help=True
 )
 
 DsnOption = Annotated[
@@ -181,6 +181,33 @@ def _cannot_create(directory: Path) -> str | None:
     except OSError as exc:
         return f"{ancestor} is not writable ({exc.strerror or exc})"
     return None
+
+
+@db_app.command()
+def scrub(dsn: DsnOption = None) -> None:
+    """Release now the bytes that deletions left in the database's files.
+
+    SQLite does this after every deletion already (FTS5 merge, write-ahead log truncated; ``secure_delete`` zeroes
+    freed pages); this runs it again. PostgreSQL: ``VACUUM FULL`` of the tables that hold text, which a deletion by
+    id does not run (it locks each table while rewriting it: seconds at 100k memories); an erasure does."""
+    target = _dsn(dsn)
+
+    async def run() -> float:
+        import time
+
+        from .store import open_store
+
+        store = open_store(target)
+        await store.open()
+        try:
+            t0 = time.perf_counter()
+            await store.scrub()
+            return time.perf_counter() - t0
+        finally:
+            await store.close()
+
+    seconds = asyncio.run(run())
+    typer.echo(f"{redact_dsn(target)}: scrubbed in {seconds:.1f}s")
 
 
 @db_app.command("index-partitions")
