@@ -148,3 +148,13 @@ def test_neighbouring_passages_of_a_section_are_one_item_in_document_order() -> 
     apart = join_adjacent([section(1, 5, "Five."), section(2, 6, "Six.", headings=("Shipping",))], 5)
     other = join_adjacent([section(1, 5, "Five."), section(2, 6, "Six.", doc="d2")], 5)
     assert len(apart) == len(other) == 2
+
+
+def test_joined_items_do_not_depend_on_how_many_are_asked_for() -> None:
+    """Rankings nest: the first item of a fetch for 1 is the first item of a fetch for 10, its neighbour passage
+    ranked 3rd joined to it in both (a fetch for 1 used to return the passage alone)."""
+    ranked = [section(1, 5, "Five."), section(2, 9, "Nine."), section(3, 6, "Six."), section(4, 2, "Two.")]
+    one, three, ten = join_adjacent(ranked, 1), join_adjacent(ranked, 3), join_adjacent(ranked, 10)
+    assert ids(one) == ["m1"] and one[0].record.content == "Five.\nSix."
+    assert ids(three) == ids(ten) == ["m1", "m2", "m4"]
+    assert [r.record.content for r in three] == [r.record.content for r in ten][:3]

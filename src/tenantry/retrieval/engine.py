@@ -42,6 +42,7 @@ from ..store.base import MemoryRecord
 from ..store.base import SearchFilters
 from ..store.base import VectorSearch
 from .features import Features
+from .overlap import JOIN_WINDOW
 from .overlap import MAX_JOINED
 from .overlap import join_adjacent
 from .overlap import units_and_typed
@@ -173,7 +174,8 @@ class RetrievalEngine:
             ranked = await self._passages(chain, ranked)
         if f.on("evidence-dedup"):
             # Enough items for the cut below: joined passages count as one.
-            limit = None if accurate and w.session_diversity > 0 else k * (MAX_JOINED if f.on("passage-join") else 1)
+            joins = f.on("passage-join")
+            limit = None if accurate and w.session_diversity > 0 else (max(k, JOIN_WINDOW) * MAX_JOINED if joins else k)
             ranked = self._drop_covered(ranked, limit)
         if accurate and w.session_diversity > 0:
             ranked = self._diversify(ranked, k, w.session_diversity)

@@ -32,12 +32,13 @@ from ..store._sql import STOPWORDS
 if TYPE_CHECKING:
     from .engine import Ranked
 
-__all__ = ["SAME", "SAME_PASSAGE", "content_stems", "join_adjacent", "units_and_typed"]
+__all__ = ["JOIN_WINDOW", "SAME", "SAME_PASSAGE", "content_stems", "join_adjacent", "units_and_typed"]
 
 SAME = 0.6  # share of a turn's content words its typed memories must hold to say the same thing
 SAME_PASSAGE = 0.85  # ... of a passage's (several sentences, list items: typed memories rarely hold it all)
 MAX_REPLACEMENTS = 2  # typed memories that may stand for one unit
 MAX_JOINED = 2  # neighbouring passages returned as one item (3 measured +0.3 pt R@10 for +6 % tokens)
+JOIN_WINDOW = 10  # items whose passages may join one of the first k (k-independent below it: rankings nest)
 SAME_TEXT = 0.9  # a passage holding this share of a better-ranked passage's content words (or it of its) repeats it
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _TURN_PREFIX = re.compile(r"^[^:\n]{1,80}?\bsaid on [^:]{1,40}:\s*")
@@ -172,13 +173,17 @@ def _position(r: Ranked) -> tuple[str, tuple[str, ...], int] | None:
 def join_adjacent(ranked: list[Ranked], limit: int) -> list[Ranked]:
     """The first ``limit`` items, where passages that follow each other in one section of a document are one item
     (in document order, at the better one's rank; at most :data:`MAX_JOINED` passages): the excerpt reads as the
-    document does, and ``limit`` items hold more of what was asked for."""
+    document does, and ``limit`` items hold more of what was asked for.
+
+    A passage ranked within the first ``max(limit, JOIN_WINDOW)`` items joins its neighbour whatever ``limit`` is,
+    so the first item of a fetch for 1 is the first item of a fetch for 10 (it used to be the passage alone)."""
+    window = max(limit, JOIN_WINDOW)
     out: list[Ranked] = []
     parts: list[list[Ranked]] = []  # per output item, its passages in document order
     heads: list[Ranked] = []  # per output item, the item as ranked (its id, score and rank stay)
     at: dict[tuple[str, tuple[str, ...], int], int] = {}  # passage position -> output item
     for r in ranked:
-        if len(out) >= limit:
+        if len(out) >= window:
             break
         pos = _position(r)
         if pos is not None:
@@ -194,7 +199,7 @@ def join_adjacent(ranked: list[Ranked], limit: int) -> list[Ranked]:
         out.append(r)
         parts.append([r])
         heads.append(r)
-    return out
+    return out[:limit]
 
 
 def _joined(best: Ranked, group: list[Ranked]) -> Ranked:
