@@ -231,3 +231,38 @@ def test_an_instance_is_erased_whole_and_only_it(remote_server: ThreadServer) ->
     assert clients[1].get("/api/v1/memories").json()["total"] >= 1  # the other instance is untouched
     for c in clients:
         c.close()
+
+
+@pytest.mark.parametrize("who", ["user", "customer", "conversation"])
+async def test_a_dry_run_counts_exactly_what_the_erasure_removes(make_sdk: MakeSdk, who: str) -> None:
+    """For each kind of erasure: the dry run's counts equal the real erasure's (and delete nothing), the counts
+    are those of what was written, and a second dry run afterwards finds nothing."""
+    sdk = await make_sdk()
+    alice = {"customer_id": "acme", "user_id": "alice"}
+    await _ingest(sdk, "User: I live in Porto and I fly Air France.", **alice)
+    await _ingest(sdk, "Acme refunds within 30 days.", customer_id="acme")
+    await _ingest(sdk, "User: I live in Lyon.", customer_id="acme", user_id="bob")
+    await _ingest(sdk, "User: I live in Oslo.", customer_id="globex", user_id="alice")
+    for text in ("I want a window seat.", "Booked: 14A."):
+        await sdk.conversation.record_message("conv-d", "user", text, extract=False, **alice)
+    target: dict[str, str] = {
+        "user": alice,
+        "customer": {"customer_id": "acme"},
+        "conversation": {"conversation_id": "conv-d", **alice},
+    }[who]
+    before = (await sdk.memories.list(**alice)).total
+    dry = await sdk.delete_data(**target, dry_run=True)
+    assert dry.dry_run and (await sdk.memories.list(**alice)).total == before  # counted, nothing deleted
+    assert len(await sdk.conversation.get_messages("conv-d", **alice)) == 2
+    real = await sdk.delete_data(**target)
+    assert not real.dry_run and real.deleted == dry.deleted
+    nonzero = {k: v for k, v in real.deleted.items() if v}
+    if who == "conversation":
+        assert nonzero == {"messages": 2, "conversations": 1}
+    else:  # alice's memory and document (+ acme's and bob's for the customer), each one ingestion; the conversation
+        n = {"user": 1, "customer": 3}[who]
+        assert nonzero["memories"] >= n and nonzero["documents"] == n and nonzero["ingestions"] == n
+        assert nonzero["messages"] == 2 and nonzero["conversations"] == 1
+    after = await sdk.delete_data(**target, dry_run=True)
+    assert not any(after.deleted.values())
+    assert (await sdk.memories.list(customer_id="globex", user_id="alice")).total >= 1  # the other alice is intact

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantry.cli import app
+from tenantry.db_cli import redact_dsn
 from tenantry.errors import InvalidInputError
 from tenantry.scope import validate_id
 from tenantry.server.app import create_app
@@ -54,3 +55,33 @@ def test_id_errors_say_the_length() -> None:
 def test_help_shows_flags_without_a_type() -> None:
     res = runner.invoke(app, ["memories", "list", "--help"])
     assert "--json" in res.output and "<bool>" not in res.output
+
+
+def test_dsns_are_said_without_their_password() -> None:
+    assert (
+        redact_dsn("postgresql://app:s3cret@db.internal:5432/tenantry") == "postgresql://app@db.internal:5432/tenantry"
+    )
+    assert redact_dsn("postgresql://p%40ss:x@y@h/db") == "postgresql://p%40ss@h/db"
+    assert redact_dsn("sqlite:////var/lib/t.db") == "sqlite:////var/lib/t.db"
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """The commands after a failing ``db check`` say why in one line (exit 1): the data CLI, ``serve`` (before it
+    binds anything) and the ``tenantry`` entry point itself."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    dsn = f"sqlite:///{blocker / 'x.db'}"
+    for args in (["memories", "list", "--dsn", dsn], ["instance", "list", "--dsn", dsn], ["serve", "--dsn", dsn]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tenantry.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TENANTRY_GRPC_PORT": "0"},
+        )
+        assert done.returncode == 1, (args, done.stderr[-2000:])
+        said = f"{blocker} is not a directory" in done.stderr or f"cannot create the directory {blocker}" in done.stderr
+        assert said and "Traceback" not in done.stderr, (args, done.stderr[-2000:])

@@ -11,6 +11,7 @@ import typer
 from .bench.cli import register as register_bench_commands
 from .data_cli import register as register_data_commands
 from .db_cli import register as register_db_commands
+from .errors import ConfigurationError
 from .server.commands import register as register_server_commands
 
 app = typer.Typer(
@@ -47,7 +48,13 @@ for _register in _COMMANDS:
 
 
 def main() -> None:
-    app()
+    """The ``tenantry`` command. A misconfiguration (a database that cannot be opened, an unknown embedder...) is
+    one line on stderr and exit 1, not a traceback."""
+    try:
+        app()
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

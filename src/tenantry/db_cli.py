@@ -164,6 +164,14 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def sqlite_problems(dsn: str) -> list[str]:
+    """What would stop the SQLite store of ``dsn`` from opening (what ``db check`` fails on); empty when nothing
+    would, or when ``dsn`` is not SQLite."""
+    if _is_pg(dsn) or not dsn.startswith("sqlite"):
+        return []
+    return [message for status, _, message in _sqlite_findings(dsn) if status == "fail"]
+
+
 def _cannot_create(directory: Path) -> str | None:
     """Why the store could not create its file in ``directory`` (made with its parents, as the store does), or
     ``None``. Tried for real in the nearest existing ancestor: a permission bit is not the whole story (root, a

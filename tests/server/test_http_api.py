@@ -354,6 +354,15 @@ def test_conversation_routes(api: tuple[str, str, dict[str, Any]]) -> None:
     assert p["formatted_context"].startswith("User: I want a window seat.")
     turns = httpx.get(f"{url}/v1/conversations/{conv}/messages", params={"start": 2, "limit": 5}, headers=h).json()
     assert [t["position"] for t in turns["turns"]] == [2, 3]
+    # Ids passed to the read routes must be the conversation's: another customer's user reads nothing of it.
+    for route in ("context-for-prompt", "messages"):
+        for ids in ({"customer_id": "globex", "user_id": "u1"}, {"customer_id": "acme", "user_id": "u2"}):
+            other = httpx.get(f"{url}/v1/conversations/{conv}/{route}", params=ids, headers=h)
+            assert other.status_code == 400 and other.json()["code"] == "conversation_scope_mismatch", (route, ids)
+        same = httpx.get(
+            f"{url}/v1/conversations/{conv}/{route}", params={"customer_id": "acme", "user_id": "u1"}, headers=h
+        )
+        assert same.status_code == 200, route
 
     unknown = httpx.get(f"{url}/v1/conversations/{uuid.uuid4()}/context-for-prompt", headers=h).json()
     assert unknown["available"] is False and unknown["recent_messages"] == []

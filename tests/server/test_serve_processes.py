@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -126,3 +127,33 @@ def test_connections_opened_together_spread_over_the_processes(tmp_path: Path) -
         for s in socks:
             s.close()
         assert server.stop() == 0, (tmp_path / "server.log").read_text()[-3000:]
+
+
+def test_serve_uses_dsn_says_what_it_serves_and_checks_the_port_first(tmp_path: Path) -> None:
+    """``serve --dsn``: the startup line names the database, instances, workers and embedder; a busy port is an error
+    at once, before the database is opened (the model and the store start after the port is bound)."""
+    db = tmp_path / "served.db"
+    env = {"TENANTRY_EMBEDDER": "hashing", "TENANTRY_ADMIN_TOKEN": ADMIN_TOKEN, "TENANTRY_HOME": str(tmp_path / "h")}
+    server = SubprocessServer(env, tmp_path / "serve.log", extra_args=["--dsn", f"sqlite:///{db}"]).start()
+    try:
+        admin_create_instance(server.url, "said", "b2b")
+    finally:
+        assert server.stop() == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert f"sqlite:///{db}" in log and "instance(s)" in log and "ingestion worker(s); embedder hashing" in log
+    assert db.exists()
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    other = tmp_path / "never.db"
+    try:
+        taken = SubprocessServer(env, tmp_path / "busy.log", extra_args=["--dsn", f"sqlite:///{other}"])
+        args = [str(busy.getsockname()[1]) if a == str(taken.port) else a for a in taken.args]
+        t0 = time.monotonic()
+        done = subprocess.run(args, env=taken.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and "cannot serve on 127.0.0.1" in done.stderr, done.stderr[-2000:]
+        assert time.monotonic() - t0 < 30
+        assert not other.exists()  # refused before the store opened its database
+    finally:
+        busy.close()

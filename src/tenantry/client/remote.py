@@ -306,7 +306,8 @@ class RemoteAPI(TenantryAPI):
 
     async def delete_data(self, request: DeleteData) -> DeletionReceipt:
         data = await self._request("POST", "/v1/data/delete", json=_fields(request))
-        return DeletionReceipt.model_validate(data)
+        # The wire's ``deleted`` is empty for a dry run (the Synap shape); ``counts`` holds the counts either way.
+        return DeletionReceipt.model_validate({**data, "deleted": data["counts"]})
 
     async def export_data(self, request: ExportData) -> ExportPage:
         return ExportPage.model_validate(await self._request("POST", "/v1/data/export", json=_fields(request)))

@@ -222,6 +222,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the HTTP server (the maximem-synap wire API + admin API) on the database of --dsn or TENANTRY_DSN."""
+        from ..db_cli import redact_dsn
+        from ..db_cli import sqlite_problems
         from ..settings import Settings
         from .config import ServerSettings
         from .processes import serve as serve_http
@@ -233,6 +235,10 @@ def register(app: typer.Typer) -> None:
         # rate limits and metrics are per process. See tenantry/server/processes.py for why not uvicorn's workers.
         overrides: dict[str, Any] = {"workers": workers_ingest, "dsn": dsn}
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        problems = sqlite_problems(settings.resolved_dsn())
+        if problems:  # said now, not as a traceback once the app starts
+            typer.echo(f"error: cannot serve {redact_dsn(settings.resolved_dsn())}: {'; '.join(problems)}", err=True)
+            raise typer.Exit(1)
         server_settings = ServerSettings()
         chosen = grpc_port if grpc_port is not None else server_settings.grpc_port
         server_settings = server_settings.model_copy(update={"grpc_port": 50051 if chosen is None else chosen})

@@ -126,7 +126,13 @@ class _SQLiteBase(PlanStore):
         else:
             self._target = path
             self._uri = False
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                where = Path(path).parent
+                raise ConfigurationError(
+                    f"cannot create the directory {where} of the SQLite database {path}: {exc.strerror or exc}"
+                ) from None
         self._read_threads = read_threads
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -241,7 +247,10 @@ class _SQLiteBase(PlanStore):
             if self._uri:
                 # An in-memory database lives as long as one connection to it is open.
                 self._keepalive = self._connect()
-            self._write_conn = self._connect()
+            try:
+                self._write_conn = self._connect()
+            except sqlite3.OperationalError as exc:
+                raise ConfigurationError(f"cannot open the SQLite database {self._target}: {exc}") from None
             self._migrate(self._write_conn)
 
         await asyncio.get_running_loop().run_in_executor(self._writer, init)
