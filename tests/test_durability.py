@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -109,6 +110,10 @@ def test_sigkill_after_create_loses_nothing(tmp_path: Path, variant: str) -> Non
     ``max_attempts``): a lost worker is not a failed attempt, so every job still completes."""
     env = _env(tmp_path)
     ids = _write_and_die(env, "claimed" if variant == "claimed-thrice" else variant)
+    # Every accepted create has its audit row although the process died at once (written with the create).
+    with sqlite3.connect(tmp_path / "durable.db") as conn:
+        audited = conn.execute("SELECT detail FROM audit_log WHERE action = 'memory.create'").fetchall()
+    assert len(audited) == N_DOCS
     for _ in range(2 if variant == "claimed-thrice" else 0):
         time.sleep(1.2)  # the dead worker's lease runs out
         assert _write_and_die(env, "claimed") == ids  # the same documents: the same jobs, claimed again
