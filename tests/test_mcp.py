@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.server.helpers import ThreadServer
+from tests.server.helpers import admin_create_instance
 from tests.server.helpers import free_port
 
 mcp = pytest.importorskip("mcp")
@@ -164,3 +166,23 @@ def test_http_on_a_busy_port_fails_at_once(tmp_path: Path) -> None:
         )
     assert res.returncode == 1 and "cannot listen on" in res.stderr
     assert time.monotonic() - started < 10
+
+
+async def test_customer_bound_server_in_front_of_a_remote_server(remote_server: ThreadServer, tmp_path: Path) -> None:
+    """``tenantry mcp --url --api-key --customer-id acme``: the tools go through the server's API; the model may name
+    acme's users, never another customer."""
+    key = admin_create_instance(remote_server.url, "mcp-remote", "b2b")["key"]["api_key"]
+    args = ["-m", "tenantry.cli", "mcp", "--url", remote_server.url, "--api-key", key, "--customer-id", "acme"]
+    params = StdioServerParameters(command=sys.executable, args=args, env=_env(tmp_path / "unused.db"))
+    async with Client(params) as client:
+        await _add_recall_delete(client, user_id="alice")  # a user of the bound customer
+        _data(await client.call_tool("add_memory", {"content": "Acme's office is in Lyon.", "wait": True}))
+        refused = await client.call_tool("search_memories", {"query": "office", "customer_id": "globex"})
+        assert refused.is_error and "bound to customer 'acme'" in refused.content[0].text
+        listed = _data(await client.call_tool("list_memories", {}))
+        assert any("Lyon" in m["content"] for m in listed["memories"])
+    assert not (tmp_path / "unused.db").exists()  # nothing local: every call went to the server
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"customer_id": "acme", "search_query": ["office"], "max_results": 5}
+    served = httpx.post(f"{remote_server.url}/v1/context/customer/fetch", json=body, headers=headers, timeout=30)
+    assert "Lyon" in json.dumps(served.json()["context"])

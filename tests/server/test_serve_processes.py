@@ -140,6 +140,7 @@ def test_serve_uses_dsn_says_what_it_serves_and_checks_the_port_first(tmp_path: 
     finally:
         assert server.stop() == 0
     log = (tmp_path / "serve.log").read_text()
+    assert f"database sqlite:///{db} open; loading the embedder hashing" in log  # said before the model loads
     assert f"sqlite:///{db}" in log and "instance(s)" in log and "ingestion worker(s); embedder hashing" in log
     assert db.exists()
 

@@ -115,6 +115,9 @@ def test_langgraph_store_get_by_key(synap_env: Path) -> None:
 
 
 def test_langchain_retriever_and_history(synap_env: Path) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.messages import HumanMessage
+    from synap_langchain import SynapChatMessageHistory
     from synap_langchain import SynapRetriever
 
     async def scenario() -> None:
@@ -129,6 +132,18 @@ def test_langchain_retriever_and_history(synap_env: Path) -> None:
             assert any("marathon" in d.page_content.lower() for d in docs), docs
             other = await SynapRetriever(sdk=sdk, user_id=user, customer_id="globex").ainvoke("marathon training")
             assert not any("marathon" in d.page_content.lower() for d in other)
+            # The chat history: turns written through it come back as LangChain messages, in order.
+            conv = str(uuid.uuid4())
+            history = SynapChatMessageHistory(sdk=sdk, conversation_id=conv, user_id=user, customer_id="acme")
+            await history.aadd_messages([HumanMessage("Which shoes for a marathon?"), AIMessage("Cushioned ones.")])
+            got = await history.aget_messages()
+            assert [(type(m).__name__, m.content) for m in got] == [
+                ("HumanMessage", "Which shoes for a marathon?"),
+                ("AIMessage", "Cushioned ones."),
+            ]
+            theirs = SynapChatMessageHistory(sdk=sdk, conversation_id=conv, user_id=user, customer_id="globex")
+            with pytest.raises(Exception, match="the turn was not recorded"):  # the server refused it (bound to acme)
+                await theirs.aadd_messages([HumanMessage("globex writing into acme's conversation")])
         finally:
             await sdk.shutdown()
 

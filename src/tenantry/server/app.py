@@ -69,7 +69,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from ..db_cli import redact_dsn
+
         service = await AsyncMemoryService.open(settings)
+        logging.getLogger("uvicorn.error").info(
+            "tenantry %s: database %s open; loading the embedder %s (a first start builds the model file: seconds)",
+            __version__,
+            redact_dsn(settings.resolved_dsn()),
+            service.embedder.name,
+        )
         try:
             await service.warm_up()  # the model loads before the port answers, not in the first request
         except BaseException:
