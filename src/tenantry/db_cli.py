@@ -277,6 +277,7 @@ def distribute(
 async def _pg_distribute(dsn: str, by: str, shard_count: int | None) -> list[str]:
     import psycopg
 
+    from .errors import ConfigurationError
     from .store._pg_citus import distribute as run
     from .store.postgres import PostgresStore
 
@@ -284,7 +285,10 @@ async def _pg_distribute(dsn: str, by: str, shard_count: int | None) -> list[str
     await store.open()
     await store.close()
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        return await run(conn, by=by, shard_count=shard_count, say=typer.echo)
+        try:
+            return await run(conn, by=by, shard_count=shard_count, say=typer.echo)
+        except psycopg.Error as exc:  # Citus refused: each table moves in its own transaction, this one rolled back
+            raise ConfigurationError(f"Citus refused it: {str(exc).strip()}") from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -261,3 +261,110 @@ async def test_an_update_through_a_chain_locks_one_partition(
     edit = MemoryEdit("The team prefers chat", new_memory("chat").vector, {"k": 1})
     updated = await pg_store.update_memory(chain, memory.memory_id, edit)
     assert updated is not None and updated.content == "The team prefers chat" and updated.metadata == {"k": 1}
+
+
+# -- migrations on a database that already exists ---------------------------------------------------------------------
+def _throwaway(request: pytest.FixtureRequest, server: Any, **kw: Any) -> str:
+    dsn: str = server.create_database(**kw)
+    request.addfinalizer(lambda: server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0]))
+    return dsn
+
+
+async def _memory_id_key(conn: psycopg.AsyncConnection[Any]) -> tuple[str | None, ...]:
+    return next(k.columns for k in await schema_keys(conn) if k.name == "memories_memory_id")
+
+
+async def test_a_database_migrated_when_compactions_were_migration_5_is_repaired(
+    plain_pg_server: Any, request: pytest.FixtureRequest
+) -> None:
+    """Before the Citus migration (5) was merged, main numbered the compactions table 5: such a database has 1-5
+    applied without the Citus changes. Upgrading it applies 6 (already there: re-run harmlessly) and 7 (the Citus
+    changes of 5)."""
+    from tenantry.store._pg_schema import apply_migrations
+
+    dsn = _throwaway(request, plain_pg_server, migrated=False)
+    ddl = dict(migrations.POSTGRES)
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz)")
+        for version in (1, 2, 3, 4):
+            await conn.execute(ddl[version].encode())
+            await conn.execute("INSERT INTO schema_migrations VALUES (%s, now())", (version,))
+        await conn.execute(ddl[6].encode())  # what main then applied as 5
+        await conn.execute("INSERT INTO schema_migrations VALUES (5, now())")
+        assert await _memory_id_key(conn) == ("instance_id", "memory_id")
+        assert await apply_migrations(conn) == [6, 7]
+        assert await _memory_id_key(conn) == ("instance_id", "customer_id", "memory_id")
+        assert await apply_migrations(conn) == []
+    store = PostgresStore(dsn)
+    await store.open()  # and the store works on it
+    try:
+        await write(store, [(U("inst_r", "acme", "alice"), [new_memory("alice likes tea")])])
+    finally:
+        await store.close()
+
+
+@pytest.mark.citus
+async def test_distributing_tables_that_hold_rows(citus_cluster: Any, request: pytest.FixtureRequest) -> None:
+    """Citus copies a table's rows into its shards with COPY, which forced row-level security refuses even to the
+    owner: ``db distribute`` lifts the force for the copy and sets it again (an instance created before
+    distributing used to fail it with 'COPY FROM not supported with row-level security')."""
+    from tenantry.store._pg_citus import distribute
+
+    dsn = _throwaway(request, citus_cluster, migrated=False)
+    store = PostgresStore(dsn)
+    await store.open()
+    try:
+        await store.create_instance("acme-app", Relationship.B2B)
+        await write(store, [(U("inst_d", "acme", "alice"), [new_memory("alice likes tea")])])
+    finally:
+        await store.close()
+    by = citus_cluster.citus or "instance"
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await distribute(conn, by=by)
+        assert await current_layout(conn) == wanted_layout(by)
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r' AND NOT relforcerowsecurity",
+            (list(wanted_layout(by)),),
+        )
+        assert (await cur.fetchone()) == (0,)  # the force is back on every table
+    store = PostgresStore(dsn)
+    await store.open()
+    try:
+        assert [i.name for i in await store.list_instances()] == ["acme-app"]
+        [rows, _] = await store.list_memories(
+            ReadChain.single(U("inst_d", "acme", "alice")), offset=0, limit=5, filters=SearchFilters()
+        )
+        assert [r.content for r in rows] == ["alice likes tea"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.citus
+async def test_a_table_a_migration_adds_joins_the_layout(citus_cluster: Any, request: pytest.FixtureRequest) -> None:
+    """A migration applied to a distributed database (the store migrates when it opens) places the tables it created
+    as ``db distribute`` would have, rows included: ``db check`` stays green after an upgrade."""
+    from tenantry.store._pg_schema import apply_migrations
+
+    dsn = _throwaway(request, citus_cluster)
+    by = citus_cluster.citus or "instance"
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        # As if compactions had just been created by a migration: a plain table, already holding a row.
+        await conn.execute("SELECT undistribute_table('compactions')")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE tenantry_app")
+            await conn.execute("SET LOCAL tenantry.instance_id = 'inst_c'")
+            await conn.execute(
+                "INSERT INTO compactions (instance_id, conversation_id, version, compaction_id, strategy, "
+                "trigger_type, status, created_at) VALUES ('inst_c', 'conv', 1, 'cmp-1', 'balanced', 'manual_api', "
+                "'completed', now())"
+            )
+        await conn.execute("DELETE FROM schema_migrations WHERE version = 7")
+        assert (await current_layout(conn))["compactions"].kind == "plain"
+        assert await apply_migrations(conn) == [7]
+        assert await current_layout(conn) == wanted_layout(by)
+        async with conn.transaction():  # read as the store does: the settings reach the workers
+            await conn.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+            await conn.execute("SET LOCAL ROLE tenantry_app")
+            await conn.execute("SET LOCAL tenantry.instance_id = 'inst_c'")
+            cur = await conn.execute("SELECT compaction_id FROM compactions")
+            assert await cur.fetchall() == [("cmp-1",)]

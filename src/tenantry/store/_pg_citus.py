@@ -25,6 +25,7 @@ __all__ = [
     "Placement",
     "citus_version",
     "current_layout",
+    "distributed_as",
     "is_distributed",
     "distribute",
     "key_violations",
@@ -223,9 +224,42 @@ async def distribute(
                     ident, sql.Literal(w.column), sql.Literal(first)
                 )
         say(f"{table}: {w} ...")
-        await conn.execute(q)
+        await _place(conn, table, q)
         changed.append(table)
     return changed
+
+
+async def _place(conn: Conn, table: str, create: sql.Composed) -> None:
+    """Run ``create`` (a Citus function that moves ``table``'s rows into shards) in one transaction. Citus copies
+    the rows with ``COPY``, which a table with forced row-level security refuses even to its owner: the force is
+    lifted for the copy and set again (it then holds on the shards too) before the transaction commits."""
+    cur = await conn.execute("SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass(%s)", (table,))
+    row = await cur.fetchone()
+    forced = bool(row and row[0])
+    ident = sql.Identifier(table)
+    async with conn.transaction():
+        if forced:
+            await conn.execute(sql.SQL("ALTER TABLE {} NO FORCE ROW LEVEL SECURITY").format(ident))
+        await conn.execute(create)
+        if forced:
+            await conn.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(ident))
+
+
+async def distributed_as(conn: Conn) -> str | None:
+    """The layout (``instance`` or ``customer``) the database is distributed in, tables still ``plain`` aside (a
+    migration created them after ``tenantry db distribute``); ``None`` when it is not distributed, or laid out in
+    a way neither layout explains."""
+    if await citus_version(conn) is None:
+        return None
+    have = await current_layout(conn)
+    placed = {t: p for t, p in have.items() if p.kind != "plain"}
+    if not any(p.kind == "distributed" for p in placed.values()):
+        return None
+    for by in LAYOUTS:
+        want = wanted_layout(by)
+        if all(want.get(t) == p for t, p in placed.items()):
+            return by
+    return None
 
 
 async def layout_findings(conn: Conn) -> list[tuple[str, str, str]]:

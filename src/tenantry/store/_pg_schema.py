@@ -3,6 +3,7 @@ diagnostics."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,12 @@ from typing import Any
 import psycopg
 
 from . import migrations
+from ._pg_citus import distribute
+from ._pg_citus import distributed_as
 from ._pg_citus import layout_findings
 from ._pg_rows import Conn
+
+log = logging.getLogger("tenantry")
 
 _MIGRATION_LOCK = 0x6D656D73  # "mems": pg_advisory_xact_lock key serialising migrations
 _MIN_SERVER = 140000
@@ -36,6 +41,12 @@ async def apply_migrations(conn: Conn) -> list[int]:
             await conn.execute(ddl.encode())  # no params: sent with the simple query protocol (many statements)
             await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             applied.append(version)
+    if applied:
+        by = await distributed_as(conn)
+        if by is not None:  # a distributed database: the tables these migrations created join its layout
+            placed = await distribute(conn, by=by)
+            if placed:
+                log.info("tenantry: placed the new table(s) %s in the database's --by %s layout", placed, by)
     return applied
 
 

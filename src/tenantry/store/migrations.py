@@ -494,15 +494,12 @@ ALTER TABLE conversations ADD COLUMN level text GENERATED ALWAYS AS ({_CONVERSAT
 
 POSTGRES.append((4, "ALTER TABLE ingestions ADD COLUMN failures integer NOT NULL DEFAULT 0;"))
 
-POSTGRES.append(
-    (
-        5,
-        """
--- Ready for Citus (docs/postgres.md, "Citus"). The two roles may log in: Citus opens its connections to the workers
--- as the current role, so a NOLOGIN role cannot run a distributed query. They still have no password: how they
--- authenticate on the workers is the cluster's pg_hba.conf / .pgpass. Where this role may not alter them (roles
--- created by a superuser), plain PostgreSQL works as before: `tenantry db check` says what to run before
--- `tenantry db distribute`.
+# Ready for Citus (docs/postgres.md, "Citus"). The two roles may log in: Citus opens its connections to the workers
+# as the current role, so a NOLOGIN role cannot run a distributed query. They still have no password: how they
+# authenticate on the workers is the cluster's pg_hba.conf / .pgpass. Where this role may not alter them (roles
+# created by a superuser), plain PostgreSQL works as before: `tenantry db check` says what to run before
+# `tenantry db distribute`.
+_PG_LOGIN_ROLES = """
 DO $login$
 DECLARE r text;
 BEGIN
@@ -518,6 +515,12 @@ BEGIN
     END LOOP;
 END
 $login$;
+"""
+POSTGRES.append(
+    (
+        5,
+        _PG_LOGIN_ROLES
+        + """
 -- Every unique key of a table that `tenantry db distribute --by customer` spreads by customer_id includes it.
 DROP INDEX memories_memory_id;
 CREATE UNIQUE INDEX memories_memory_id ON memories (instance_id, customer_id, memory_id);
@@ -543,17 +546,46 @@ POSTGRES_DISTRIBUTION: dict[str, dict[str, str]] = {
     },
 }
 
+# Conversation compactions. Written to be re-run: before the Citus migration (5) was merged, main numbered this one 5,
+# so a database migrated then has it already (and lacks 5, which migration 7 repeats).
 POSTGRES.append(
     (
         6,
         _COMPACTIONS.format(text="text", int="integer", ts="timestamptz", real="double precision", json="jsonb")
+        .replace("CREATE TABLE compactions", "CREATE TABLE IF NOT EXISTS compactions")
+        .replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS")
         + """
 ALTER TABLE compactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compactions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON compactions;
 CREATE POLICY tenant_isolation ON compactions FOR ALL TO tenantry_app
     USING (instance_id = current_setting('tenantry.instance_id', true))
     WITH CHECK (instance_id = current_setting('tenantry.instance_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON compactions TO tenantry_app;
+""",
+    )
+)
+
+# Migration 5 again, for a database that recorded 5 when 5 was the compactions table (see 6); a no-op elsewhere.
+POSTGRES.append(
+    (
+        7,
+        _PG_LOGIN_ROLES
+        + """
+DO $rekey$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)
+        WHERE i.relname = 'memories_memory_id' AND i.relnamespace = current_schema()::regnamespace
+          AND a.attname = 'customer_id'
+    ) THEN
+        DROP INDEX IF EXISTS memories_memory_id;
+        CREATE UNIQUE INDEX memories_memory_id ON memories (instance_id, customer_id, memory_id);
+    END IF;
+END
+$rekey$;
 """,
     )
 )
