@@ -103,3 +103,31 @@ def test_eval_locomo_rejects_unknown_component() -> None:
     result = CliRunner().invoke(app, ["eval", "locomo", str(DEV_FILE), "--ablate", "no-such-thing"])
     assert result.exit_code != 0
     assert "unknown component" in result.output
+
+
+def test_categories_without_questions_have_no_recall() -> None:
+    """A category (or the all@k line) with no question prints "—" and is null in JSON, never a 0.000 that reads as
+    a total miss; the other rows keep their figures."""
+    from rich.console import Console
+
+    from tenantry.bench.locomo import EvalConfig
+    from tenantry.bench.locomo import EvalReport
+    from tenantry.bench.locomo import QuestionResult
+    from tenantry.bench.locomo import render_report
+
+    one = QuestionResult("conv-1", 1, ["D1:3"], {"D1:3": 2}, fetch_ms=3.0, tokens=40)  # multi-hop, found 2nd
+    report = EvalReport(EvalConfig(), files=["x.json"], conversations=1, turns=10, sessions=1, ingest_seconds=1.0)
+    report.results.append(one)
+    table = report.table()
+    assert table["ALL 1-4"]["R@1"] == 0.0 and table["ALL 1-4"]["R@5"] == 1.0
+    empty = [name for name, row in table.items() if row["n"] == 0]
+    assert empty and all(table[name]["R@10"] is None for name in empty)
+    assert report.all_at_k() == {"n": 0, **{f"all@{k}": None for k in report.config.ks}}
+    console = Console(width=200, record=True)
+    console.print(render_report(report))
+    text = console.export_text()
+    assert "0.000" in text  # R@1 of the one question (a real miss at 1)
+    assert "all@10 —" in text
+    for name in empty:
+        [line] = [ln for ln in text.splitlines() if name in ln]
+        assert "—" in line and "0.000" not in line, line

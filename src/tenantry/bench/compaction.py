@@ -132,7 +132,8 @@ async def run_compaction_eval(paths: Sequence[str | Path], cfg: CompactionEvalCo
         rows.append(row)
     for row in rows if cfg.recall else ():
         report = await _recall(stand_ins[row.strategy], cfg)
-        row.recall, row.questions = float(report.table()["ALL 1-4"][f"R@{cfg.k}"]), len(report.results)
+        recall = report.table()["ALL 1-4"][f"R@{cfg.k}"]
+        row.recall, row.questions = (None if recall is None else float(recall)), len(report.results)
     return rows
 
 

@@ -194,27 +194,27 @@ class EvalReport:
         hits = sum(1 for r in q.found_at.values() if r is not None and r <= k)
         return hits / len(q.found_at)
 
-    def table(self) -> dict[str, dict[str, float | int]]:
+    def table(self) -> dict[str, dict[str, float | int | None]]:
         """Per row (category name or ``ALL 1-4``): n and R@k for each k."""
-        rows: dict[str, dict[str, float | int]] = {}
+        rows: dict[str, dict[str, float | int | None]] = {}
         for name in ROWS:
             qs = [
                 r
                 for r in self.results
                 if (CATEGORY_NAMES[r.category] == name if name != "ALL 1-4" else r.category in (1, 2, 3, 4))
             ]
-            row: dict[str, float | int] = {"n": len(qs)}
-            for k in self.config.ks:
-                row[f"R@{k}"] = sum(self.recall(q, k) for q in qs) / len(qs) if qs else 0.0
+            row: dict[str, float | int | None] = {"n": len(qs)}
+            for k in self.config.ks:  # no question: no recall (null in JSON, "—" in the table), not a 0.0
+                row[f"R@{k}"] = sum(self.recall(q, k) for q in qs) / len(qs) if qs else None
             rows[name] = row
         return rows
 
-    def all_at_k(self) -> dict[str, float | int]:
+    def all_at_k(self) -> dict[str, float | int | None]:
         """Over multi-evidence questions of categories 1-4: share with every gold turn in the first k."""
         qs = [r for r in self.results if r.category in (1, 2, 3, 4) and len(r.found_at) > 1]
-        row: dict[str, float | int] = {"n": len(qs)}
+        row: dict[str, float | int | None] = {"n": len(qs)}
         for k in self.config.ks:
-            row[f"all@{k}"] = sum(1 for q in qs if self.recall(q, k) == 1.0) / len(qs) if qs else 0.0
+            row[f"all@{k}"] = sum(1 for q in qs if self.recall(q, k) == 1.0) / len(qs) if qs else None
         return row
 
     def fetch_ms(self) -> dict[str, float]:
@@ -350,6 +350,11 @@ async def evaluate(convs: list[Conversation], cfg: EvalConfig, paths: Sequence[s
     )
 
 
+def _fig(value: float | int | None) -> str:
+    """A recall for the table: three decimals, or "—" when there was no question to have one."""
+    return "—" if value is None else f"{float(value):.3f}"
+
+
 def render_report(report: EvalReport) -> Any:
     """A rich renderable: the recall table and the cost figures."""
     from rich.console import Group
@@ -368,14 +373,14 @@ def render_report(report: EvalReport) -> Any:
         table.add_column(f"R@{k}", justify="right")
     for name, row in report.table().items():
         # A category with no question has no recall: "—", not a 0.000 that reads as a total miss.
-        cells = (f"{float(row[f'R@{k}']):.3f}" if row["n"] else "—" for k in cfg.ks)
+        cells = (_fig(row[f"R@{k}"]) for k in cfg.ks)
         table.add_row(name, str(row["n"]), *cells)
     allk = report.all_at_k()
     fetch = report.fetch_ms()
     tps = report.turns / report.ingest_seconds if report.ingest_seconds > 0 else float("nan")
     lines = [
         f"all@k, multi-evidence questions of 1-4 (n={allk['n']}): "
-        + "  ".join(f"all@{k} {float(allk[f'all@{k}']):.3f}" for k in cfg.ks),
+        + "  ".join(f"all@{k} {_fig(allk[f'all@{k}'])}" for k in cfg.ks),
         f"ingestion: {report.ingest_seconds:.1f} s for {report.sessions} sessions, {report.turns} turns "
         f"({tps:.0f} turns/s)",
         f"fetch: p50 {fetch['p50']:.1f} ms, p95 {fetch['p95']:.1f} ms (query embedding included; "
