@@ -91,7 +91,10 @@ def test_eval_locomo_cli_slice(tmp_path: Path) -> None:
     assert set(doc["categories"]) == set(ROWS)
     for row in doc["categories"].values():
         assert set(row) == {"n", "R@1", "R@5", "R@10", "R@20"}
-        assert all(0.0 <= row[f"R@{k}"] <= 1.0 for k in (1, 5, 10, 20))
+        if row["n"]:
+            assert all(0.0 <= row[f"R@{k}"] <= 1.0 for k in (1, 5, 10, 20))
+        else:  # a category the slice has no question of
+            assert all(row[f"R@{k}"] is None for k in (1, 5, 10, 20))
     assert 0 < doc["categories"]["ALL 1-4"]["n"] <= 6
     assert doc["mode"] == "fast"
     assert set(doc["fetch_ms"]) == {"p50", "p95"}
