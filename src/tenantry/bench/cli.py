@@ -188,11 +188,14 @@ def fuzz(
     seed: Annotated[int, typer.Option(help="seed of the hostile-text generator")] = 7,
     schemathesis_share: Annotated[float, typer.Option(help="share of the requests made by schemathesis")] = 0.5,
     json_out: JsonOut = None,
+    dsn: Annotated[
+        str | None, typer.Option(help="database of the server (default: a fresh temporary SQLite file)")
+    ] = None,
 ) -> None:
     """Send random and hostile requests over every route of a live server; count 5xx, time /health (not a test)."""
     from .fuzz import run_fuzz
 
-    figures = run_fuzz(requests=requests, seed=seed, schemathesis_share=schemathesis_share, log=typer.echo)
+    figures = run_fuzz(requests=requests, seed=seed, schemathesis_share=schemathesis_share, dsn=dsn, log=typer.echo)
     typer.echo(json.dumps(figures, indent=2))
     _write_json(json_out, figures)
     if figures["server_errors"] or figures["health_failures"]:

@@ -212,16 +212,21 @@ def _schemathesis_requests(url: str, key: str, admin: str, total: int, seed: int
 
 
 def run_fuzz(
-    *, requests: int = 10_000, seed: int = 7, schemathesis_share: float = 0.5, log: Callable[[str], None] = print
+    *,
+    requests: int = 10_000,
+    seed: int = 7,
+    schemathesis_share: float = 0.5,
+    dsn: str | None = None,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Start a server, send ``requests`` requests (``schemathesis_share`` of them from schemathesis, the rest
-    hostile-text requests), watch ``/health``; returns the figures."""
+    """Start a server (on ``dsn``, else a fresh SQLite file), send ``requests`` requests (``schemathesis_share`` of
+    them from schemathesis, the rest hostile-text requests), watch ``/health``; returns the figures."""
     from .server import _free_port
     from .server import _Server
 
     admin = "fuzz-admin-token"
     with tempfile.TemporaryDirectory(prefix="tenantry-fuzz-") as tmp:
-        settings = Settings(dsn=f"sqlite:///{Path(tmp) / 'fuzz.db'}", workers=1)
+        settings = Settings(dsn=dsn or f"sqlite:///{Path(tmp) / 'fuzz.db'}", workers=1)
         quiet = ServerSettings(admin_token=admin, rate_limit_per_second=0)
         server = _Server(settings, _free_port(), Path(tmp) / "serve.log", server_settings=quiet)
         statuses: Counter[int] = Counter()
@@ -265,6 +270,7 @@ def run_fuzz(
             server.stop()
     lat = probe.latencies
     return {
+        "backend": "postgresql" if settings.resolved_dsn().startswith("postgres") else "sqlite",
         "requests": sum(statuses.values()),
         "hostile_text": hostile,
         "schemathesis": sent,
