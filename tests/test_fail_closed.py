@@ -165,6 +165,8 @@ def _create(wire: httpx.Client, **body: Any) -> httpx.Response:
         pytest.param({"document_created_at": "0001-01-01T00:00:00+14:00"}, "document_created_at", id="year-1"),
         pytest.param({"document_created_at": "9999-12-31T23:59:59-14:00"}, "document_created_at", id="year-9999"),
         pytest.param({"document": {"messages": [{"role": "user", "content": "\ud83d"}]}}, "document", id="chat"),
+        pytest.param({"document": "a NUL \u0000 in it", "customer_id": "acme"}, "document", id="nul-document"),
+        pytest.param({"metadata": {"k": "nul \u0000"}}, "metadata", id="nul-metadata"),
     ],
 )
 def test_hostile_writes_are_refused_at_the_edge(wire: httpx.Client, body: dict[str, Any], field: str) -> None:

@@ -126,11 +126,16 @@ def parse_when(value: Any, name: str) -> datetime | None:
     return dt
 
 
+_NUL = "\x00"
+
+
 def check_text(value: str, field: str) -> str:
     """``value`` unchanged when it is valid Unicode text (it can be stored, indexed and sent back as UTF-8).
 
     Raises:
-        InvalidInputError: a lone surrogate (``"\\ud800"``), which no UTF-8 store or JSON answer can carry.
+        InvalidInputError: a lone surrogate (``"\\ud800"``), which no UTF-8 store or JSON answer can carry, or a NUL
+            character (U+0000), which PostgreSQL's text and JSON types cannot hold (refused on SQLite too, so a
+            write means the same on both backends).
     """
     try:
         value.encode("utf-8")
@@ -140,6 +145,12 @@ def check_text(value: str, field: str) -> str:
             code="invalid_text",
             details={"field": field},
         ) from None
+    if _NUL in value:
+        raise InvalidInputError(
+            f"{field} holds a NUL character (U+0000) at position {value.index(_NUL)}; text cannot contain it",
+            code="invalid_text",
+            details={"field": field},
+        )
     return value
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -1122,3 +1124,29 @@ async def check(svc: AsyncMemoryService, rel: Relationship, writes: list[Any], f
         assert got <= set(cell_of), f"{where}: item from another instance: {got - set(cell_of)}"
         leaked = {t for t in got if cell_of[t] not in allowed}
         assert not leaked, f"{where} returned {[(t, cell_of[t]) for t in leaked]}"
+
+
+async def test_text_with_a_nul_is_refused_and_nothing_is_stored(service: AsyncMemoryService) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000 (a NUL in a document made the create fail with an unhandled
+    error and the server drop the connection; found by `tenantry fuzz --dsn postgresql://…`). Every backend refuses
+    it at the edge, for documents, messages, metadata and questions alike, and the instance keeps working."""
+    inst = await service.create_instance("nul", Relationship.B2B)
+    api = service.api(inst)
+    ids = {"customer_id": "acme", "user_id": "alice"}
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: api.create_memory(CreateMemory(document="User: I like \x00 tea.", **ids)),
+        lambda: api.create_memory(CreateMemory(document="User: I like tea.", metadata={"k": "a\x00b"}, **ids)),
+        lambda: api.record_messages(
+            RecordMessages(messages=[Message(conversation_id="c1", role="user", content="hi \x00", **ids)])
+        ),
+        lambda: api.fetch_user(UserContextQuery(search_query=["tea \x00"], **ids)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidInputError) as exc:
+            await attempt()
+        assert exc.value.code == "invalid_text"
+    assert await service.store.count_jobs(statuses=("queued", "processing", "completed", "failed")) == 0
+    await api.create_memory(CreateMemory(document="User: I like green tea.", **ids))
+    assert await service.store.count_jobs(statuses=("queued",)) == 1
+    answer = await api.fetch_user(UserContextQuery(search_query=["tea"], **ids))
+    assert answer is not None

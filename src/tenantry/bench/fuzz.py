@@ -129,6 +129,15 @@ def send(http: httpx.Client, request: Request) -> httpx.Response:
     return http.request(method, url, content=content, headers=headers)
 
 
+def _status(http: httpx.Client, request: Request) -> int:
+    """The status ``request`` got, or 0 when the server dropped the connection instead of answering (counted with
+    the 5xx: uvicorn closes a connection after an exception escaped the app)."""
+    try:
+        return send(http, request).status_code
+    except httpx.TransportError:
+        return 0
+
+
 def _probe_health(url: str, every: float, stop: Any, out: Any) -> None:
     """In a process of its own (the load generator's GIL does not delay it): ask ``/health`` every ``every``
     seconds until ``stop`` is set, then send the latencies (ms) and the number of failures through ``out``."""
@@ -167,6 +176,8 @@ class _HealthProbe:
         self._process.start()
 
     def stop(self) -> None:
+        if self._process.pid is None:  # never started (the server did not come up)
+            return
         self._stop_event.set()
         if self._receive.poll(30):
             self.latencies, self.failures = self._receive.recv()
@@ -196,9 +207,12 @@ def _schemathesis_requests(url: str, key: str, admin: str, total: int, seed: int
         )
         def run(case: Any) -> None:
             nonlocal sent
-            resp = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            try:
+                status = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60).status_code
+            except OSError:  # requests' connection errors: the server dropped the connection
+                status = 0
             sent += 1
-            record(label, resp.status_code)
+            record(label, status)
 
         try:
             run()
@@ -229,13 +243,14 @@ def run_fuzz(
         settings = Settings(dsn=dsn or f"sqlite:///{Path(tmp) / 'fuzz.db'}", workers=1)
         quiet = ServerSettings(admin_token=admin, rate_limit_per_second=0)
         server = _Server(settings, _free_port(), Path(tmp) / "serve.log", server_settings=quiet)
+        probe = _HealthProbe(server.url)
         statuses: Counter[int] = Counter()
         errors: Counter[str] = Counter()
 
         def record(route: str, status: int) -> None:
             statuses[status] += 1
-            if status >= 500:
-                errors[f"{route} -> {status}"] += 1
+            if status >= 500 or status == 0:
+                errors[f"{route} -> {status or 'connection dropped'}"] += 1
 
         try:
             asyncio.run(server.wait_ready())
@@ -246,14 +261,13 @@ def run_fuzz(
                 timeout=30,
             ).json()
             key = created["key"]["api_key"]
-            probe = _HealthProbe(server.url)
             probe.start()
             t0 = time.perf_counter()
             hostile = requests - int(requests * schemathesis_share)
             rng = random.Random(seed)
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
                 for i, req in enumerate(hostile_requests(rng, hostile), 1):
-                    record(f"{req[0]} {req[1].split('/')[1:4]}", send(http, req).status_code)
+                    record(f"{req[0]} {req[1].split('/')[1:4]}", _status(http, req))
                     if i % 1000 == 0:
                         log(f"hostile text: {i}/{hostile}")
             sent = _schemathesis_requests(server.url, key, admin, requests - hostile, seed, record)
@@ -262,11 +276,11 @@ def run_fuzz(
             extra = max(0, requests - hostile - sent)
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
                 for req in hostile_requests(rng, extra):
-                    record(f"{req[0]} {req[1].split('/')[1:4]}", send(http, req).status_code)
+                    record(f"{req[0]} {req[1].split('/')[1:4]}", _status(http, req))
             hostile += extra
             seconds = time.perf_counter() - t0
-            probe.stop()
         finally:
+            probe.stop()  # also when a request raised: the probe's process must not outlive the run
             server.stop()
     lat = probe.latencies
     return {
@@ -275,7 +289,9 @@ def run_fuzz(
         "hostile_text": hostile,
         "schemathesis": sent,
         "seconds": round(seconds, 1),
-        "status_classes": dict(sorted(Counter(f"{s // 100}xx" for s in statuses.elements()).items())),
+        "status_classes": dict(
+            sorted(Counter(f"{s // 100}xx" if s else "dropped" for s in statuses.elements()).items())
+        ),
         "server_errors": dict(errors),
         "health_checks": len(lat),
         "health_failures": probe.failures,

@@ -142,7 +142,7 @@ def parse_file(data: bytes, filename: str) -> ParsedFile:
         text = _docx(data, filename)
     else:
         text, created = _email(data, filename)
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # a NUL in extracted text is an artefact of the format (PDF, DOCX)
     if not text:
         raise _unreadable(filename, fmt, "no text found in it")
     return ParsedFile(text, fmt, FORMATS[fmt][0], created)
