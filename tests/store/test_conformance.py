@@ -46,12 +46,14 @@ from tenantry.contract import CustomerContextQuery
 from tenantry.contract import DeleteData
 from tenantry.contract import IngestTranscript
 from tenantry.contract import ListMemories
+from tenantry.contract import MemoryRef
 from tenantry.contract import Message
 from tenantry.contract import RecordMessages
 from tenantry.contract import UserContextQuery
 from tenantry.errors import ConflictError
 from tenantry.errors import ContextNotFoundError
 from tenantry.errors import InvalidInputError
+from tenantry.errors import TenantryError
 from tenantry.errors import TranscriptConflictError
 from tenantry.scope import ReadChain
 from tenantry.scope import Relationship
@@ -1150,3 +1152,17 @@ async def test_text_with_a_nul_is_refused_and_nothing_is_stored(service: AsyncMe
     assert await service.store.count_jobs(statuses=("queued",)) == 1
     answer = await api.fetch_user(UserContextQuery(search_query=["tea"], **ids))
     assert answer is not None
+
+
+async def test_a_lookup_by_an_id_holding_a_nul_is_a_client_error(service: AsyncMemoryService) -> None:
+    """Ids in paths are looked up as given: one holding a NUL is not found (SQLite) or refused (PostgreSQL, whose
+    text cannot hold it: a `DataError` became an unhandled 500 and a dropped connection); never a server error."""
+    inst = await service.create_instance("nul-ids", Relationship.B2B)
+    api = service.api(inst)
+    for lookup in (
+        lambda: api.ingestion_status("job\x00id"),
+        lambda: api.get_memory(MemoryRef(memory_id="mem\x00id")),
+    ):
+        with pytest.raises(TenantryError) as exc:
+            await lookup()
+        assert 400 <= exc.value.status_code < 500, exc.value

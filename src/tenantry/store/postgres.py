@@ -44,6 +44,7 @@ from psycopg_pool import PoolTimeout
 
 from ..errors import ConfigurationError
 from ..errors import ConflictError
+from ..errors import InvalidInputError
 from ..errors import StoreUnavailableError
 from ..scope import ReadChain
 from ..scope import Scope
@@ -303,6 +304,13 @@ class PostgresStore(
                 yield conn
         except psycopg.errors.IntegrityError as exc:
             raise ConflictError(f"postgres integrity error: {exc.diag.message_primary or exc}") from exc
+        except psycopg.DataError as exc:
+            # A value PostgreSQL cannot take (class 22, or psycopg's own refusal of a NUL in a text parameter):
+            # the caller's input, not an outage. The edge refuses what it knows of (NUL, lone surrogates, dates,
+            # non-finite numbers); this keeps anything else a 400 instead of an unhandled error.
+            log.warning("postgres refused a value: %s", exc)
+            message = exc.diag.message_primary or str(exc)
+            raise InvalidInputError(f"a value was refused by the database: {message}", code="invalid_value") from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailableError(f"postgres: {exc}") from exc
 
