@@ -128,6 +128,9 @@ async def test_compaction_through_the_sdk(make_sdk: MakeSdk) -> None:
     v1 = await sdk.conversation.context.get_compacted(conv, version=1, format="narrative")
     assert v1 is not None and v1.strategy_used == "balanced" and "### " not in v1.formatted_context
     assert await sdk.conversation.context.get_compacted(conv, version=9) is None
+    for bad in (0, 2**63, 10**20):  # beyond any integer column: a 400, not a store error (found by tenantry fuzz)
+        with pytest.raises(InvalidInputError, match="version"):
+            await sdk.conversation.context.get_compacted(conv, version=bad)
     status = await sdk.conversation.context.get_compaction_status(conv)
     assert status.status == "completed" and status.latest_version == 2 and status.compaction_id == forced.compaction_id
 

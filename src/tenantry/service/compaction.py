@@ -109,6 +109,7 @@ _MONTHS = frozenset(
     + "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _STEM = Stemmer.Stemmer("english")
+_MAX_VERSION = 2**31 - 1  # a version number every backend's integer column holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,8 +450,10 @@ class Compactions:
         if request.format not in FORMATS:
             raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}", details={"field": "format"})
         v = request.version
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise InvalidInputError("version must be a positive integer", details={"field": "version"})
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_VERSION):
+            raise InvalidInputError(
+                f"version must be an integer from 1 to {_MAX_VERSION:,}", details={"field": "version"}
+            )
         await self._svc.conversations.bound_target(
             tenant, request.conversation_id, customer_id=request.customer_id, user_id=request.user_id
         )
