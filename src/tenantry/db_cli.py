@@ -167,7 +167,7 @@ def _sqlite_findings(dsn: str) -> list[tuple[str, str, str]]:
 def sqlite_problems(dsn: str) -> list[str]:
     """What would stop the SQLite store of ``dsn`` from opening (what ``db check`` fails on); empty when nothing
     would, or when ``dsn`` is not SQLite."""
-    if _is_pg(dsn) or not dsn.startswith("sqlite"):
+    if not dsn.startswith("sqlite"):
         return []
     return [message for status, _, message in _sqlite_findings(dsn) if status == "fail"]
 

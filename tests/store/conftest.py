@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.store.helpers import EMBEDDER
 from tests.store.helpers import SentenceExtractor
+from tests.store.helpers import fresh_database
 
 from tenantry.service import AsyncMemoryService
 from tenantry.settings import Settings
@@ -65,17 +66,9 @@ def pg_server(request: pytest.FixtureRequest) -> Any:
     return _server(request, request.param)
 
 
-def _fresh_database(request: pytest.FixtureRequest, server: Any) -> str:
-    """A fresh, migrated database (copied from a template: ~0.1 s; on Citus created on every node and distributed:
-    ~2 s), dropped after the test."""
-    dsn: str = server.create_database()
-    request.addfinalizer(lambda: server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0]))
-    return dsn
-
-
 @pytest.fixture
 def pg_dsn(request: pytest.FixtureRequest, pg_server: Any) -> str:
-    return _fresh_database(request, pg_server)
+    return fresh_database(request, pg_server)
 
 
 @pytest.fixture(
@@ -88,7 +81,7 @@ def pg_dsn(request: pytest.FixtureRequest, pg_server: Any) -> str:
 def backend_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'conformance.db'}"
-    return _fresh_database(request, _server(request, request.param))
+    return fresh_database(request, _server(request, request.param))
 
 
 @pytest.fixture

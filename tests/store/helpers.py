@@ -196,3 +196,11 @@ async def unmatched_jobs(conn: Any) -> int:
     for doc, memory_id in await cur.fetchall():
         stored.setdefault(str(doc), []).append(str(memory_id))
     return sum(1 for doc, ids in recorded.items() if sorted(stored.get(doc, [])) != ids)
+
+
+def fresh_database(request: Any, server: Any, **options: Any) -> str:
+    """A new database of ``server`` (``options`` as its ``create_database`` takes them: migrated from a template by
+    default, ~0.1 s; on Citus created on every node and distributed, ~2 s), dropped after the test."""
+    dsn: str = server.create_database(**options)
+    request.addfinalizer(lambda: server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0]))
+    return dsn

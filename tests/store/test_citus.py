@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from tests.store.helpers import U
+from tests.store.helpers import fresh_database
 from tests.store.helpers import job_for
 from tests.store.helpers import new_memory
 from tests.store.helpers import write
@@ -264,12 +265,6 @@ async def test_an_update_through_a_chain_locks_one_partition(
 
 
 # -- migrations on a database that already exists ---------------------------------------------------------------------
-def _throwaway(request: pytest.FixtureRequest, server: Any, **kw: Any) -> str:
-    dsn: str = server.create_database(**kw)
-    request.addfinalizer(lambda: server.drop_database(dsn.rsplit("/", 1)[1].split("?", 1)[0]))
-    return dsn
-
-
 async def _memory_id_key(conn: psycopg.AsyncConnection[Any]) -> tuple[str | None, ...]:
     return next(k.columns for k in await schema_keys(conn) if k.name == "memories_memory_id")
 
@@ -282,7 +277,7 @@ async def test_a_database_migrated_when_compactions_were_migration_5_is_repaired
     changes of 5)."""
     from tenantry.store._pg_schema import apply_migrations
 
-    dsn = _throwaway(request, plain_pg_server, migrated=False)
+    dsn = fresh_database(request, plain_pg_server, migrated=False)
     ddl = dict(migrations.POSTGRES)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         await conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz)")
@@ -310,7 +305,7 @@ async def test_distributing_tables_that_hold_rows(citus_cluster: Any, request: p
     distributing used to fail it with 'COPY FROM not supported with row-level security')."""
     from tenantry.store._pg_citus import distribute
 
-    dsn = _throwaway(request, citus_cluster, migrated=False)
+    dsn = fresh_database(request, citus_cluster, migrated=False)
     store = PostgresStore(dsn)
     await store.open()
     try:
@@ -345,7 +340,7 @@ async def test_a_table_a_migration_adds_joins_the_layout(citus_cluster: Any, req
     as ``db distribute`` would have, rows included: ``db check`` stays green after an upgrade."""
     from tenantry.store._pg_schema import apply_migrations
 
-    dsn = _throwaway(request, citus_cluster)
+    dsn = fresh_database(request, citus_cluster)
     by = citus_cluster.citus or "instance"
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         # As if compactions had just been created by a migration: a plain table, already holding a row.

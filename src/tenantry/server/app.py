@@ -71,11 +71,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from ..db_cli import redact_dsn
 
+        where = redact_dsn(settings.resolved_dsn())  # the database, without its password, for the startup lines
         service = await AsyncMemoryService.open(settings)
         logging.getLogger("uvicorn.error").info(
             "tenantry %s: database %s open; loading the embedder %s (a first start builds the model file: seconds)",
             __version__,
-            redact_dsn(settings.resolved_dsn()),
+            where,
             service.embedder.name,
         )
         try:
@@ -97,7 +98,7 @@ def create_app(
 
             stream = StreamServer(state, server_settings.grpc_host, server_settings.grpc_port)
             await stream.start()
-        await _log_startup(service, settings, grpc=f"{stream.host}:{stream.port}" if stream else None)
+        await _log_startup(service, settings, where, grpc=f"{stream.host}:{stream.port}" if stream else None)
         try:
             yield
         finally:
@@ -168,16 +169,15 @@ def _offline_docs(app: FastAPI) -> None:
         )
 
 
-async def _log_startup(service: AsyncMemoryService, settings: Settings, *, grpc: str | None = None) -> None:
-    """Say what this process serves: the database (no password), its instances, workers, embedder, gRPC stream."""
-    from ..db_cli import redact_dsn
-
+async def _log_startup(service: AsyncMemoryService, settings: Settings, where: str, *, grpc: str | None = None) -> None:
+    """Say what this process serves: the database ``where`` (no password), its instances, workers, embedder, gRPC
+    stream."""
     instances = await service.store.list_instances()
     names = ", ".join(i.name for i in instances[:10]) + (" ..." if len(instances) > 10 else "")
     logging.getLogger("uvicorn.error").info(
         "tenantry %s: %s; %d instance(s)%s; %d ingestion worker(s); embedder %s; extractor %s; gRPC stream %s",
         __version__,
-        redact_dsn(settings.resolved_dsn()),
+        where,
         len(instances),
         f" ({names})" if names else "",
         settings.workers,

@@ -126,10 +126,10 @@ class _SQLiteBase(PlanStore):
         else:
             self._target = path
             self._uri = False
+            where = Path(path).parent
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                where.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                where = Path(path).parent
                 raise ConfigurationError(
                     f"cannot create the directory {where} of the SQLite database {path}: {exc.strerror or exc}"
                 ) from None
