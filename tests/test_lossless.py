@@ -132,9 +132,14 @@ async def test_a_passage_is_verbatim_with_its_heading_path_and_span(sdk: Tenantr
     resp = await sdk.customer.context.fetch(customer_id="acme", search_query=["store credit"], max_results=3)
     passage = next(f for f in resp.facts if f.metadata.get("kind") == "passage")
     start, end = passage.metadata["span"]
+    # verbatim, also when the next passage (another section) is joined to it: the heading line between them included
     assert PLAYBOOK[start:end] == passage.content
     assert passage.metadata["headings"] == ["Acme support playbook", "Refunds"]
-    assert passage.source_evidence == [f"{doc_id}@{start}-{end}"]
+    spans = [e.removeprefix(f"{doc_id}@").split("-") for e in passage.source_evidence]
+    assert all(e.startswith(f"{doc_id}@") for e in passage.source_evidence)
+    assert spans[0][0] == str(start) and spans[-1][1] == str(end)
+    assert len(spans) == 1 + len(passage.metadata.get("joined", []))
+    assert all(PLAYBOOK[int(a) : int(b)] in passage.content for a, b in spans)
     assert passage.metadata["document_id"] == doc_id
 
 

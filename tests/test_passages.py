@@ -132,6 +132,17 @@ def test_nothing_is_dropped(lines: list[tuple[str, str]], sep: str) -> None:
     assert all(a.end <= b.start for a, b in zip(passages, passages[1:], strict=False))
 
 
+def test_each_passage_keeps_the_text_that_leads_to_it() -> None:
+    """A passage's ``lead`` is the document's text between it and the passage before (white space, a new section's
+    heading lines): consecutive passages with it are the document's text, so joined excerpts are verbatim."""
+    drafts, _ = passage_units(PLAYBOOK, "kb/playbook.md")
+    assert len(drafts) >= 3 and "lead" not in drafts[0].metadata
+    rebuilt = drafts[0].content + "".join(d.metadata["lead"] + d.content for d in drafts[1:])
+    first, last = drafts[0].metadata["span"][0], drafts[-1].metadata["span"][1]
+    assert rebuilt == PLAYBOOK[first:last]
+    assert any("## " in d.metadata["lead"] for d in drafts[1:])  # a heading line between two sections
+
+
 def test_document_text_keeps_every_field_of_a_json_value() -> None:
     assert document_text({"preferred_language": "French", "timezone": "Europe/Paris"}) == (
         "preferred_language: French\ntimezone: Europe/Paris"

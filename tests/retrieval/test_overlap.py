@@ -106,6 +106,22 @@ def test_a_passage_repeating_a_better_ranked_one_is_dropped() -> None:
     assert ids(units_and_typed(ranked)) == ["m1", "m3"]
 
 
+def test_a_passage_mostly_said_by_the_items_above_it_is_dropped() -> None:
+    """Pages reword each other: a passage whose content words the better-ranked items hold between them (9 of its 12
+    here, at least ``SAID``) gives its slot to the next one, though no single passage above holds ``SAME_TEXT`` of
+    it."""
+    reworded = "Refunds: within 30 days; free shipping above 50 euros; delivery in two working days."
+    ranked = [
+        item(1, PASSAGE, ["a@0-150"], doc="a", kind="passage", unit=0),
+        item(2, "Shipping is free above 50 euros for members.", ["b@0-40"], doc="b", kind="passage", unit=0),
+        item(3, reworded, ["c@0-90"], doc="c", kind="passage", unit=0),
+        item(4, "Gift cards are never refunded.", ["c@91-130"], doc="c", kind="passage", unit=1),
+    ]
+    assert ids(units_and_typed(ranked)) == ["m1", "m2", "m4"]
+    # with what it adds said nowhere above it, it stays (neither of the two above holds 90 % of it)
+    assert ids(units_and_typed([ranked[0], ranked[2], ranked[3]])) == ["m1", "m3", "m4"]
+
+
 def test_the_walk_stops_at_the_limit_and_nests() -> None:
     ranked = [item(n, f"Fact number {n} about topic {n}.", [f"e{n}"]) for n in range(1, 9)]
     assert ids(units_and_typed(ranked, 3)) == ids(units_and_typed(ranked))[:3]
@@ -132,11 +148,11 @@ def test_neighbouring_passages_of_a_section_are_one_item_in_document_order() -> 
         section(3, 4, "Four."),
         section(4, 6, "Six."),
         section(5, 7, "Seven."),
-        section(6, 6, "Six elsewhere.", headings=("Shipping",)),
+        section(6, 6, "Six elsewhere.", doc="d2"),
         section(7, 1, "One."),
     ]
     out = join_adjacent(ranked, 4)
-    # 4 joins 5 (at most two: MAX_JOINED); 6 then is an item of its own, which 7 joins; 6 of another section stays
+    # 4 joins 5 (at most two: MAX_JOINED); 6 then is an item of its own, which 7 joins; 6 of another document stays
     assert ids(out) == ["m1", "m2", "m4", "m6"]
     first = out[0].record
     assert first.content == "Four.\nFive."
@@ -144,10 +160,31 @@ def test_neighbouring_passages_of_a_section_are_one_item_in_document_order() -> 
     assert first.source_evidence == ["d1@400-450", "d1@500-550"]
     assert out[2].record.content == "Six.\nSeven."
     assert out[0].candidate.score == ranked[0].candidate.score
-    # another section (another heading path) or another document is never joined
-    apart = join_adjacent([section(1, 5, "Five."), section(2, 6, "Six.", headings=("Shipping",))], 5)
+    # passages of another document, or not next to each other, are never joined
     other = join_adjacent([section(1, 5, "Five."), section(2, 6, "Six.", doc="d2")], 5)
-    assert len(apart) == len(other) == 2
+    apart = join_adjacent([section(1, 5, "Five."), section(2, 7, "Seven.")], 5)
+    assert len(other) == len(apart) == 2
+
+
+LEAD = "\n\n## Shipping\n### Abroad\n\n"
+
+
+def test_a_join_across_headings_holds_the_heading_lines_between_them() -> None:
+    """The next passage starts a new section: the excerpt has its headings where the document has them (those it does
+    not share with the passage before), whichever of the two ranked first."""
+    refunds = section(2, 5, "Refunds within 30 days.", headings=("Policy", "Refunds"))
+    abroad = section(1, 6, "Abroad it costs 9 euros.", headings=("Policy", "Shipping", "Abroad"))
+    abroad.record.metadata["lead"] = LEAD
+    for ranked in ([refunds, abroad], [abroad, refunds]):
+        (joined,) = join_adjacent(ranked, 5)
+        assert joined.record.memory_id == ranked[0].record.memory_id
+        # the text between them as the document has it (``lead``, kept with the passage at ingestion)
+        assert joined.record.content == "Refunds within 30 days.\n\n## Shipping\n### Abroad\n\nAbroad it costs 9 euros."
+        # a passage stored without it: a line for each heading it does not share with the one before
+        del abroad.record.metadata["lead"]
+        (joined,) = join_adjacent(ranked, 5)
+        assert joined.record.content == "Refunds within 30 days.\nShipping\nAbroad\nAbroad it costs 9 euros."
+        abroad.record.metadata["lead"] = LEAD
 
 
 def test_joined_items_do_not_depend_on_how_many_are_asked_for() -> None:

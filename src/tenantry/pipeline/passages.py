@@ -29,7 +29,7 @@ __all__ = ["MAX_TOKENS", "MIN_TOKENS", "TARGET_TOKENS", "Passage", "Unit", "coun
 
 # Sizes in tokens (words and punctuation marks), measured on doc2dial dev (docs/retrieval.md): at 90 a passage holds
 # too little of a page's answer, at 150 ten of them spend too much of a prompt; about 80 words is "a few sentences".
-TARGET_TOKENS = 110  # a passage grows until the next unit would take it past this
+TARGET_TOKENS = 105  # a passage grows until the next unit would take it past this
 MIN_TOKENS = 35  # ... unless it is still shorter than this (then up to MAX_TOKENS)
 MAX_TOKENS = 170  # a single unit longer than this is cut at word boundaries
 

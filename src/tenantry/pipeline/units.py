@@ -34,7 +34,10 @@ __all__ = [
 ]
 
 # Metadata keys the engine reads back at query time: the caller's metadata never overrides them.
-ENGINE_METADATA = frozenset({"kind", "turn", "dated", "headings", "span", "unit", "_embed_text", "_lexical_text"})
+ENGINE_METADATA = frozenset(
+    {"kind", "turn", "dated", "headings", "span", "unit", "lead", "_embed_text", "_lexical_text"}
+)
+LEAD_CHARS = 400  # the text between two passages (their heading lines) kept with the second, up to this length
 _TEXT_FIELDS = ("text", "content", "body", "document")
 _CHATTER = re.compile(
     r"^(?:(?:hi|hey|hello|hiya|yo|bye|goodbye|good ?night|good (?:morning|afternoon|evening)|"
@@ -112,7 +115,9 @@ def passage_units(text: str, document_id: str) -> tuple[list[MemoryDraft], list[
     item or table row; code is kept in its passage but not read). Chatter-only passages are left out."""
     drafts: list[MemoryDraft] = []
     segments: list[Segment] = []
+    end = None  # where the passage before ends
     for n, passage in enumerate(split_passages(text)):
+        lead, end = (text[end : passage.start] if end is not None else None), passage.end
         content = passage.content.strip()
         if not content or is_chatter(content):
             continue
@@ -131,6 +136,8 @@ def passage_units(text: str, document_id: str) -> tuple[list[MemoryDraft], list[
                     "headings": list(passage.headings),
                     "span": [passage.start, passage.end],
                     "unit": n,
+                    # what joins it to the passage before, verbatim (white space, the headings of a new section)
+                    **({"lead": lead} if lead is not None and len(lead) <= LEAD_CHARS else {}),
                     "_embed_text": searchable,
                     "_lexical_text": searchable,
                 },

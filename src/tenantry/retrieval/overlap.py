@@ -14,7 +14,9 @@ Walking the ranking best first:
 - a chat turn cited by better-ranked typed memories is dropped (one utterance: what was understood of it stands for
   it); a passage is kept unless those typed memories say the same thing (a passage says more than one sentence);
 - a passage that repeats a better-ranked passage (:data:`SAME_TEXT` of the shorter one's content words: the same
-  paragraph on two pages of a site) is dropped.
+  paragraph on two pages of a site) is dropped, and so is a passage most of whose content words (:data:`SAID`) the
+  better-ranked items already hold between them (pages that reword each other's paragraphs): the slot goes to
+  something the caller has not been told.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MAX_REPLACEMENTS = 2  # typed memories that may stand for one unit
 MAX_JOINED = 2  # neighbouring passages returned as one item (3 measured +0.3 pt R@10 for +6 % tokens)
 JOIN_WINDOW = 10  # items whose passages may join one of the first k (k-independent below it: rankings nest)
 SAME_TEXT = 0.9  # a passage holding this share of a better-ranked passage's content words (or it of its) repeats it
+SAID = 0.65  # a passage this share of whose content words the better-ranked items hold between them adds too little
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _TURN_PREFIX = re.compile(r"^[^:\n]{1,80}?\bsaid on [^:]{1,40}:\s*")
 Key = tuple[str | None, str]
@@ -92,6 +95,7 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
     units: set[Key] = set()  # ... by the units returned so far (or stood in for)
     used: set[int] = set()  # typed memories already returned (in their place or a unit's)
     seen_passages: list[frozenset[str]] = []
+    said: set[str] = set()  # content words of the items returned so far
     out: list[Ranked] = []
     for i, r in enumerate(ranked):
         if limit is not None and len(out) >= limit:
@@ -102,6 +106,7 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
         kind = _kind(r)
         if not keys:
             out.append(r)  # nothing cited: never covered, covers nothing
+            said |= content_stems(r.record.content)
             continue
         if kind is None:
             if keys <= covered:
@@ -109,6 +114,7 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
             covered |= keys
             used.add(i)
             out.append(r)
+            said |= content_stems(r.record.content)
             continue
         # A unit: the typed memories extracted from it (each citing only this unit's sources).
         derived = sorted({j for key in keys for j in by_key.get(key, ()) if _keys(ranked[j]) <= keys})
@@ -124,13 +130,18 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
             stems = content_stems(r.record.content)
             if any(len(stems & o) >= SAME_TEXT * max(1, min(len(stems), len(o))) for o in seen_passages):
                 continue  # the same text again, from another document (pages repeat each other)
+            if stems and len(stems & said) >= SAID * len(stems):
+                continue  # mostly said already, by the items above it
             seen_passages.append(stems)
         stand_in = after[:MAX_REPLACEMENTS]
         if stand_in and _says_the_same(r, [ranked[j] for j in stand_in]):
             used.update(stand_in)
-            out.extend(ranked[j] for j in stand_in)  # (may pass ``limit`` by one: the cut comes after)
+            returned = [ranked[j] for j in stand_in]  # (may pass ``limit`` by one: the cut comes after)
         else:
-            out.append(r)
+            returned = [r]
+        out.extend(returned)
+        for x in returned:
+            said |= content_stems(x.record.content)
         covered |= keys
         units |= keys
     return out
@@ -161,19 +172,20 @@ def _passages_first(ranked: list[Ranked]) -> list[Ranked]:
     return order
 
 
-def _position(r: Ranked) -> tuple[str, tuple[str, ...], int] | None:
-    """(document, heading path, passage number) of a passage."""
+def _position(r: Ranked) -> tuple[str, int] | None:
+    """(document, passage number) of a passage."""
     meta = r.record.metadata
     unit = meta.get("unit")
     if meta.get("kind") != "passage" or r.record.document_id is None or not isinstance(unit, int):
         return None
-    return (r.record.document_id, tuple(meta.get("headings") or ()), unit)
+    return (r.record.document_id, unit)
 
 
 def join_adjacent(ranked: list[Ranked], limit: int) -> list[Ranked]:
-    """The first ``limit`` items, where passages that follow each other in one section of a document are one item
-    (in document order, at the better one's rank; at most :data:`MAX_JOINED` passages): the excerpt reads as the
-    document does, and ``limit`` items hold more of what was asked for.
+    """The first ``limit`` items, where passages that follow each other in a document are one item (in document
+    order, at the better one's rank; at most :data:`MAX_JOINED` passages): the excerpt reads as the document does,
+    with the heading lines where the second passage starts a new section, and ``limit`` items hold more of what was
+    asked for.
 
     A passage ranked within the first ``max(limit, JOIN_WINDOW)`` items joins its neighbour whatever ``limit`` is,
     so the first item of a fetch for 1 is the first item of a fetch for 10 (it used to be the passage alone)."""
@@ -181,14 +193,14 @@ def join_adjacent(ranked: list[Ranked], limit: int) -> list[Ranked]:
     out: list[Ranked] = []
     parts: list[list[Ranked]] = []  # per output item, its passages in document order
     heads: list[Ranked] = []  # per output item, the item as ranked (its id, score and rank stay)
-    at: dict[tuple[str, tuple[str, ...], int], int] = {}  # passage position -> output item
+    at: dict[tuple[str, int], int] = {}  # passage position -> output item
     for r in ranked:
         if len(out) >= window:
             break
         pos = _position(r)
         if pos is not None:
-            doc, path, unit = pos
-            sides = (at.get((doc, path, unit - 1)), at.get((doc, path, unit + 1)))
+            doc, unit = pos
+            sides = (at.get((doc, unit - 1)), at.get((doc, unit + 1)))
             j = next((x for x in sides if x is not None and len(parts[x]) < MAX_JOINED), None)
             if j is not None:
                 parts[j] = sorted([*parts[j], r], key=lambda x: int(x.record.metadata["unit"]))
@@ -216,9 +228,33 @@ def _joined(best: Ranked, group: list[Ranked]) -> Ranked:
     }
     record = replace(
         best.record,
-        content="\n".join(g.record.content for g in group),
+        content=_joined_text(group),
         source_evidence=list(dict.fromkeys(e for g in group for e in g.record.source_evidence)),
         metadata=meta,
         document_id=first.document_id,
     )
     return Ranked(record, best.candidate, best.shadowed)
+
+
+def _joined_text(group: list[Ranked]) -> str:
+    """Passages that follow each other in a document, as the document has them: each with the text that leads to it
+    from the one before (``metadata["lead"]``: white space and the heading lines of a new section). A passage stored
+    without it (written before it was kept) is preceded by a line break and the headings it is under that the one
+    before is not."""
+    text = ""
+    before: list[str] | None = None
+    for g in group:
+        meta = g.record.metadata
+        path = [str(h) for h in meta.get("headings") or ()]
+        lead = meta.get("lead")
+        if before is not None:
+            if isinstance(lead, str):
+                text += lead
+            else:
+                same = 0
+                while same < min(len(path), len(before)) and path[same] == before[same]:
+                    same += 1
+                text += "".join(f"\n{h}" for h in path[same:]) + "\n"
+        text += g.record.content
+        before = path
+    return text
