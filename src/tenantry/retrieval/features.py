@@ -27,9 +27,10 @@ Components:
 ``evidence-dedup``
     an item whose source turns are all covered by better-ranked items is dropped from the results; a unit (turn,
     passage) and the typed memories extracted from it are not both returned when they say the same thing; a passage
-    repeating a better-ranked one is dropped (``retrieval/overlap.py``).
+    repeating a better-ranked one, or mostly said by the items above it, is dropped (``retrieval/overlap.py``).
 ``passage-join``
-    passages that follow each other in one section of a document, both returned, are one item (document order).
+    passages that follow each other in a document, both returned, are one item: the document's text from the first
+    to the last, a new section's heading lines included.
 ``entity-expansion``
     accurate mode: a second lexical pass with the names found in the best first-pass results (its weight,
     ``RankingWeights.expansion``, is 0 by default: it measured -0.1 pt R@10 on LoCoMo dev).
