@@ -115,9 +115,9 @@ def passage_units(text: str, document_id: str) -> tuple[list[MemoryDraft], list[
     item or table row; code is kept in its passage but not read). Chatter-only passages are left out."""
     drafts: list[MemoryDraft] = []
     segments: list[Segment] = []
-    end = None  # where the passage before ends
+    before = 0  # where the passage before ends
     for n, passage in enumerate(split_passages(text)):
-        lead, end = (text[end : passage.start] if end is not None else None), passage.end
+        lead, before = text[before : passage.start], passage.end
         content = passage.content.strip()
         if not content or is_chatter(content):
             continue
@@ -137,7 +137,7 @@ def passage_units(text: str, document_id: str) -> tuple[list[MemoryDraft], list[
                     "span": [passage.start, passage.end],
                     "unit": n,
                     # what joins it to the passage before, verbatim (white space, the headings of a new section)
-                    **({"lead": lead} if lead is not None and len(lead) <= LEAD_CHARS else {}),
+                    **({"lead": lead} if n and len(lead) <= LEAD_CHARS else {}),
                     "_embed_text": searchable,
                     "_lexical_text": searchable,
                 },

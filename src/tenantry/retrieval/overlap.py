@@ -95,7 +95,8 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
     units: set[Key] = set()  # ... by the units returned so far (or stood in for)
     used: set[int] = set()  # typed memories already returned (in their place or a unit's)
     seen_passages: list[frozenset[str]] = []
-    said: set[str] = set()  # content words of the items returned so far
+    said: set[str] = set()  # content words of the first ``told`` items returned (caught up when a passage needs it)
+    told = 0
     out: list[Ranked] = []
     for i, r in enumerate(ranked):
         if limit is not None and len(out) >= limit:
@@ -106,7 +107,6 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
         kind = _kind(r)
         if not keys:
             out.append(r)  # nothing cited: never covered, covers nothing
-            said |= content_stems(r.record.content)
             continue
         if kind is None:
             if keys <= covered:
@@ -114,7 +114,6 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
             covered |= keys
             used.add(i)
             out.append(r)
-            said |= content_stems(r.record.content)
             continue
         # A unit: the typed memories extracted from it (each citing only this unit's sources).
         derived = sorted({j for key in keys for j in by_key.get(key, ()) if _keys(ranked[j]) <= keys})
@@ -130,18 +129,18 @@ def units_and_typed(ranked: list[Ranked], limit: int | None = None) -> list[Rank
             stems = content_stems(r.record.content)
             if any(len(stems & o) >= SAME_TEXT * max(1, min(len(stems), len(o))) for o in seen_passages):
                 continue  # the same text again, from another document (pages repeat each other)
+            for x in out[told:]:
+                said |= content_stems(x.record.content)
+            told = len(out)
             if stems and len(stems & said) >= SAID * len(stems):
                 continue  # mostly said already, by the items above it
             seen_passages.append(stems)
         stand_in = after[:MAX_REPLACEMENTS]
         if stand_in and _says_the_same(r, [ranked[j] for j in stand_in]):
             used.update(stand_in)
-            returned = [ranked[j] for j in stand_in]  # (may pass ``limit`` by one: the cut comes after)
+            out.extend(ranked[j] for j in stand_in)  # (may pass ``limit`` by one: the cut comes after)
         else:
-            returned = [r]
-        out.extend(returned)
-        for x in returned:
-            said |= content_stems(x.record.content)
+            out.append(r)
         covered |= keys
         units |= keys
     return out
